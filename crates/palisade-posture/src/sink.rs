@@ -1,0 +1,101 @@
+//! Where checks put what they find: builds [`Finding`]s with locations, applies the
+//! configuration (disabled checks, severity overrides) and suppressions.
+
+use crate::config::Config;
+use palisade_model::{
+    CheckId, Finding, FieldPath, Inventory, Location, Object, Severity, SuppressedBy, Suppression,
+};
+
+/// Annotation listing check ids (comma-separated, `family/*` globs allowed) to ignore on an
+/// object (or its pod template).
+pub const IGNORE_ANNOTATION: &str = "palisade.dev/ignore";
+/// Annotation giving the reason for [`IGNORE_ANNOTATION`].
+pub const IGNORE_REASON_ANNOTATION: &str = "palisade.dev/ignore-reason";
+
+/// Collects findings for one scan.
+pub struct Sink<'a> {
+    /// The inventory being scanned.
+    pub inv: &'a Inventory,
+    /// The configuration in force.
+    pub cfg: &'a Config,
+    findings: Vec<Finding>,
+}
+
+fn ignore_list<'n>(obj: &'n Object) -> impl Iterator<Item = (&'n str, Option<&'n str>)> {
+    let template_meta = palisade_model::pod_template(obj)
+        .filter(|t| !t.is_pod)
+        .and_then(|t| t.meta);
+    let sources = [obj.node.get("metadata"), template_meta];
+    sources.into_iter().flatten().flat_map(|meta| {
+        let reason = meta
+            .at(&["annotations", IGNORE_REASON_ANNOTATION])
+            .and_then(|n| n.as_str());
+        meta.at(&["annotations", IGNORE_ANNOTATION])
+            .and_then(|n| n.as_str())
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(move |id| (id, reason))
+    })
+}
+
+impl<'a> Sink<'a> {
+    /// A new, empty sink.
+    pub fn new(inv: &'a Inventory, cfg: &'a Config) -> Self {
+        Sink {
+            inv,
+            cfg,
+            findings: Vec::new(),
+        }
+    }
+
+    /// True when the check runs (not disabled in the configuration).
+    pub fn enabled(&self, id: &CheckId) -> bool {
+        !self.cfg.is_disabled(id)
+    }
+
+    /// Records a finding about `obj` at `path` (relative to the object root).
+    pub fn emit(
+        &mut self,
+        id: &CheckId,
+        severity: Severity,
+        obj: &Object,
+        path: &FieldPath,
+        container: Option<&str>,
+        message: String,
+    ) {
+        if !self.enabled(id) {
+            return;
+        }
+        let mut suppressed = ignore_list(obj)
+            .find(|(pat, _)| crate::config::id_matches(pat, id))
+            .map(|(_, reason)| Suppression {
+                by: SuppressedBy::Annotation,
+                reason: reason.map(str::to_owned),
+            });
+        if suppressed.is_none() {
+            suppressed = self
+                .cfg
+                .exemption_for(id, &obj.id, container)
+                .map(|ex| Suppression {
+                    by: SuppressedBy::Config,
+                    reason: ex.reason.clone(),
+                });
+        }
+        self.findings.push(Finding {
+            check: id.clone(),
+            severity: self.cfg.severity_for(id, severity),
+            message,
+            object: obj.id.clone(),
+            container: container.filter(|c| !c.is_empty()).map(str::to_owned),
+            location: Location::of(self.inv, obj, path),
+            suppressed,
+        });
+    }
+
+    /// The findings collected so far.
+    pub fn into_findings(self) -> Vec<Finding> {
+        self.findings
+    }
+}
