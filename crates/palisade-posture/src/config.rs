@@ -160,10 +160,11 @@ impl Config {
         serde_json::from_value(root.to_json()).map_err(|e| {
             // Point at the top-level key the error is about when we can find it.
             let msg = e.to_string();
+            let first_quoted = msg.split('`').nth(1).unwrap_or("");
             let pos = root
                 .entries()
                 .iter()
-                .find(|en| msg.contains(&format!("`{}`", en.key)))
+                .find(|en| &*en.key == first_quoted)
                 .map(|en| en.key_pos)
                 .unwrap_or(root.pos);
             ConfigError::Invalid {
