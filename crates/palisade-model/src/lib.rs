@@ -22,6 +22,7 @@ pub mod node;
 pub mod object;
 pub mod path;
 pub mod pod;
+pub mod selector;
 pub mod yaml;
 
 pub use diag::{DiagCode, DiagLevel, Diagnostic};
