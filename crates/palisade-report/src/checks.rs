@@ -69,7 +69,19 @@ fn human(checks: &[CheckMeta], out: &mut dyn Write, opts: &RenderOptions) -> io:
         writeln!(
             out,
             "{}",
-            paint(&format!("{} ({})", clean(fam), if list.len() == 1 { "1 check".to_string() } else { format!("{} checks", list.len()) }), bold, opts)
+            paint(
+                &format!(
+                    "{} ({})",
+                    clean(fam),
+                    if list.len() == 1 {
+                        "1 check".to_string()
+                    } else {
+                        format!("{} checks", list.len())
+                    }
+                ),
+                bold,
+                opts
+            )
         )?;
         for c in list {
             writeln!(

@@ -53,7 +53,11 @@ fn suppression_note(f: &Finding) -> String {
     }
 }
 
-pub(crate) fn render(report: &Report<'_>, out: &mut dyn Write, opts: &RenderOptions) -> io::Result<()> {
+pub(crate) fn render(
+    report: &Report<'_>,
+    out: &mut dyn Write,
+    opts: &RenderOptions,
+) -> io::Result<()> {
     let catalog = Catalog::new(report.checks);
     let counts = Counts::of(report);
     let active = sorted(report.findings, false);
@@ -72,7 +76,11 @@ pub(crate) fn render(report: &Report<'_>, out: &mut dyn Write, opts: &RenderOpti
         (*file, first.unwrap_or(u32::MAX), *obj)
     });
 
-    let loc_w = active.iter().map(|f| width(&location(f))).max().unwrap_or(0);
+    let loc_w = active
+        .iter()
+        .map(|f| width(&location(f)))
+        .max()
+        .unwrap_or(0);
     let id_w = active
         .iter()
         .map(|f| width(&clean(f.check.as_str())))
@@ -183,7 +191,11 @@ fn write_summary(
 ) -> io::Result<()> {
     let bold = Style::new().bold();
     if counts.active == 0 {
-        writeln!(out, "{}", paint("No findings.", Style::new().green().bold(), opts))?;
+        writeln!(
+            out,
+            "{}",
+            paint("No findings.", Style::new().green().bold(), opts)
+        )?;
     } else {
         let by_sev: Vec<String> = SEVERITIES_DESC
             .iter()

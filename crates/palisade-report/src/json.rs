@@ -55,8 +55,8 @@ fn diagnostic_json(d: &Diagnostic) -> Value {
         "level": d.level,
         "code": d.code,
         "file": d.file,
-        "line": d.pos.map(|p| p.line),
-        "column": d.pos.map(|p| p.col),
+        "line": d.pos.map(|p| p.line).filter(|&l| l > 0),
+        "column": d.pos.filter(|p| p.line > 0).map(|p| p.col).filter(|&c| c > 0),
         "field": d.field,
         "message": d.message,
     })

@@ -40,11 +40,7 @@ pub(crate) fn render(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()>
 
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let total: usize = suites.values().map(Vec::len).sum();
-    let failures: usize = suites
-        .values()
-        .flatten()
-        .filter(|c| !c.suppressed)
-        .count();
+    let failures: usize = suites.values().flatten().filter(|c| !c.suppressed).count();
     let skipped = total - failures;
     let counts = Counts::of(report);
 
@@ -168,7 +164,11 @@ fn write_case(xml: &mut String, id: &str, case: &Case<'_>, catalog: &Catalog<'_>
             xml,
             "      <failure message=\"{}\" type=\"{}\">{}</failure>",
             escape(&message),
-            case.findings.iter().map(|f| f.severity).max().unwrap_or(first.severity),
+            case.findings
+                .iter()
+                .map(|f| f.severity)
+                .max()
+                .unwrap_or(first.severity),
             escape_text(&body)
         );
     }

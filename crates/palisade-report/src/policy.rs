@@ -54,7 +54,11 @@ fn result_json(f: &Finding, catalog: &Catalog<'_>) -> Value {
         r.insert("category".into(), json!(m.category));
     }
     r.insert("severity".into(), json!(f.severity.as_str()));
-    let verdict = if f.suppressed.is_some() { "skip" } else { "fail" };
+    let verdict = if f.suppressed.is_some() {
+        "skip"
+    } else {
+        "fail"
+    };
     r.insert("result".into(), json!(verdict));
     r.insert("scored".into(), json!(true));
     r.insert("message".into(), json!(f.message));
@@ -99,9 +103,7 @@ pub(crate) fn documents(report: &Report<'_>) -> Vec<Value> {
     let mut cluster = Vec::new();
     let mut findings = sorted(report.findings, true);
     // Within a report, results are grouped by resource.
-    findings.sort_by(|a, b| {
-        (&a.object, crate::sort_key(a)).cmp(&(&b.object, crate::sort_key(b)))
-    });
+    findings.sort_by(|a, b| (&a.object, crate::sort_key(a)).cmp(&(&b.object, crate::sort_key(b))));
     for f in findings {
         match &f.object.namespace {
             Some(ns) => by_ns.entry(ns.as_str()).or_default().push(f),

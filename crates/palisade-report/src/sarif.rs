@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 /// `$schema` of the log.
-pub(crate) const SARIF_SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
+pub(crate) const SARIF_SCHEMA: &str =
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
 /// Key of the partial fingerprint.
 pub(crate) const FINGERPRINT_KEY: &str = "palisade/v1";
@@ -56,7 +57,9 @@ pub fn fingerprint(check: &CheckId, object: &ObjectRef, field_path: &str) -> Str
 fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    bytes.into_iter().fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME))
+    bytes
+        .into_iter()
+        .fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME))
 }
 
 /// A file name as a URI reference: forward slashes, percent-encoding where a URI needs it,
@@ -239,7 +242,10 @@ fn invocation(report: &Report<'_>) -> Value {
             n
         })
         .collect();
-    let ok = !report.diagnostics.iter().any(|d| d.level == DiagLevel::Error);
+    let ok = !report
+        .diagnostics
+        .iter()
+        .any(|d| d.level == DiagLevel::Error);
     let mut inv = json!({ "executionSuccessful": ok });
     if !notifications.is_empty() {
         inv["toolExecutionNotifications"] = json!(notifications);
@@ -313,9 +319,15 @@ mod tests {
         let id = CheckId::new("pss/privileged");
         let a = fingerprint(&id, &obj(Some("ns"), "web"), "spec.containers[0]");
         // FNV-1a is fixed: the same input gives the same value on every run and platform.
-        assert_eq!(a, fingerprint(&id, &obj(Some("ns"), "web"), "spec.containers[0]"));
+        assert_eq!(
+            a,
+            fingerprint(&id, &obj(Some("ns"), "web"), "spec.containers[0]")
+        );
         assert_eq!(a.len(), 16);
-        assert_ne!(a, fingerprint(&id, &obj(Some("ns"), "web"), "spec.containers[1]"));
+        assert_ne!(
+            a,
+            fingerprint(&id, &obj(Some("ns"), "web"), "spec.containers[1]")
+        );
         assert_ne!(a, fingerprint(&id, &obj(None, "web"), "spec.containers[0]"));
         assert_ne!(
             fingerprint(&id, &obj(Some("a"), "bc"), ""),
@@ -323,7 +335,11 @@ mod tests {
         );
         assert_ne!(
             a,
-            fingerprint(&CheckId::new("pss/hostPID"), &obj(Some("ns"), "web"), "spec.containers[0]")
+            fingerprint(
+                &CheckId::new("pss/hostPID"),
+                &obj(Some("ns"), "web"),
+                "spec.containers[0]"
+            )
         );
     }
 
@@ -351,7 +367,10 @@ mod tests {
         assert_eq!(level(Severity::Medium), "warning");
         assert_eq!(level(Severity::Info), "note");
         assert_eq!(security_severity(Severity::High), "8.0");
-        assert_eq!(rule_name(&CheckId::new("pss/runAsNonRoot")), "PssRunAsNonRoot");
+        assert_eq!(
+            rule_name(&CheckId::new("pss/runAsNonRoot")),
+            "PssRunAsNonRoot"
+        );
         assert_eq!(
             rule_name(&CheckId::new("hardening/read-only-root-filesystem")),
             "HardeningReadOnlyRootFilesystem"

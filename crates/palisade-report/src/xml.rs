@@ -44,8 +44,14 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_controls() {
-        assert_eq!(escape(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&apos;");
-        assert_eq!(escape("a\u{0}b\u{1b}c\u{fffe}"), "a\u{fffd}b\u{fffd}c\u{fffd}");
+        assert_eq!(
+            escape(r#"<a href="x">&'"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;"
+        );
+        assert_eq!(
+            escape("a\u{0}b\u{1b}c\u{fffe}"),
+            "a\u{fffd}b\u{fffd}c\u{fffd}"
+        );
         assert_eq!(escape("l1\nl2"), "l1&#10;l2");
         assert_eq!(escape_text("l1\n<l2> \"q\""), "l1\n&lt;l2&gt; \"q\"");
         assert_eq!(escape("ünïcødé 🚀"), "ünïcødé 🚀");

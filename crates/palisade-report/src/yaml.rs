@@ -114,8 +114,8 @@ fn plain_ok(s: &str) -> bool {
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
         && !RESERVED.contains(&s.to_ascii_lowercase().as_str())
-        // `.inf`/`.nan` start with a dot and are excluded above; sexagesimal and other
-        // number forms start with a digit or sign, also excluded.
+    // `.inf`/`.nan` start with a dot and are excluded above; sexagesimal and other
+    // number forms start with a digit or sign, also excluded.
 }
 
 /// A string as a YAML scalar.
@@ -167,10 +167,15 @@ mod tests {
     #[test]
     fn quoting() {
         assert_eq!(string("pss/privileged"), "pss/privileged");
-        for s in ["yes", "No", "null", "", "1.0", "0x1f", "-", "a: b", "#x", " lead", "12", "é"] {
+        for s in [
+            "yes", "No", "null", "", "1.0", "0x1f", "-", "a: b", "#x", " lead", "12", "é",
+        ] {
             assert!(string(s).starts_with('"'), "{s} must be quoted");
         }
-        assert_eq!(string("a\"b\\c\nd\u{1b}\u{feff}"), r#""a\"b\\c\nd\x1b\ufeff""#);
+        assert_eq!(
+            string("a\"b\\c\nd\u{1b}\u{feff}"),
+            r#""a\"b\\c\nd\x1b\ufeff""#
+        );
     }
 
     #[test]

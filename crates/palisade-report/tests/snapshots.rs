@@ -45,13 +45,22 @@ fn junit() {
 #[test]
 fn policyreport() {
     let fx = Fixture::new();
-    insta::assert_snapshot!(render_to_string(Format::PolicyReport, &fx.report(false), false));
+    insta::assert_snapshot!(render_to_string(
+        Format::PolicyReport,
+        &fx.report(false),
+        false
+    ));
 }
 
 #[test]
 fn checks_human() {
     let mut out = Vec::new();
-    render_checks(Format::Human, &common::checks(), &mut out, &RenderOptions { color: false })
-        .unwrap();
+    render_checks(
+        Format::Human,
+        &common::checks(),
+        &mut out,
+        &RenderOptions { color: false },
+    )
+    .unwrap();
     insta::assert_snapshot!(String::from_utf8(out).unwrap());
 }
