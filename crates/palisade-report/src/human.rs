@@ -154,6 +154,10 @@ pub(crate) fn render(
     write_summary(out, report, &counts, groups.len(), opts)
 }
 
+/// Remediations longer than this are not printed inline (they would drown the findings);
+/// the line points to `palisade checks -o json` instead.
+const MAX_HINT_LINES: usize = 8;
+
 /// The remediation of a check, indented under its first finding.
 fn write_remediation(
     out: &mut dyn Write,
@@ -171,6 +175,14 @@ fn write_remediation(
     }
     let indent = " ".repeat(2 + loc_w + 2);
     let dim = Style::new().dimmed();
+    let lines = text.lines().count();
+    if lines > MAX_HINT_LINES {
+        let note = format!(
+            "remediation: a {lines}-line example, see `palisade checks -o json` ({})",
+            clean(f.check.as_str())
+        );
+        return writeln!(out, "{indent}{}", paint(&note, dim, opts));
+    }
     writeln!(out, "{indent}{}", paint("remediation:", dim, opts))?;
     for line in text.lines() {
         writeln!(out, "{indent}  {}", paint(&clean(line), dim, opts))?;

@@ -4,7 +4,7 @@
 use crate::{Catalog, INFORMATION_URI, Report, TOOL_NAME, sorted};
 use palisade_model::{CheckId, CheckMeta, DiagLevel, Finding, ObjectRef, Severity, SuppressedBy};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -35,14 +35,21 @@ fn security_severity(s: Severity) -> &'static str {
     }
 }
 
-/// A stable 64-bit FNV-1a hash (hex) of a check and the object field it is about; line
-/// numbers are deliberately left out so an alert survives edits elsewhere in the file.
-pub fn fingerprint(check: &CheckId, object: &ObjectRef, field_path: &str) -> String {
+/// A stable 64-bit FNV-1a hash (hex) of a check and the object field (and container) it is
+/// about; line numbers are deliberately left out so an alert survives edits elsewhere in the
+/// file. SARIF output appends `:2`, `:3`, ... to repeats within one run.
+pub fn fingerprint(
+    check: &CheckId,
+    object: &ObjectRef,
+    container: Option<&str>,
+    field_path: &str,
+) -> String {
     let parts = [
         check.as_str(),
         object.kind.as_str(),
         object.namespace.as_deref().unwrap_or(""),
         object.name.as_str(),
+        container.unwrap_or(""),
         field_path,
     ];
     // Each part is terminated by a byte that cannot occur in UTF-8 text, so ("a", "bc") and
@@ -167,7 +174,7 @@ fn rule_name(id: &CheckId) -> String {
     out
 }
 
-fn result_json(f: &Finding, rule_index: usize) -> Value {
+fn result_json(f: &Finding, rule_index: usize, fingerprint: String) -> Value {
     let mut result = json!({
         "ruleId": f.check.as_str(),
         "ruleIndex": rule_index,
@@ -188,7 +195,7 @@ fn result_json(f: &Finding, rule_index: usize) -> Value {
             }],
         }],
         "partialFingerprints": {
-            FINGERPRINT_KEY: fingerprint(&f.check, &f.object, &f.location.field_path),
+            FINGERPRINT_KEY: fingerprint,
         },
         "properties": {
             "severity": f.severity.as_str(),
@@ -271,9 +278,22 @@ pub(crate) fn to_value(report: &Report<'_>) -> Value {
         .values()
         .map(|(id, sev)| rule_json(id, catalog.get(id), *sev))
         .collect();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     let results: Vec<Value> = findings
         .iter()
-        .map(|f| result_json(f, index[f.check.as_str()]))
+        .map(|f| {
+            let fp = fingerprint(
+                &f.check,
+                &f.object,
+                f.container.as_deref(),
+                &f.location.field_path,
+            );
+            // Distinct results must not share a fingerprint (consumers merge them).
+            let n = seen.entry(fp.clone()).or_insert(0);
+            *n += 1;
+            let fp = if *n == 1 { fp } else { format!("{fp}:{n}") };
+            result_json(f, index[f.check.as_str()], fp)
+        })
         .collect();
 
     json!({
@@ -317,30 +337,23 @@ mod tests {
     #[test]
     fn fingerprint_is_stable_and_discriminating() {
         let id = CheckId::new("pss/privileged");
-        let a = fingerprint(&id, &obj(Some("ns"), "web"), "spec.containers[0]");
+        let web = obj(Some("ns"), "web");
+        let a = fingerprint(&id, &web, None, "spec.containers[0]");
         // FNV-1a is fixed: the same input gives the same value on every run and platform.
-        assert_eq!(
-            a,
-            fingerprint(&id, &obj(Some("ns"), "web"), "spec.containers[0]")
-        );
+        assert_eq!(a, fingerprint(&id, &web, None, "spec.containers[0]"));
         assert_eq!(a.len(), 16);
+        assert_ne!(a, fingerprint(&id, &web, None, "spec.containers[1]"));
+        assert_ne!(a, fingerprint(&id, &web, Some("app"), "spec.containers[0]"));
         assert_ne!(
             a,
-            fingerprint(&id, &obj(Some("ns"), "web"), "spec.containers[1]")
-        );
-        assert_ne!(a, fingerprint(&id, &obj(None, "web"), "spec.containers[0]"));
-        assert_ne!(
-            fingerprint(&id, &obj(Some("a"), "bc"), ""),
-            fingerprint(&id, &obj(Some("ab"), "c"), "")
+            fingerprint(&id, &obj(None, "web"), None, "spec.containers[0]")
         );
         assert_ne!(
-            a,
-            fingerprint(
-                &CheckId::new("pss/hostPID"),
-                &obj(Some("ns"), "web"),
-                "spec.containers[0]"
-            )
+            fingerprint(&id, &obj(Some("a"), "bc"), None, ""),
+            fingerprint(&id, &obj(Some("ab"), "c"), None, "")
         );
+        let other = CheckId::new("pss/hostPID");
+        assert_ne!(a, fingerprint(&other, &web, None, "spec.containers[0]"));
     }
 
     #[test]

@@ -388,6 +388,27 @@ fn sarif_fingerprints_are_stable_and_ignore_lines() {
 }
 
 #[test]
+fn sarif_repeated_identity_gets_distinct_fingerprints() {
+    let fx = Fixture::new();
+    // Two findings of one check at the same field of the same object (different messages).
+    let mut twice = vec![fx.findings[0].clone(), fx.findings[0].clone()];
+    twice[1].message.push_str(" (again)");
+    let report = Report {
+        findings: &twice,
+        ..fx.report(false)
+    };
+    let v = json_of(Format::Sarif, &report);
+    let fps: Vec<&str> = v["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["partialFingerprints"]["palisade/v1"].as_str().unwrap())
+        .collect();
+    assert_eq!(fps.len(), 2);
+    assert_eq!(fps[1], format!("{}:2", fps[0]));
+}
+
+#[test]
 fn sarif_without_input_errors_is_successful_and_has_no_notifications() {
     let fx = Fixture::new();
     let report = Report {
@@ -899,4 +920,33 @@ fn checks_human_groups_by_family_and_rejects_other_formats() {
             render_checks(f, &checks, &mut Vec::new(), &RenderOptions::default()).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
     }
+}
+
+#[test]
+fn human_prints_short_remediations_once_and_points_to_long_ones() {
+    let mut checks = common::checks();
+    let long: String = (0..12).map(|i| format!("line{i}: x\n")).collect();
+    checks
+        .iter_mut()
+        .find(|c| c.id.as_str() == "pss/hostPID")
+        .unwrap()
+        .remediation = long.into();
+    let findings = common::findings();
+    let report = Report {
+        findings: &findings,
+        checks: &checks,
+        diagnostics: &[],
+        files_scanned: 1,
+        objects_scanned: 1,
+        show_suppressed: false,
+        tool_version: "0",
+    };
+    let text = render_to_string(Format::Human, &report, false);
+    assert!(!text.contains("line0: x"), "{text}");
+    assert!(text.contains("a 12-line example, see `palisade checks -o json` (pss/hostPID)"));
+    // pss/privileged has two findings; its short remediation is printed once.
+    assert_eq!(text.matches("privileged: false").count(), 1);
+    // Read-only root filesystem and privileged in full, hostPID as a pointer; the RBAC check
+    // has an empty remediation and the custom check no metadata.
+    assert_eq!(text.matches("remediation:").count(), 3);
 }
