@@ -1,1 +1,31 @@
-fn main() {}
+//! `palisade`: defense in depth for Kubernetes.
+//!
+//! A thin binary: it parses arguments, calls the library crates and maps outcomes to exit
+//! codes (0 clean, 1 findings at or above `--fail-on`, 2 usage or input errors).
+
+mod args;
+mod scan;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let result = match cli.command {
+        args::Command::Scan(a) => scan::run(&a),
+        args::Command::Checks(a) => scan::list_checks(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`palisade scan . | head`) is not an error.
+            if let Some(io) = e.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::BrokenPipe
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("palisade: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! `palisade scan` and `palisade checks`.
+
+use crate::args::{ChecksArgs, ColorChoice, ListFormat, OutputFormat, ScanArgs};
+use anyhow::{Context, Result, bail};
+use palisade_model::{DiagLevel, Inventory, LoadOptions, Severity, collect_inputs};
+use palisade_posture::Config;
+use palisade_report::{Format, RenderOptions, Report};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+/// Above this many files a progress bar is shown (when standard error is a terminal).
+const PROGRESS_MIN_FILES: usize = 300;
+
+fn use_color(choice: ColorChoice, to_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => to_terminal && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+fn load_config(a: &ScanArgs) -> Result<Config> {
+    let mut cfg = if a.no_config {
+        Config::default()
+    } else if let Some(path) = &a.config {
+        Config::from_file(path)?
+    } else {
+        let default = std::path::Path::new(".palisade.yaml");
+        if default.is_file() {
+            Config::from_file(default)?
+        } else {
+            Config::default()
+        }
+    };
+    if let Some(level) = &a.pss_level {
+        if !matches!(level.as_str(), "privileged" | "baseline" | "restricted") {
+            bail!("--pss-level {level:?}: expected privileged, baseline or restricted");
+        }
+        cfg.pss.level = Some(level.clone());
+    }
+    if let Some(version) = &a.pss_version {
+        if !valid_policy_version(version) {
+            bail!("--pss-version {version:?}: expected latest or v1.N (e.g. v1.29)");
+        }
+        cfg.pss.version = Some(version.clone());
+    }
+    if let Some(v) = &a.kube_version {
+        let minor = v.trim_start_matches('v').strip_prefix("1.").and_then(|m| m.parse::<u32>().ok());
+        if minor.is_none() {
+            bail!("--kube-version {v:?}: expected 1.N (e.g. 1.30)");
+        }
+        cfg.kube_version = Some(v.clone());
+    }
+    cfg.disabled_checks.extend(a.disable.iter().cloned());
+    cfg.allowed_registries.extend(a.allowed_registry.iter().cloned());
+    Ok(cfg)
+}
+
+fn valid_policy_version(v: &str) -> bool {
+    v == "latest"
+        || v.strip_prefix("v1.").is_some_and(|m| {
+            !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()) && (m == "0" || !m.starts_with('0'))
+        })
+}
+
+/// Runs `palisade scan`.
+pub fn run(a: &ScanArgs) -> Result<ExitCode> {
+    let fail_on: Severity = a.fail_on.parse().context("--fail-on")?;
+    let cfg = load_config(a)?;
+    let opts = LoadOptions {
+        default_namespace: a.namespace.clone(),
+        ..LoadOptions::default()
+    };
+
+    let (inputs, diags) = collect_inputs(&a.paths);
+    let mut inv = Inventory::new();
+    inv.diagnostics = diags;
+    let progress = (std::io::stderr().is_terminal() && inputs.len() > PROGRESS_MIN_FILES).then(|| {
+        let bar = indicatif::ProgressBar::new(inputs.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} loading {pos}/{len} files {wide_bar} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    for input in &inputs {
+        inv.add_input(input, &opts);
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+
+    let mut stderr = anstream::stderr();
+    for d in &inv.diagnostics {
+        if a.quiet && d.level == DiagLevel::Notice {
+            continue;
+        }
+        writeln!(stderr, "{d}")?;
+    }
+
+    let findings = palisade_posture::scan(&inv, &cfg);
+    let checks = palisade_posture::all_checks();
+    let report = Report {
+        findings: &findings,
+        checks: &checks,
+        diagnostics: &inv.diagnostics,
+        files_scanned: inv.sources.len(),
+        objects_scanned: inv.objects.len(),
+        show_suppressed: a.show_suppressed,
+        tool_version: env!("CARGO_PKG_VERSION"),
+    };
+    let format = match a.output {
+        OutputFormat::Human => Format::Human,
+        OutputFormat::Json => Format::Json,
+        OutputFormat::Sarif => Format::Sarif,
+        OutputFormat::Junit => Format::Junit,
+        OutputFormat::Policyreport => Format::PolicyReport,
+    };
+    match &a.output_file {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let mut w = std::io::BufWriter::new(file);
+            let color = use_color(a.color, false) && a.color == ColorChoice::Always;
+            palisade_report::render(format, &report, &mut w, &RenderOptions { color })?;
+            w.flush()?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let color = use_color(a.color, stdout.is_terminal());
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            palisade_report::render(format, &report, &mut w, &RenderOptions { color })?;
+            w.flush()?;
+        }
+    }
+
+    if inv.has_errors() {
+        return Ok(ExitCode::from(2));
+    }
+    let failing = findings
+        .iter()
+        .any(|f| f.suppressed.is_none() && f.severity >= fail_on);
+    Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Runs `palisade checks`.
+pub fn list_checks(a: &ChecksArgs) -> Result<ExitCode> {
+    let checks = palisade_posture::all_checks();
+    let stdout = std::io::stdout();
+    let color = use_color(a.color, stdout.is_terminal());
+    let format = match a.output {
+        ListFormat::Human => Format::Human,
+        ListFormat::Json => Format::Json,
+    };
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    palisade_report::render_checks(format, &checks, &mut w, &RenderOptions { color })?;
+    w.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_versions() {
+        assert!(valid_policy_version("latest"));
+        assert!(valid_policy_version("v1.0"));
+        assert!(valid_policy_version("v1.37"));
+        assert!(!valid_policy_version("v1.07"));
+        assert!(!valid_policy_version("1.25"));
+        assert!(!valid_policy_version("v1."));
+    }
+}
