@@ -78,11 +78,12 @@ fn malformed_documents_are_reported_and_the_rest_is_scanned() {
         format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: broken\nspec: {{}}\n---\n{PRIVILEGED_POD}"),
     )
     .unwrap();
-    std::fs::write(dir.path().join("b.yaml"), PRIVILEGED_POD.replace("priv", "other")).unwrap();
+    std::fs::write(dir.path().join("b.yaml"), PRIVILEGED_POD.replace("name: priv", "name: other")).unwrap();
     let out = palisade(&["scan", ".", "-o", "json", "--no-config"], None, dir.path());
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("a.yaml:3:"), "{stderr}");
+    // The parser notices the unclosed mapping on the next line.
+    assert!(stderr.contains("a.yaml:4:5: error: document 1:"), "{stderr}");
     let v = json(&out);
     let names: Vec<_> = findings_of(&v, "pss/privileged")
         .iter()

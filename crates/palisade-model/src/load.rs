@@ -60,7 +60,13 @@ pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<Input>, Vec<Diagnostic>) {
                             diags.push(io_diag(&path, &e.to_string()));
                         }
                         Ok(e) if e.file_type().is_file() && is_manifest_name(e.path()) => {
-                            inputs.push(Input::File(e.into_path()))
+                            let path = e.into_path();
+                            // `palisade scan .` should print `a.yaml`, not `./a.yaml`.
+                            let path = match path.strip_prefix(".") {
+                                Ok(rel) if p.as_os_str() == "." => rel.to_path_buf(),
+                                _ => path,
+                            };
+                            inputs.push(Input::File(path))
                         }
                         Ok(_) => {}
                     }
