@@ -23,6 +23,7 @@ pub mod object;
 pub mod path;
 pub mod pod;
 pub mod selector;
+pub mod validate;
 pub mod yaml;
 
 pub use diag::{DiagCode, DiagLevel, Diagnostic};

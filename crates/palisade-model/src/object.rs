@@ -225,6 +225,7 @@ impl Inventory {
                 }
             }
         }
+        self.validate_source(source);
         source
     }
 
