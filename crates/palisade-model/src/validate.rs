@@ -23,7 +23,6 @@ enum Ty {
 
 use Ty::*;
 
-static STR_LIST: Ty = List(&Str);
 static PROFILE: &[(&str, Ty)] = &[("type", Str), ("localhostProfile", Str)];
 static SELINUX: &[(&str, Ty)] = &[("user", Str), ("role", Str), ("type", Str), ("level", Str)];
 static WINDOWS: &[(&str, Ty)] = &[

@@ -5,7 +5,7 @@ use crate::text::{object_label, position};
 use crate::xml::{escape, escape_text};
 use crate::{Catalog, Counts, Report, TOOL_NAME, sorted};
 use palisade_model::{Finding, ObjectRef};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -20,21 +20,23 @@ pub(crate) fn render(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()>
     let catalog = Catalog::new(report.checks);
     let findings = sorted(report.findings, report.show_suppressed);
 
-    // check id → cases in order of their first finding.
+    // check id → cases in order of their first finding; `slot` finds a case in O(1).
     let mut suites: BTreeMap<&str, Vec<Case<'_>>> = BTreeMap::new();
+    let mut slot: HashMap<(&str, &ObjectRef, bool), usize> = HashMap::new();
     for f in &findings {
         let cases = suites.entry(f.check.as_str()).or_default();
         let suppressed = f.suppressed.is_some();
-        match cases
-            .iter_mut()
-            .find(|c| c.object == &f.object && c.suppressed == suppressed)
-        {
-            Some(c) => c.findings.push(f),
-            None => cases.push(Case {
-                object: &f.object,
-                suppressed,
-                findings: vec![f],
-            }),
+        let key = (f.check.as_str(), &f.object, suppressed);
+        match slot.get(&key) {
+            Some(&i) => cases[i].findings.push(f),
+            None => {
+                slot.insert(key, cases.len());
+                cases.push(Case {
+                    object: &f.object,
+                    suppressed,
+                    findings: vec![f],
+                });
+            }
         }
     }
 
