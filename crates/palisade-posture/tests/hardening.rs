@@ -107,6 +107,7 @@ fn load_case(path: &Path) -> Result<Case, String> {
         return Err(format!("expected exactly one PalisadeTestCase document, found {}", headers.len()));
     }
     let header: Header = serde_json::from_value(headers[0].to_json()).map_err(|e| format!("PalisadeTestCase: {e}"))?;
+    debug_assert_eq!(header.kind, "PalisadeTestCase");
     let config = match &header.config {
         None => Config::default(),
         Some(v) => serde_json::from_value(v.clone()).map_err(|e| format!("config: {e}"))?,
