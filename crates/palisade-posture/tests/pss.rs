@@ -135,7 +135,11 @@ fn run_eval(path: &Path) -> Result<(), Failed> {
     let inv = load(path, &text)?;
     let templates: Vec<_> = inv.objects.iter().filter_map(pod_template).collect();
     let [t] = templates.as_slice() else {
-        return Err(format!("expected exactly one pod or workload, found {}", templates.len()).into());
+        return Err(format!(
+            "expected exactly one pod or workload, found {}",
+            templates.len()
+        )
+        .into());
     };
     let mut errors = Vec::new();
     for (i, case) in fx.cases.iter().enumerate() {
@@ -148,7 +152,10 @@ fn run_eval(path: &Path) -> Result<(), Failed> {
             return Err(format!("case {i}: no expectation (`allowed` missing)").into());
         };
         if allowed != case.checks.is_empty() {
-            return Err(format!("case {i}: `checks` must list the failed checks exactly when denied").into());
+            return Err(format!(
+                "case {i}: `checks` must list the failed checks exactly when denied"
+            )
+            .into());
         }
         let level = Level::parse(&case.level).map_err(|e| format!("case {i}: {e}"))?;
         let mut opts = PssOptions::default();
@@ -164,7 +171,9 @@ fn run_eval(path: &Path) -> Result<(), Failed> {
             .chain(case.containers.keys())
         {
             if !case.checks.contains(key) {
-                return Err(format!("case {i}: expectation for {key}, which is not in `checks`").into());
+                return Err(
+                    format!("case {i}: expectation for {key}, which is not in `checks`").into(),
+                );
             }
         }
         for v in &versions {
@@ -184,7 +193,9 @@ fn run_eval(path: &Path) -> Result<(), Failed> {
             if let Some(m) = &case.message {
                 let actual = message(policy, &results);
                 if &actual != m {
-                    errors.push(format!("{at}: message\n    got:      {actual}\n    expected: {m}"));
+                    errors.push(format!(
+                        "{at}: message\n    got:      {actual}\n    expected: {m}"
+                    ));
                 }
             }
             for r in &results {
@@ -192,23 +203,34 @@ fn run_eval(path: &Path) -> Result<(), Failed> {
                 if let Some(d) = case.details.get(id)
                     && &r.detail != d
                 {
-                    errors.push(format!("{at}: {id} detail\n    got:      {}\n    expected: {d}", r.detail));
+                    errors.push(format!(
+                        "{at}: {id} detail\n    got:      {}\n    expected: {d}",
+                        r.detail
+                    ));
                 }
                 if let Some(d) = case.reasons.get(id)
                     && &r.reason != d
                 {
-                    errors.push(format!("{at}: {id} reason\n    got:      {}\n    expected: {d}", r.reason));
+                    errors.push(format!(
+                        "{at}: {id} reason\n    got:      {}\n    expected: {d}",
+                        r.reason
+                    ));
                 }
                 if let Some(f) = case.fields.get(id) {
                     let actual: Vec<String> = r.fields.iter().map(|p| p.to_string()).collect();
                     if &actual != f {
-                        errors.push(format!("{at}: {id} fields\n    got:      {actual:?}\n    expected: {f:?}"));
+                        errors.push(format!(
+                            "{at}: {id} fields\n    got:      {actual:?}\n    expected: {f:?}"
+                        ));
                     }
                 }
                 if let Some(c) = case.containers.get(id)
                     && &r.containers != c
                 {
-                    errors.push(format!("{at}: {id} containers: got {:?}, expected {c:?}", r.containers));
+                    errors.push(format!(
+                        "{at}: {id} containers: got {:?}, expected {c:?}",
+                        r.containers
+                    ));
                 }
             }
         }
@@ -254,11 +276,18 @@ fn run_scan(path: &Path) -> Result<(), Failed> {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    Err(format!("findings differ\ngot:\n{}\nexpected:\n{}", show(&got), show(&fx.findings)).into())
+    Err(format!(
+        "findings differ\ngot:\n{}\nexpected:\n{}",
+        show(&got),
+        show(&fx.findings)
+    )
+    .into())
 }
 
 fn fixtures(dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/pss").join(dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/pss")
+        .join(dir);
     let mut v: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -276,33 +305,39 @@ fn main() {
         ("scan", run_scan),
     ] {
         for path in fixtures(dir) {
-            let name = format!("{dir}/{}", path.file_stem().unwrap_or_default().to_string_lossy());
+            let name = format!(
+                "{dir}/{}",
+                path.file_stem().unwrap_or_default().to_string_lossy()
+            );
             trials.push(Trial::test(name, move || runner(&path)));
         }
     }
     // Every check has at least one fixture that fails it.
     let covered: Vec<PssCheck> = PssCheck::ALL.to_vec();
-    trials.push(Trial::test("every check is covered by a failing fixture", move || {
-        let mut missing = Vec::new();
-        for c in &covered {
-            let needle = format!("checks: [{}", c.id());
-            let needle2 = format!(", {}", c.id());
-            let found = fixtures("eval").iter().any(|p| {
-                std::fs::read_to_string(p).is_ok_and(|t| {
-                    t.lines().any(|l| {
-                        l.contains("checks:") && (l.contains(&needle) || l.contains(&needle2))
+    trials.push(Trial::test(
+        "every check is covered by a failing fixture",
+        move || {
+            let mut missing = Vec::new();
+            for c in &covered {
+                let needle = format!("checks: [{}", c.id());
+                let needle2 = format!(", {}", c.id());
+                let found = fixtures("eval").iter().any(|p| {
+                    std::fs::read_to_string(p).is_ok_and(|t| {
+                        t.lines().any(|l| {
+                            l.contains("checks:") && (l.contains(&needle) || l.contains(&needle2))
+                        })
                     })
-                })
-            });
-            if !found {
-                missing.push(c.id());
+                });
+                if !found {
+                    missing.push(c.id());
+                }
             }
-        }
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("no failing fixture for {missing:?}").into())
-        }
-    }));
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("no failing fixture for {missing:?}").into())
+            }
+        },
+    ));
     libtest_mimic::run(&args, trials).exit();
 }

@@ -83,7 +83,11 @@ fn main() -> ExitCode {
                         continue;
                     }
                     total += 1;
-                    let shown = file.strip_prefix(&root).unwrap_or(&file).display().to_string();
+                    let shown = file
+                        .strip_prefix(&root)
+                        .unwrap_or(&file)
+                        .display()
+                        .to_string();
                     let text = match std::fs::read_to_string(&file) {
                         Ok(t) => t,
                         Err(e) => {
@@ -107,7 +111,9 @@ fn main() -> ExitCode {
                     } else {
                         let msg = message(policy, &results);
                         match check_from_file(stem) {
-                            None => Some(format!("cannot tell the check from the file name; got {msg}")),
+                            None => Some(format!(
+                                "cannot tell the check from the file name; got {msg}"
+                            )),
                             Some(c)
                                 if !results
                                     .iter()
@@ -144,7 +150,10 @@ fn main() -> ExitCode {
         "pss_conformance: {agree}/{total} fixtures agree with PodSecurity ({only_named} fail fixtures failed only the named check)"
     );
     if total == 0 {
-        println!("pss_conformance: no fixtures found under {}", root.display());
+        println!(
+            "pss_conformance: no fixtures found under {}",
+            root.display()
+        );
         return ExitCode::FAILURE;
     }
     if failures.is_empty() {

@@ -423,8 +423,7 @@ fn run_check(c: PssCheck, minor: u64, ctx: &Ctx<'_>) -> Option<Fail> {
     // User-namespace relaxation: unconditional in the v1.35 checks; in 1.29–1.34 servers the
     // older checks relaxed behind an alpha feature gate.
     let relax = |since_server: u64| {
-        ctx.host_users_false()
-            && (minor >= 35 || (gate && (since_server..=34).contains(&server)))
+        ctx.host_users_false() && (minor >= 35 || (gate && (since_server..=34).contains(&server)))
     };
     match c {
         PssCheck::AppArmorProfile => app_armor(ctx, server >= 30),
@@ -764,7 +763,11 @@ fn host_probes(ctx: &Ctx<'_>) -> Option<Fail> {
                 pluralize("container", "containers", bad.len()),
                 join_quote(&list(&bad)),
                 pluralize("uses", "use", bad.len()),
-                pluralize("probe or lifecycle host", "probe or lifecycle hosts", hosts.len()),
+                pluralize(
+                    "probe or lifecycle host",
+                    "probe or lifecycle hosts",
+                    hosts.len()
+                ),
                 join_quote(&list(&hosts))
             ),
         )
@@ -832,8 +835,10 @@ fn se_linux(ctx: &Ctx<'_>, engine_allowed: bool, modern_detail: bool) -> Option<
     let mut check = |opts: &Node, base: FieldPath| -> bool {
         let mut valid = true;
         let t = string(opts, "type");
-        let allowed = matches!(t, "" | "container_t" | "container_init_t" | "container_kvm_t")
-            || (engine_allowed && t == "container_engine_t");
+        let allowed = matches!(
+            t,
+            "" | "container_t" | "container_init_t" | "container_kvm_t"
+        ) || (engine_allowed && t == "container_engine_t");
         if !allowed {
             valid = false;
             bad_types.insert(t.to_owned());
@@ -905,7 +910,8 @@ const SECCOMP_POD_ANNOTATION: &str = "seccomp.security.alpha.kubernetes.io/pod";
 const SECCOMP_CONTAINER_ANNOTATION_PREFIX: &str = "container.seccomp.security.alpha.kubernetes.io/";
 
 fn seccomp_annotations(ctx: &Ctx<'_>) -> Option<Fail> {
-    let valid = |v: &str| v == "runtime/default" || v == "docker/default" || v.starts_with("localhost/");
+    let valid =
+        |v: &str| v == "runtime/default" || v == "docker/default" || v.starts_with("localhost/");
     let mut forbidden = BTreeSet::new();
     let mut fields = Vec::new();
     let mut bad = Vec::new();
@@ -1029,14 +1035,28 @@ pub const SAFE_SYSCTLS: &[(&str, u64)] = &[
 
 fn sysctls(ctx: &Ctx<'_>, minor: u64) -> Option<Fail> {
     let sc = ctx.pod_sc()?;
-    let allowed = |name: &str| SAFE_SYSCTLS.iter().any(|(n, since)| *n == name && minor >= *since);
+    let allowed = |name: &str| {
+        SAFE_SYSCTLS
+            .iter()
+            .any(|(n, since)| *n == name && minor >= *since)
+    };
     let mut forbidden = Vec::new();
     let mut fields = Vec::new();
-    for (i, s) in sc.get("sysctls").map(Node::items).unwrap_or(&[]).iter().enumerate() {
+    for (i, s) in sc
+        .get("sysctls")
+        .map(Node::items)
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
         let name = string(s, "name");
         if !allowed(name) {
             forbidden.push(name);
-            fields.push(ctx.pod_path(&["securityContext", "sysctls"]).index(i).key("name"));
+            fields.push(
+                ctx.pod_path(&["securityContext", "sysctls"])
+                    .index(i)
+                    .key("name"),
+            );
         }
     }
     if forbidden.is_empty() {
@@ -1131,7 +1151,10 @@ fn capabilities_restricted(ctx: &Ctx<'_>) -> Option<Fail> {
             if a != "NET_BIND_SERVICE" {
                 added_forbidden = true;
                 forbidden.insert(a.to_owned());
-                fields.push(c.field(&["securityContext", "capabilities", "add"]).index(i));
+                fields.push(
+                    c.field(&["securityContext", "capabilities", "add"])
+                        .index(i),
+                );
             }
         }
         if added_forbidden {
@@ -1238,7 +1261,11 @@ fn restricted_volumes(ctx: &Ctx<'_>, image_allowed: bool) -> Option<Fail> {
                 pluralize("volume", "volumes", names.len()),
                 join_quote(&names),
                 pluralize("uses", "use", names.len()),
-                pluralize("restricted volume type", "restricted volume types", types.len()),
+                pluralize(
+                    "restricted volume type",
+                    "restricted volume types",
+                    types.len()
+                ),
                 join_quote(&list(&types))
             ),
         )
@@ -1311,7 +1338,8 @@ fn run_as_non_root(ctx: &Ctx<'_>) -> Option<Fail> {
 }
 
 fn run_as_user(ctx: &Ctx<'_>) -> Option<Fail> {
-    let is_root = |sc: Option<&Node>| sc.and_then(|s| s.get("runAsUser")).and_then(Node::as_i64) == Some(0);
+    let is_root =
+        |sc: Option<&Node>| sc.and_then(|s| s.get("runAsUser")).and_then(Node::as_i64) == Some(0);
     let mut setters = Vec::new();
     let mut fields = Vec::new();
     if is_root(ctx.pod_sc()) {
@@ -1360,9 +1388,11 @@ mod tests {
             .iter()
             .position(|c| c.level() == Level::Restricted)
             .unwrap();
-        assert!(PssCheck::ALL[first_restricted..]
-            .iter()
-            .all(|c| c.level() == Level::Restricted));
+        assert!(
+            PssCheck::ALL[first_restricted..]
+                .iter()
+                .all(|c| c.level() == Level::Restricted)
+        );
         for c in PssCheck::ALL {
             assert_eq!(PssCheck::from_id(c.id()), Some(c));
             assert_eq!(c.check_id().as_str(), format!("pss/{}", c.id()));

@@ -61,7 +61,9 @@ fn parse_level(s: Option<&str>) -> Level {
 }
 
 fn parse_version(s: Option<&str>) -> Version {
-    s.map_or(Version::Latest, |s| Version::parse(s).unwrap_or(Version::Latest))
+    s.map_or(Version::Latest, |s| {
+        Version::parse(s).unwrap_or(Version::Latest)
+    })
 }
 
 /// The modelled API server from the configuration (`kubeVersion`, default 1.37).
@@ -111,7 +113,14 @@ fn lower(s: Severity) -> Severity {
     }
 }
 
-fn emit(sink: &mut Sink<'_>, obj: &Object, spec_path: &palisade_model::FieldPath, r: &CheckResult, severity: Severity, message: String) {
+fn emit(
+    sink: &mut Sink<'_>,
+    obj: &Object,
+    spec_path: &palisade_model::FieldPath,
+    r: &CheckResult,
+    severity: Severity,
+    message: String,
+) {
     let path = r.fields.first().unwrap_or(spec_path);
     let container = match r.containers.as_slice() {
         [one] => Some(one.as_str()),
@@ -154,9 +163,13 @@ pub fn run(sink: &mut Sink<'_>) {
             let msg = if t.is_pod {
                 format!("pod would be rejected: {text}")
             } else if warn.iter().any(|w| w.check == r.check) {
-                format!("pods of this {kind} would be rejected (the {kind} itself is only warned): {text}")
+                format!(
+                    "pods of this {kind} would be rejected (the {kind} itself is only warned): {text}"
+                )
             } else {
-                format!("pods of this {kind} would be rejected (the {kind} itself is accepted without warning): {text}")
+                format!(
+                    "pods of this {kind} would be rejected (the {kind} itself is accepted without warning): {text}"
+                )
             };
             emit(sink, obj, &t.spec_path, r, severity(r.check), msg);
         }
@@ -172,10 +185,7 @@ pub fn run(sink: &mut Sink<'_>) {
                 (None, Some(r)) => (r, ns.audit, "audited"),
                 (None, None) => continue,
             };
-            let text = format!(
-                "would violate PodSecurity \"{policy}\": {}",
-                r.text()
-            );
+            let text = format!("would violate PodSecurity \"{policy}\": {}", r.text());
             let msg = if t.is_pod {
                 format!("pod would be {modes}, not rejected: {text}")
             } else {

@@ -161,7 +161,10 @@ mod tests {
 
     #[test]
     fn warn_inherits_enforce() {
-        let (p, e) = resolve(&[(ENFORCE_LABEL, "baseline"), (ENFORCE_VERSION_LABEL, "v1.29")]);
+        let (p, e) = resolve(&[
+            (ENFORCE_LABEL, "baseline"),
+            (ENFORCE_VERSION_LABEL, "v1.29"),
+        ]);
         assert_eq!(e, 0);
         assert_eq!(p.enforce, pol(Level::Baseline, Version::Minor(29)));
         assert_eq!(p.warn, pol(Level::Baseline, Version::Minor(29)));

@@ -78,7 +78,10 @@ mod tests {
         assert_eq!(join_quote::<&str>(&[]), "");
         assert_eq!(join_quote(&["a", "b"]), r#""a", "b""#);
         assert_eq!(go_quote("unconfined"), r#""unconfined""#);
-        assert_eq!(go_quote("a\"b\\c\n\t\u{7f}\u{1}"), r#""a\"b\\c\n\t\x7f\x01""#);
+        assert_eq!(
+            go_quote("a\"b\\c\n\t\u{7f}\u{1}"),
+            r#""a\"b\\c\n\t\x7f\x01""#
+        );
         assert_eq!(go_quote("é✓ x"), "\"é✓ x\"");
         assert_eq!(go_quote("\u{200b}\u{85}"), r#""\u200b\u0085""#);
         assert_eq!(pluralize("volume", "volumes", 1), "volume");

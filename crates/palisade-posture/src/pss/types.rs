@@ -240,7 +240,16 @@ mod tests {
         assert_eq!(Version::parse("v1.25"), Ok(Version::Minor(25)));
         assert_eq!(Version::parse("v1.99"), Ok(Version::Minor(99)));
         for bad in [
-            "", "v1", "v1.", "1.25", "v1.025", "v2.0", "v1.2a", "Latest", "v1.-1", " v1.2",
+            "",
+            "v1",
+            "v1.",
+            "1.25",
+            "v1.025",
+            "v2.0",
+            "v1.2a",
+            "Latest",
+            "v1.-1",
+            " v1.2",
             "v1.99999999999999999999",
         ] {
             assert!(Version::parse(bad).is_err(), "{bad}");
@@ -256,7 +265,9 @@ mod tests {
         assert!(Level::parse("Baseline").is_err());
         let p = Policy::new(Level::Restricted, Version::Latest);
         assert_eq!(p.to_string(), "restricted:latest");
-        assert!(Policy::new(Level::Privileged, Version::Minor(3)).equivalent(&Policy::privileged()));
+        assert!(
+            Policy::new(Level::Privileged, Version::Minor(3)).equivalent(&Policy::privileged())
+        );
         assert!(!p.equivalent(&Policy::new(Level::Restricted, Version::Minor(37))));
     }
 
@@ -264,11 +275,17 @@ mod tests {
     fn kube_versions() {
         assert_eq!(KubeVersion::parse("1.30"), Ok(KubeVersion::new(30)));
         assert_eq!(KubeVersion::parse("v1.29"), Ok(KubeVersion::new(29)));
-        assert_eq!(KubeVersion::parse("v1.31.2-gke.100"), Ok(KubeVersion::new(31)));
+        assert_eq!(
+            KubeVersion::parse("v1.31.2-gke.100"),
+            Ok(KubeVersion::new(31))
+        );
         assert!(KubeVersion::parse("2.1").is_err());
         assert!(KubeVersion::parse("1.x").is_err());
         assert!(KubeVersion::parse("1.30x").is_err());
-        assert_eq!(PssOptions::for_server(KubeVersion::new(40)).max_policy_minor(), 37);
+        assert_eq!(
+            PssOptions::for_server(KubeVersion::new(40)).max_policy_minor(),
+            37
+        );
         assert_eq!(PssOptions::default().max_policy_minor(), 37);
     }
 }
