@@ -2,21 +2,13 @@
 //! `schema/report.schema.json`).
 
 use crate::{Catalog, Counts, Report, SEVERITIES_DESC, TOOL_NAME, sorted};
-use palisade_model::{Diagnostic, Finding, ObjectRef, SuppressedBy};
-use serde_json::{Map, Value, json};
+use palisade_model::{Diagnostic, Finding, SuppressedBy};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::io::{self, Write};
 
 /// The schema version written into every report.
 pub(crate) const SCHEMA_VERSION: &str = "1";
-
-pub(crate) fn object_json(o: &ObjectRef) -> Value {
-    json!({
-        "apiVersion": o.api_version,
-        "kind": o.kind,
-        "namespace": o.namespace,
-        "name": o.name,
-    })
-}
 
 pub(crate) fn suppressed_by(by: SuppressedBy) -> &'static str {
     match by {
@@ -25,71 +17,152 @@ pub(crate) fn suppressed_by(by: SuppressedBy) -> &'static str {
     }
 }
 
-fn finding_json(f: &Finding, catalog: &Catalog<'_>) -> Value {
+/// An object reference as written in reports.
+#[derive(Serialize)]
+struct ObjectOut<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    kind: &'a str,
+    namespace: Option<&'a str>,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct SuppressedOut<'a> {
+    by: &'static str,
+    reason: Option<&'a str>,
+}
+
+/// One finding. Serialised straight to the writer: large scans produce hundreds of thousands
+/// of these, and building a `serde_json::Value` tree first costs more than the scan itself.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FindingOut<'a> {
+    id: &'a str,
+    severity: &'static str,
+    title: &'a str,
+    category: Option<&'a str>,
+    message: &'a str,
+    object: ObjectOut<'a>,
+    container: Option<&'a str>,
+    file: &'a str,
+    line: Option<u32>,
+    column: Option<u32>,
+    field_path: &'a str,
+    remediation: Option<&'a str>,
+    references: Vec<&'a str>,
+    suppressed: Option<SuppressedOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct DiagnosticOut<'a> {
+    level: palisade_model::DiagLevel,
+    code: palisade_model::DiagCode,
+    file: &'a str,
+    line: Option<u32>,
+    column: Option<u32>,
+    field: Option<&'a str>,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct ToolOut<'a> {
+    name: &'static str,
+    version: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SummaryOut {
+    files: usize,
+    objects: usize,
+    findings: usize,
+    suppressed: usize,
+    by_severity: Map<String, Value>,
+    input_errors: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReportOut<'a> {
+    schema_version: &'static str,
+    tool: ToolOut<'a>,
+    summary: SummaryOut,
+    findings: Vec<FindingOut<'a>>,
+    diagnostics: Vec<DiagnosticOut<'a>>,
+}
+
+fn finding_out<'a>(f: &'a Finding, catalog: &Catalog<'a>) -> FindingOut<'a> {
     let meta = catalog.get(&f.check);
-    json!({
-        "id": f.check.as_str(),
-        "severity": f.severity.as_str(),
-        "title": catalog.title(&f.check),
-        "category": meta.map(|m| m.category.as_ref()),
-        "message": f.message,
-        "object": object_json(&f.object),
-        "container": f.container,
-        "file": f.location.file,
-        "line": (f.location.line > 0).then_some(f.location.line),
-        "column": (f.location.line > 0 && f.location.column > 0).then_some(f.location.column),
-        "fieldPath": f.location.field_path,
-        "remediation": meta
+    FindingOut {
+        id: f.check.as_str(),
+        severity: f.severity.as_str(),
+        title: catalog.title(&f.check),
+        category: meta.map(|m| m.category.as_ref()),
+        message: &f.message,
+        object: ObjectOut {
+            api_version: &f.object.api_version,
+            kind: &f.object.kind,
+            namespace: f.object.namespace.as_deref(),
+            name: &f.object.name,
+        },
+        container: f.container.as_deref(),
+        file: &f.location.file,
+        line: (f.location.line > 0).then_some(f.location.line),
+        column: (f.location.line > 0 && f.location.column > 0).then_some(f.location.column),
+        field_path: &f.location.field_path,
+        remediation: meta
             .map(|m| m.remediation.as_ref())
             .filter(|r| !r.trim().is_empty()),
-        "references": meta.map_or(Vec::new(), |m| m.references.iter().map(|r| r.as_ref()).collect()),
-        "suppressed": f.suppressed.as_ref().map(|s| json!({
-            "by": suppressed_by(s.by),
-            "reason": s.reason,
-        })),
-    })
-}
-
-fn diagnostic_json(d: &Diagnostic) -> Value {
-    json!({
-        "level": d.level,
-        "code": d.code,
-        "file": d.file,
-        "line": d.pos.map(|p| p.line).filter(|&l| l > 0),
-        "column": d.pos.filter(|p| p.line > 0).map(|p| p.col).filter(|&c| c > 0),
-        "field": d.field,
-        "message": d.message,
-    })
-}
-
-pub(crate) fn to_value(report: &Report<'_>) -> Value {
-    let catalog = Catalog::new(report.checks);
-    let counts = Counts::of(report);
-    let mut by_sev = Map::new();
-    for s in SEVERITIES_DESC {
-        by_sev.insert(s.as_str().into(), counts.severity(s).into());
+        references: meta.map_or(Vec::new(), |m| m.references.iter().map(|r| r.as_ref()).collect()),
+        suppressed: f.suppressed.as_ref().map(|s| SuppressedOut {
+            by: suppressed_by(s.by),
+            reason: s.reason.as_deref(),
+        }),
     }
-    let findings: Vec<Value> = sorted(report.findings, report.show_suppressed)
-        .into_iter()
-        .map(|f| finding_json(f, &catalog))
-        .collect();
-    json!({
-        "schemaVersion": SCHEMA_VERSION,
-        "tool": { "name": TOOL_NAME, "version": report.tool_version },
-        "summary": {
-            "files": report.files_scanned,
-            "objects": report.objects_scanned,
-            "findings": counts.active,
-            "suppressed": counts.suppressed,
-            "bySeverity": by_sev,
-            "inputErrors": counts.input_errors,
-        },
-        "findings": findings,
-        "diagnostics": report.diagnostics.iter().map(diagnostic_json).collect::<Vec<_>>(),
-    })
+}
+
+fn diagnostic_out(d: &Diagnostic) -> DiagnosticOut<'_> {
+    DiagnosticOut {
+        level: d.level,
+        code: d.code,
+        file: &d.file,
+        line: d.pos.map(|p| p.line).filter(|&l| l > 0),
+        column: d.pos.filter(|p| p.line > 0).map(|p| p.col).filter(|&c| c > 0),
+        field: d.field.as_deref(),
+        message: &d.message,
+    }
 }
 
 pub(crate) fn render(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &to_value(report))?;
-    out.write_all(b"\n")
+    let catalog = Catalog::new(report.checks);
+    let counts = Counts::of(report);
+    let mut by_severity = Map::new();
+    for s in SEVERITIES_DESC {
+        by_severity.insert(s.as_str().into(), counts.severity(s).into());
+    }
+    let doc = ReportOut {
+        schema_version: SCHEMA_VERSION,
+        tool: ToolOut {
+            name: TOOL_NAME,
+            version: report.tool_version,
+        },
+        summary: SummaryOut {
+            files: report.files_scanned,
+            objects: report.objects_scanned,
+            findings: counts.active,
+            suppressed: counts.suppressed,
+            by_severity,
+            input_errors: counts.input_errors,
+        },
+        findings: sorted(report.findings, report.show_suppressed)
+            .into_iter()
+            .map(|f| finding_out(f, &catalog))
+            .collect(),
+        diagnostics: report.diagnostics.iter().map(diagnostic_out).collect(),
+    };
+    let mut w = io::BufWriter::with_capacity(1 << 16, out);
+    serde_json::to_writer_pretty(&mut w, &doc)?;
+    w.write_all(b"\n")?;
+    w.flush()
 }
