@@ -10,6 +10,7 @@
 //!   versions: [v1.24, latest]    # or `version: v1.24`
 //!   kubeVersion: "1.29"          # optional API server version (default 1.37)
 //!   userNamespacesGate: true     # optional (1.29–1.34 servers)
+//!   emulatedVersion: "1.33"      # optional emulated minor (caps the policy version)
 //!   allowed: false
 //!   checks: [runAsNonRoot]       # the failed checks, in PSA order (required when denied)
 //!   message: 'violates PodSecurity "restricted:v1.24": ...'   # optional, exact
@@ -59,6 +60,8 @@ struct Case {
     kube_version: Option<String>,
     #[serde(default)]
     user_namespaces_gate: bool,
+    #[serde(default)]
+    emulated_version: Option<String>,
     allowed: Option<bool>,
     #[serde(default)]
     checks: Vec<String>,
@@ -163,6 +166,13 @@ fn run_eval(path: &Path) -> Result<(), Failed> {
             opts.server = KubeVersion::parse(k).map_err(|e| format!("case {i}: {e}"))?;
         }
         opts.user_namespaces_gate = case.user_namespaces_gate;
+        if let Some(e) = &case.emulated_version {
+            opts.emulated_minor = Some(
+                KubeVersion::parse(e)
+                    .map_err(|e| format!("case {i}: {e}"))?
+                    .minor,
+            );
+        }
         for key in case
             .details
             .keys()

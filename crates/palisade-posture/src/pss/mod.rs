@@ -129,9 +129,22 @@ fn emit(
     sink.emit(&r.check.check_id(), severity, obj, path, container, message);
 }
 
+/// Kinds whose pod templates PodSecurity admission itself evaluates (warn and audit only).
+const PSA_EVALUATED_KINDS: &[(&str, &str)] = &[
+    ("", "PodTemplate"),
+    ("", "ReplicationController"),
+    ("apps", "ReplicaSet"),
+    ("apps", "Deployment"),
+    ("apps", "DaemonSet"),
+    ("apps", "StatefulSet"),
+    ("batch", "Job"),
+    ("batch", "CronJob"),
+];
+
 /// Evaluates every pod and pod template in the inventory and reports one finding per failed
 /// check. Checks that only the (stricter) warn or audit policy of a labelled namespace fails
-/// are reported one severity lower, as warned/audited rather than rejected.
+/// are reported one severity lower, as warned/audited rather than rejected, unless they only
+/// repeat the fields of the baseline twin already reported as rejected.
 pub fn run(sink: &mut Sink<'_>) {
     let inv = sink.inv;
     let opts = options_from_config(sink.cfg);
@@ -144,6 +157,7 @@ pub fn run(sink: &mut Sink<'_>) {
             continue;
         }
         let kind = obj.id.kind.as_str();
+        let psa_evaluates_workload = PSA_EVALUATED_KINDS.contains(&(obj.group(), kind));
         let enforce = evaluate(&t, ns.enforce, &opts);
         let eval_mode = |p: Policy| {
             if p.equivalent(&ns.enforce) {
@@ -162,6 +176,10 @@ pub fn run(sink: &mut Sink<'_>) {
             let text = message(ns.enforce, std::slice::from_ref(r));
             let msg = if t.is_pod {
                 format!("pod would be rejected: {text}")
+            } else if !psa_evaluates_workload {
+                format!(
+                    "pods of this {kind} would be rejected (PodSecurity does not evaluate the {kind} itself): {text}"
+                )
             } else if warn.iter().any(|w| w.check == r.check) {
                 format!(
                     "pods of this {kind} would be rejected (the {kind} itself is only warned): {text}"
@@ -185,9 +203,20 @@ pub fn run(sink: &mut Sink<'_>) {
                 (None, Some(r)) => (r, ns.audit, "audited"),
                 (None, None) => continue,
             };
+            // A restricted check that only repeats what its baseline twin already reported
+            // as rejected (same fields) adds nothing.
+            let repeats_twin = enforce.iter().any(|e| {
+                r.check.overrides() == Some(e.check)
+                    && r.fields.iter().all(|f| e.fields.contains(f))
+            });
+            if repeats_twin {
+                continue;
+            }
             let text = format!("would violate PodSecurity \"{policy}\": {}", r.text());
             let msg = if t.is_pod {
                 format!("pod would be {modes}, not rejected: {text}")
+            } else if !psa_evaluates_workload {
+                format!("pods of this {kind} would be {modes}, not rejected: {text}")
             } else {
                 format!("this {kind} and its pods would be {modes}, not rejected: {text}")
             };

@@ -151,6 +151,15 @@ impl Policy {
     }
 }
 
+impl FromStr for Policy {
+    type Err = PssError;
+    /// Parses `level:version` (`restricted:v1.30`) or a bare level (version `latest`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (level, version) = s.split_once(':').unwrap_or((s, "latest"));
+        Ok(Policy::new(Level::parse(level)?, Version::parse(version)?))
+    }
+}
+
 impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.level, self.version)
@@ -212,6 +221,9 @@ pub struct PssOptions {
     /// 1.29–1.34 servers read it: there it relaxes `runAsNonRoot`, `runAsUser` (1.29+) and
     /// `procMount` (1.31+) for `hostUsers: false` pods at every policy version.
     pub user_namespaces_gate: bool,
+    /// The minor version the server emulates (`--emulated-version`), if lower than its own:
+    /// it caps the policy versions evaluated without changing the server build's behaviour.
+    pub emulated_minor: Option<u64>,
 }
 
 impl PssOptions {
@@ -225,7 +237,8 @@ impl PssOptions {
 
     /// The newest policy minor the modelled server evaluates.
     pub fn max_policy_minor(&self) -> u64 {
-        self.server.minor.min(NEWEST_MINOR)
+        let max = self.server.minor.min(NEWEST_MINOR);
+        self.emulated_minor.map_or(max, |e| e.min(max))
     }
 }
 
@@ -269,6 +282,12 @@ mod tests {
             Policy::new(Level::Privileged, Version::Minor(3)).equivalent(&Policy::privileged())
         );
         assert!(!p.equivalent(&Policy::new(Level::Restricted, Version::Minor(37))));
+        assert_eq!("restricted".parse::<Policy>(), Ok(p));
+        assert_eq!(
+            "baseline:v1.30".parse::<Policy>(),
+            Ok(Policy::new(Level::Baseline, Version::Minor(30)))
+        );
+        assert!("baseline:1.30".parse::<Policy>().is_err());
     }
 
     #[test]
@@ -287,5 +306,10 @@ mod tests {
             37
         );
         assert_eq!(PssOptions::default().max_policy_minor(), 37);
+        let emulating = PssOptions {
+            emulated_minor: Some(33),
+            ..Default::default()
+        };
+        assert_eq!(emulating.max_policy_minor(), 33);
     }
 }
