@@ -17,6 +17,7 @@
 //!   container: app                # optional ("" means: no container)
 //!   object: Pod/default/web       # optional, as ObjectRef displays it
 //!   message: "readOnlyRootFilesystem: false"   # optional substring of the message
+//!   severity: medium              # optional
 //! absent: [hardening/host-aliases]   # checks that must not fire at all
 //! ```
 //!
@@ -59,19 +60,34 @@ struct Expected {
     object: Option<String>,
     #[serde(default)]
     message: Option<String>,
+    #[serde(default)]
+    severity: Option<String>,
 }
 
 impl Expected {
     fn matches(&self, f: &Finding) -> bool {
         f.check.as_str() == self.check
             && f.location.line == self.line
-            && self.field_path.as_ref().is_none_or(|p| *p == f.location.field_path)
+            && self
+                .field_path
+                .as_ref()
+                .is_none_or(|p| *p == f.location.field_path)
             && self
                 .container
                 .as_ref()
                 .is_none_or(|c| f.container.as_deref().unwrap_or("") == c)
-            && self.object.as_ref().is_none_or(|o| *o == f.object.to_string())
-            && self.message.as_ref().is_none_or(|m| f.message.contains(m.as_str()))
+            && self
+                .object
+                .as_ref()
+                .is_none_or(|o| *o == f.object.to_string())
+            && self
+                .message
+                .as_ref()
+                .is_none_or(|m| f.message.contains(m.as_str()))
+            && self
+                .severity
+                .as_ref()
+                .is_none_or(|s| s == f.severity.as_str())
     }
 }
 
@@ -104,15 +120,23 @@ fn load_case(path: &Path) -> Result<Case, String> {
         }
     }
     if headers.len() != 1 {
-        return Err(format!("expected exactly one PalisadeTestCase document, found {}", headers.len()));
+        return Err(format!(
+            "expected exactly one PalisadeTestCase document, found {}",
+            headers.len()
+        ));
     }
-    let header: Header = serde_json::from_value(headers[0].to_json()).map_err(|e| format!("PalisadeTestCase: {e}"))?;
+    let header: Header = serde_json::from_value(headers[0].to_json())
+        .map_err(|e| format!("PalisadeTestCase: {e}"))?;
     debug_assert_eq!(header.kind, "PalisadeTestCase");
     let config = match &header.config {
         None => Config::default(),
         Some(v) => serde_json::from_value(v.clone()).map_err(|e| format!("config: {e}"))?,
     };
-    let dir = path.parent().and_then(Path::file_name).and_then(|s| s.to_str()).unwrap_or("");
+    let dir = path
+        .parent()
+        .and_then(Path::file_name)
+        .and_then(|s| s.to_str())
+        .unwrap_or("");
     let file = path.file_name().and_then(|s| s.to_str()).unwrap_or("");
     Ok(Case {
         name: format!("{dir}/{file}"),
@@ -139,15 +163,25 @@ fn load_cases() -> Result<Vec<Case>, String> {
         }
     }
     files.sort();
-    files.iter().map(|f| load_case(f).map_err(|e| format!("{}: {e}", f.display()))).collect()
+    files
+        .iter()
+        .map(|f| load_case(f).map_err(|e| format!("{}: {e}", f.display())))
+        .collect()
 }
 
 /// Scans the case's manifests with the hardening checks only.
 fn scan(case: &Case) -> Result<Vec<Finding>, String> {
     let mut inv = Inventory::new();
-    inv.add_text(&case.path.display().to_string(), &case.text, &LoadOptions::default());
+    inv.add_text(
+        &case.path.display().to_string(),
+        &case.text,
+        &LoadOptions::default(),
+    );
     if inv.has_errors() {
-        return Err(format!("fixture does not load cleanly: {:?}", inv.diagnostics));
+        return Err(format!(
+            "fixture does not load cleanly: {:?}",
+            inv.diagnostics
+        ));
     }
     let mut sink = Sink::new(&inv, &case.config);
     hardening::run(&mut sink);
@@ -185,7 +219,10 @@ fn run_case(case: &Case, registered: &BTreeSet<String>) -> Result<(), Failed> {
         }
     }
     if !mentioned.contains(case.dir_check.as_str()) {
-        problems.push(format!("case does not mention {} (its directory's check)", case.dir_check));
+        problems.push(format!(
+            "case does not mention {} (its directory's check)",
+            case.dir_check
+        ));
     }
     for a in &h.absent {
         if h.expect.iter().any(|e| &e.check == a) {
@@ -243,7 +280,10 @@ fn coverage(cases: &[Case]) -> Result<(), Failed> {
     for c in hardening::REGISTRY {
         let id = c.id.as_str();
         if !fires.contains_key(id) {
-            missing.push(format!("{id}: no case where it fires (testdata/hardening/{})", &id["hardening/".len()..]));
+            missing.push(format!(
+                "{id}: no case where it fires (testdata/hardening/{})",
+                &id["hardening/".len()..]
+            ));
         }
         if !quiet.contains_key(id) {
             missing.push(format!("{id}: no case where it must not fire"));
@@ -275,7 +315,10 @@ fn directories(registered: &BTreeSet<String>) -> Result<(), Failed> {
 
 fn main() {
     let args = Arguments::from_args();
-    let registered: BTreeSet<String> = hardening::REGISTRY.iter().map(|c| c.id.to_string()).collect();
+    let registered: BTreeSet<String> = hardening::REGISTRY
+        .iter()
+        .map(|c| c.id.to_string())
+        .collect();
     let mut trials = Vec::new();
     match load_cases() {
         Err(e) => trials.push(Trial::test("load-cases", move || Err(e.into()))),
@@ -288,9 +331,14 @@ fn main() {
                 trials.push(Trial::test(name, move || run_case(&cases[i], &registered)));
             }
             let all = cases.clone();
-            trials.push(Trial::test("meta/every-check-fires-and-stays-quiet", move || coverage(&all)));
+            trials.push(Trial::test(
+                "meta/every-check-fires-and-stays-quiet",
+                move || coverage(&all),
+            ));
         }
     }
-    trials.push(Trial::test("meta/directories-name-checks", move || directories(&registered)));
+    trials.push(Trial::test("meta/directories-name-checks", move || {
+        directories(&registered)
+    }));
     libtest_mimic::run(&args, trials).exit();
 }
