@@ -154,10 +154,12 @@ pub fn classify(raw: &str) -> Option<(bool, String)> {
         .filter(|t| under(&path, t))
         .max_by_key(|t| t.len())
         .map(|t| {
-            (
-                false,
-                format!("{path} is under the sensitive host directory {t}"),
-            )
+            let why = if path == *t {
+                format!("{path} is a sensitive host directory")
+            } else {
+                format!("{path} is under the sensitive host directory {t}")
+            };
+            (false, why)
         })
 }
 
