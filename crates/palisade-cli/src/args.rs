@@ -15,7 +15,7 @@ pub struct Cli {
 pub enum Command {
     /// Scan manifests for Pod Security Standards violations and hardening faults.
     #[command(after_help = SCAN_EXAMPLES)]
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// List every check with its metadata.
     #[command(after_help = "Examples:\n  palisade checks\n  palisade checks -o json | jq '.[].id'")]
     Checks(ChecksArgs),

@@ -45,21 +45,27 @@ fn load_config(a: &ScanArgs) -> Result<Config> {
         cfg.pss.version = Some(version.clone());
     }
     if let Some(v) = &a.kube_version {
-        let minor = v.trim_start_matches('v').strip_prefix("1.").and_then(|m| m.parse::<u32>().ok());
+        let minor = v
+            .trim_start_matches('v')
+            .strip_prefix("1.")
+            .and_then(|m| m.parse::<u32>().ok());
         if minor.is_none() {
             bail!("--kube-version {v:?}: expected 1.N (e.g. 1.30)");
         }
         cfg.kube_version = Some(v.clone());
     }
     cfg.disabled_checks.extend(a.disable.iter().cloned());
-    cfg.allowed_registries.extend(a.allowed_registry.iter().cloned());
+    cfg.allowed_registries
+        .extend(a.allowed_registry.iter().cloned());
     Ok(cfg)
 }
 
 fn valid_policy_version(v: &str) -> bool {
     v == "latest"
         || v.strip_prefix("v1.").is_some_and(|m| {
-            !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()) && (m == "0" || !m.starts_with('0'))
+            !m.is_empty()
+                && m.bytes().all(|b| b.is_ascii_digit())
+                && (m == "0" || !m.starts_with('0'))
         })
 }
 
@@ -75,14 +81,17 @@ pub fn run(a: &ScanArgs) -> Result<ExitCode> {
     let (inputs, diags) = collect_inputs(&a.paths);
     let mut inv = Inventory::new();
     inv.diagnostics = diags;
-    let progress = (std::io::stderr().is_terminal() && inputs.len() > PROGRESS_MIN_FILES).then(|| {
-        let bar = indicatif::ProgressBar::new(inputs.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} loading {pos}/{len} files {wide_bar} {eta}")
+    let progress =
+        (std::io::stderr().is_terminal() && inputs.len() > PROGRESS_MIN_FILES).then(|| {
+            let bar = indicatif::ProgressBar::new(inputs.len() as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} loading {pos}/{len} files {wide_bar} {eta}",
+                )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+            );
+            bar
+        });
     for input in &inputs {
         inv.add_input(input, &opts);
         if let Some(bar) = &progress {
@@ -143,7 +152,11 @@ pub fn run(a: &ScanArgs) -> Result<ExitCode> {
     let failing = findings
         .iter()
         .any(|f| f.suppressed.is_none() && f.severity >= fail_on);
-    Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failing {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Runs `palisade checks`.

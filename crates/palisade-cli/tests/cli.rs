@@ -13,7 +13,12 @@ fn palisade(args: &[&str], stdin: Option<&str>, dir: &std::path::Path) -> Output
         .spawn()
         .expect("spawn palisade");
     if let Some(text) = stdin {
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
     } else {
         drop(child.stdin.take());
     }
@@ -56,15 +61,27 @@ fn findings_of<'a>(v: &'a serde_json::Value, id: &str) -> Vec<&'a serde_json::Va
 fn finding_points_at_the_offending_field_line() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pod.yaml"), PRIVILEGED_POD).unwrap();
-    let out = palisade(&["scan", "pod.yaml", "-o", "json", "--no-config"], None, dir.path());
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = palisade(
+        &["scan", "pod.yaml", "-o", "json", "--no-config"],
+        None,
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
     let privileged = findings_of(&v, "pss/privileged");
     assert_eq!(privileged.len(), 1, "{v:#}");
     let f = privileged[0];
     assert_eq!(f["line"], 10);
     assert_eq!(f["file"], "pod.yaml");
-    assert_eq!(f["fieldPath"], "spec.containers[0].securityContext.privileged");
+    assert_eq!(
+        f["fieldPath"],
+        "spec.containers[0].securityContext.privileged"
+    );
     assert_eq!(f["object"]["kind"], "Pod");
     assert_eq!(f["object"]["namespace"], "default");
     assert!(f["message"].as_str().unwrap().contains("privileged"), "{f}");
@@ -75,15 +92,28 @@ fn malformed_documents_are_reported_and_the_rest_is_scanned() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("a.yaml"),
-        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: broken\nspec: {{}}\n---\n{PRIVILEGED_POD}"),
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: broken\nspec: {{}}\n---\n{PRIVILEGED_POD}"
+        ),
     )
     .unwrap();
-    std::fs::write(dir.path().join("b.yaml"), PRIVILEGED_POD.replace("name: priv", "name: other")).unwrap();
-    let out = palisade(&["scan", ".", "-o", "json", "--no-config"], None, dir.path());
+    std::fs::write(
+        dir.path().join("b.yaml"),
+        PRIVILEGED_POD.replace("name: priv", "name: other"),
+    )
+    .unwrap();
+    let out = palisade(
+        &["scan", ".", "-o", "json", "--no-config"],
+        None,
+        dir.path(),
+    );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     // The parser notices the unclosed mapping on the next line.
-    assert!(stderr.contains("a.yaml:4:5: error: document 1:"), "{stderr}");
+    assert!(
+        stderr.contains("a.yaml:4:5: error: document 1:"),
+        "{stderr}"
+    );
     let v = json(&out);
     let names: Vec<_> = findings_of(&v, "pss/privileged")
         .iter()
@@ -112,7 +142,11 @@ fn stdin_and_namespace_flag() {
 fn fail_on_threshold_sets_the_exit_code() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pod.yaml"), PRIVILEGED_POD).unwrap();
-    let all = palisade(&["scan", "pod.yaml", "-o", "json", "--no-config"], None, dir.path());
+    let all = palisade(
+        &["scan", "pod.yaml", "-o", "json", "--no-config"],
+        None,
+        dir.path(),
+    );
     let v = json(&all);
     let max = v["findings"]
         .as_array()
@@ -125,13 +159,23 @@ fn fail_on_threshold_sets_the_exit_code() {
     if max < 4 {
         let names = ["info", "low", "medium", "high", "critical"];
         let out = palisade(
-            &["scan", "pod.yaml", "--no-config", "--fail-on", names[max + 1]],
+            &[
+                "scan",
+                "pod.yaml",
+                "--no-config",
+                "--fail-on",
+                names[max + 1],
+            ],
             None,
             dir.path(),
         );
         assert_eq!(out.status.code(), Some(0));
     }
-    let out = palisade(&["scan", "pod.yaml", "--no-config", "--fail-on", "bogus"], None, dir.path());
+    let out = palisade(
+        &["scan", "pod.yaml", "--no-config", "--fail-on", "bogus"],
+        None,
+        dir.path(),
+    );
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -155,12 +199,23 @@ fn annotation_suppression_is_counted_and_shown_on_request() {
         "  name: priv\n  annotations:\n    palisade.dev/ignore: pss/privileged\n    palisade.dev/ignore-reason: needs host access\n",
     );
     std::fs::write(dir.path().join("pod.yaml"), pod).unwrap();
-    let out = palisade(&["scan", "pod.yaml", "-o", "json", "--no-config"], None, dir.path());
+    let out = palisade(
+        &["scan", "pod.yaml", "-o", "json", "--no-config"],
+        None,
+        dir.path(),
+    );
     let v = json(&out);
     assert!(findings_of(&v, "pss/privileged").is_empty());
     assert!(v["summary"]["suppressed"].as_u64().unwrap() >= 1, "{v:#}");
     let out = palisade(
-        &["scan", "pod.yaml", "-o", "json", "--no-config", "--show-suppressed"],
+        &[
+            "scan",
+            "pod.yaml",
+            "-o",
+            "json",
+            "--no-config",
+            "--show-suppressed",
+        ],
         None,
         dir.path(),
     );
@@ -193,22 +248,53 @@ fn config_file_exemptions_and_errors() {
 #[test]
 fn pss_flags_change_the_verdict_and_are_validated() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pod.yaml"), PRIVILEGED_POD.replace("privileged: true", "runAsUser: 0")).unwrap();
-    let restricted = palisade(&["scan", "pod.yaml", "-o", "json", "--no-config"], None, dir.path());
+    std::fs::write(
+        dir.path().join("pod.yaml"),
+        PRIVILEGED_POD.replace("privileged: true", "runAsUser: 0"),
+    )
+    .unwrap();
+    let restricted = palisade(
+        &["scan", "pod.yaml", "-o", "json", "--no-config"],
+        None,
+        dir.path(),
+    );
     assert!(!findings_of(&json(&restricted), "pss/runAsUser").is_empty());
     let baseline = palisade(
-        &["scan", "pod.yaml", "-o", "json", "--no-config", "--pss-level", "baseline"],
+        &[
+            "scan",
+            "pod.yaml",
+            "-o",
+            "json",
+            "--no-config",
+            "--pss-level",
+            "baseline",
+        ],
         None,
         dir.path(),
     );
     assert!(findings_of(&json(&baseline), "pss/runAsUser").is_empty());
     let old = palisade(
-        &["scan", "pod.yaml", "-o", "json", "--no-config", "--pss-version", "v1.22"],
+        &[
+            "scan",
+            "pod.yaml",
+            "-o",
+            "json",
+            "--no-config",
+            "--pss-version",
+            "v1.22",
+        ],
         None,
         dir.path(),
     );
-    assert!(findings_of(&json(&old), "pss/runAsUser").is_empty(), "runAsUser exists from v1.23");
-    let bad = palisade(&["scan", "pod.yaml", "--pss-level", "strict"], None, dir.path());
+    assert!(
+        findings_of(&json(&old), "pss/runAsUser").is_empty(),
+        "runAsUser exists from v1.23"
+    );
+    let bad = palisade(
+        &["scan", "pod.yaml", "--pss-level", "strict"],
+        None,
+        dir.path(),
+    );
     assert_eq!(bad.status.code(), Some(2));
 }
 
@@ -218,7 +304,12 @@ fn checks_lists_metadata_as_json() {
     let out = palisade(&["checks", "-o", "json"], None, dir.path());
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ids: Vec<&str> = v.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.iter().filter(|i| i.starts_with("pss/")).count(), 19);
     assert!(ids.iter().filter(|i| i.starts_with("hardening/")).count() >= 40);
 }

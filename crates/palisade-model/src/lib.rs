@@ -30,7 +30,9 @@ pub use diag::{DiagCode, DiagLevel, Diagnostic};
 pub use finding::{CheckId, CheckMeta, Finding, Location, Severity, SuppressedBy, Suppression};
 pub use load::{Input, collect_inputs};
 pub use node::{Entry, Node, NodeType, Pos, Scalar, Value};
-pub use object::{Inventory, LoadOptions, Object, ObjectId, ObjectRef, SourceId, is_cluster_scoped};
+pub use object::{
+    Inventory, LoadOptions, Object, ObjectId, ObjectRef, SourceId, is_cluster_scoped,
+};
 pub use path::{FieldPath, Seg};
 pub use pod::{ContainerKind, ContainerRef, PodTemplate, containers, pod_template};
 pub use yaml::Limits;

@@ -97,10 +97,13 @@ impl Inventory {
         let limit = opts.limits.max_bytes as u64 + 1;
         let read = match input {
             Input::Stdin => std::io::stdin().lock().take(limit).read_to_end(&mut bytes),
-            Input::File(p) => std::fs::File::open(p).and_then(|f| f.take(limit).read_to_end(&mut bytes)),
+            Input::File(p) => {
+                std::fs::File::open(p).and_then(|f| f.take(limit).read_to_end(&mut bytes))
+            }
         };
         if let Err(e) = read {
-            self.diagnostics.push(io_diag(Path::new(&name), &e.to_string()));
+            self.diagnostics
+                .push(io_diag(Path::new(&name), &e.to_string()));
             return;
         }
         if bytes.len() > opts.limits.max_bytes {
@@ -154,10 +157,22 @@ mod tests {
     fn walks_directories_and_reports_missing_paths() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("sub/.git")).unwrap();
-        std::fs::write(dir.path().join("sub/a.yaml"), "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n").unwrap();
-        std::fs::write(dir.path().join("b.json"), "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"b\"}}").unwrap();
+        std::fs::write(
+            dir.path().join("sub/a.yaml"),
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b.json"),
+            "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"b\"}}",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("c.txt"), "apiVersion: v1\nkind: Pod\n").unwrap();
-        std::fs::write(dir.path().join("sub/.git/x.yaml"), "apiVersion: v1\nkind: Pod\n").unwrap();
+        std::fs::write(
+            dir.path().join("sub/.git/x.yaml"),
+            "apiVersion: v1\nkind: Pod\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("bad.yaml"), b"apiVersion: v1\nkind: \xff\n").unwrap();
         let inv = Inventory::load_paths(
             &[dir.path().to_path_buf(), dir.path().join("nope.yaml")],
@@ -166,8 +181,16 @@ mod tests {
         let names: Vec<_> = inv.objects.iter().map(|o| o.id.name.as_str()).collect();
         assert_eq!(names, ["b", "a"]);
         assert_eq!(inv.diagnostics.len(), 2, "{:?}", inv.diagnostics);
-        assert!(inv.diagnostics.iter().any(|d| d.code == DiagCode::Io && d.file.ends_with("nope.yaml")));
-        let utf = inv.diagnostics.iter().find(|d| d.code == DiagCode::Syntax).unwrap();
+        assert!(
+            inv.diagnostics
+                .iter()
+                .any(|d| d.code == DiagCode::Io && d.file.ends_with("nope.yaml"))
+        );
+        let utf = inv
+            .diagnostics
+            .iter()
+            .find(|d| d.code == DiagCode::Syntax)
+            .unwrap();
         assert_eq!(utf.pos.unwrap().line, 2);
     }
 }

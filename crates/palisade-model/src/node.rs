@@ -311,10 +311,10 @@ impl Node {
                 NodeType::Null => J::Null,
                 NodeType::Bool => J::Bool(TRUES.contains(&&*s.text)),
                 NodeType::Int => J::from(parse_int(&s.text).unwrap_or_default()),
-                NodeType::Float => serde_json::Number::from_f64(
-                    parse_float(&s.text).unwrap_or_default(),
-                )
-                .map_or(J::Null, J::Number),
+                NodeType::Float => {
+                    serde_json::Number::from_f64(parse_float(&s.text).unwrap_or_default())
+                        .map_or(J::Null, J::Number)
+                }
                 _ => J::String(s.text.to_string()),
             },
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),

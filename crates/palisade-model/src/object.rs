@@ -79,10 +79,7 @@ impl Object {
 
     /// The API group of `apiVersion` (`""` for the core group).
     pub fn group(&self) -> &str {
-        self.id
-            .api_version
-            .rsplit_once('/')
-            .map_or("", |(g, _)| g)
+        self.id.api_version.rsplit_once('/').map_or("", |(g, _)| g)
     }
 }
 
@@ -229,7 +226,15 @@ impl Inventory {
         source
     }
 
-    fn diag(&mut self, source: SourceId, level: DiagLevel, code: DiagCode, pos: Pos, field: Option<String>, message: String) {
+    fn diag(
+        &mut self,
+        source: SourceId,
+        level: DiagLevel,
+        code: DiagCode,
+        pos: Pos,
+        field: Option<String>,
+        message: String,
+    ) {
         let file = self.sources[source].name.clone();
         self.diagnostics.push(Diagnostic {
             level,
@@ -252,12 +257,25 @@ impl Inventory {
     ) {
         if !root.is_map() {
             if !root.is_null() {
-                self.diag(source, DiagLevel::Notice, DiagCode::NotKubernetes, root.pos, None,
-                    format!("document {} skipped: not a Kubernetes object (a {}, not a mapping)", doc_index + 1, root.node_type()));
+                self.diag(
+                    source,
+                    DiagLevel::Notice,
+                    DiagCode::NotKubernetes,
+                    root.pos,
+                    None,
+                    format!(
+                        "document {} skipped: not a Kubernetes object (a {}, not a mapping)",
+                        doc_index + 1,
+                        root.node_type()
+                    ),
+                );
             }
             return;
         }
-        let api_version = root.get("apiVersion").and_then(Node::as_str).map(str::to_owned);
+        let api_version = root
+            .get("apiVersion")
+            .and_then(Node::as_str)
+            .map(str::to_owned);
         let kind = root.get("kind").and_then(Node::as_str).map(str::to_owned);
         let (Some(api_version), Some(kind)) = (api_version, kind) else {
             let missing = if root.get("kind").is_none() && root.get("apiVersion").is_none() {
@@ -267,22 +285,49 @@ impl Inventory {
             } else {
                 "no apiVersion"
             };
-            self.diag(source, DiagLevel::Notice, DiagCode::NotKubernetes, root.pos, None,
-                format!("document {} skipped: not a Kubernetes object ({missing})", doc_index + 1));
+            self.diag(
+                source,
+                DiagLevel::Notice,
+                DiagCode::NotKubernetes,
+                root.pos,
+                None,
+                format!(
+                    "document {} skipped: not a Kubernetes object ({missing})",
+                    doc_index + 1
+                ),
+            );
             return;
         };
         if kind.ends_with("List") && root.get("items").is_some_and(Node::is_seq) {
             if depth > 2 {
-                self.diag(source, DiagLevel::Error, DiagCode::Limit, root.pos, None, "lists nested too deeply".into());
+                self.diag(
+                    source,
+                    DiagLevel::Error,
+                    DiagCode::Limit,
+                    root.pos,
+                    None,
+                    "lists nested too deeply".into(),
+                );
                 return;
             }
             let Node { value, .. } = root;
-            let crate::node::Value::Map(entries) = value else { unreachable!() };
+            let crate::node::Value::Map(entries) = value else {
+                unreachable!()
+            };
             for e in entries {
                 if &*e.key == "items" {
-                    let crate::node::Value::Seq(items) = e.value.value else { continue };
+                    let crate::node::Value::Seq(items) = e.value.value else {
+                        continue;
+                    };
                     for (i, item) in items.into_iter().enumerate() {
-                        self.add_document(source, doc_index, item_path.key("items").index(i), item, opts, depth + 1);
+                        self.add_document(
+                            source,
+                            doc_index,
+                            item_path.key("items").index(i),
+                            item,
+                            opts,
+                            depth + 1,
+                        );
                     }
                 }
             }
@@ -290,9 +335,17 @@ impl Inventory {
         }
         let meta = root.get("metadata");
         if let Some(m) = meta
-            && !m.is_map() && !m.is_null() {
-            self.diag(source, DiagLevel::Error, DiagCode::InvalidField, m.pos, Some("metadata".into()),
-                format!("expected a mapping, got {}", m.node_type()));
+            && !m.is_map()
+            && !m.is_null()
+        {
+            self.diag(
+                source,
+                DiagLevel::Error,
+                DiagCode::InvalidField,
+                m.pos,
+                Some("metadata".into()),
+                format!("expected a mapping, got {}", m.node_type()),
+            );
             return;
         }
         let name = meta
@@ -307,8 +360,14 @@ impl Inventory {
         let name = match name {
             Some(n) => n,
             None => {
-                self.diag(source, DiagLevel::Warning, DiagCode::MissingField, root.pos, Some("metadata.name".into()),
-                    format!("{kind} has no metadata.name"));
+                self.diag(
+                    source,
+                    DiagLevel::Warning,
+                    DiagCode::MissingField,
+                    root.pos,
+                    Some("metadata.name".into()),
+                    format!("{kind} has no metadata.name"),
+                );
                 String::from("<unnamed>")
             }
         };

@@ -125,8 +125,12 @@ mod tests {
         let p = FieldPath::parse("spec.containers")
             .index(1)
             .keys(&["securityContext", "privileged"]);
-        assert_eq!(p.to_string(), "spec.containers[1].securityContext.privileged");
-        let a = FieldPath::parse("metadata.annotations").key("container.apparmor.security.beta.kubernetes.io/app");
+        assert_eq!(
+            p.to_string(),
+            "spec.containers[1].securityContext.privileged"
+        );
+        let a = FieldPath::parse("metadata.annotations")
+            .key("container.apparmor.security.beta.kubernetes.io/app");
         assert_eq!(
             a.to_string(),
             "metadata.annotations[\"container.apparmor.security.beta.kubernetes.io/app\"]"
@@ -135,7 +139,9 @@ mod tests {
         let doc = parse_stream(text, &Limits::default()).remove(0).unwrap();
         let root = doc.root.unwrap();
         assert_eq!(p.locate(&root), (Pos::new(6, 7), true));
-        let missing = FieldPath::parse("spec.containers").index(0).key("securityContext");
+        let missing = FieldPath::parse("spec.containers")
+            .index(0)
+            .key("securityContext");
         assert_eq!(missing.locate(&root), (Pos::new(3, 5), false));
     }
 }

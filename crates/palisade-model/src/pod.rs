@@ -89,16 +89,29 @@ pub fn pod_template(obj: &Object) -> Option<PodTemplate<'_>> {
     match kind {
         "Pod" if core => make("metadata", "spec", true),
         "PodTemplate" if core => make("template.metadata", "template.spec", false),
-        "CronJob" => make("spec.jobTemplate.spec.template.metadata", "spec.jobTemplate.spec.template.spec", false),
-        _ if TEMPLATE_KINDS.contains(&kind) => make("spec.template.metadata", "spec.template.spec", false),
+        "CronJob" => make(
+            "spec.jobTemplate.spec.template.metadata",
+            "spec.jobTemplate.spec.template.spec",
+            false,
+        ),
+        _ if TEMPLATE_KINDS.contains(&kind) => {
+            make("spec.template.metadata", "spec.template.spec", false)
+        }
         _ => {
-            if root.at(&["spec", "template", "spec"]).is_some_and(looks_like_pod_spec) {
+            if root
+                .at(&["spec", "template", "spec"])
+                .is_some_and(looks_like_pod_spec)
+            {
                 make("spec.template.metadata", "spec.template.spec", false)
             } else if root
                 .at(&["spec", "jobTemplate", "spec", "template", "spec"])
                 .is_some_and(looks_like_pod_spec)
             {
-                make("spec.jobTemplate.spec.template.metadata", "spec.jobTemplate.spec.template.spec", false)
+                make(
+                    "spec.jobTemplate.spec.template.metadata",
+                    "spec.jobTemplate.spec.template.spec",
+                    false,
+                )
             } else {
                 None
             }
@@ -156,24 +169,31 @@ impl<'a> ContainerRef<'a> {
 }
 
 /// Every container of a pod spec in PodSecurity order.
-pub fn containers(spec: &Node, spec_path: FieldPath) -> impl Iterator<Item = ContainerRef<'_>> + '_ {
-    [ContainerKind::Init, ContainerKind::Regular, ContainerKind::Ephemeral]
-        .into_iter()
-        .flat_map(move |kind| {
-            let list_path = spec_path.key(kind.field());
-            spec.get(kind.field())
-                .map(Node::items)
-                .unwrap_or(&[])
-                .iter()
-                .enumerate()
-                .map(move |(index, node)| ContainerRef {
-                    kind,
-                    index,
-                    name: node.get("name").and_then(Node::as_str).unwrap_or(""),
-                    node,
-                    path: list_path.index(index),
-                })
-        })
+pub fn containers(
+    spec: &Node,
+    spec_path: FieldPath,
+) -> impl Iterator<Item = ContainerRef<'_>> + '_ {
+    [
+        ContainerKind::Init,
+        ContainerKind::Regular,
+        ContainerKind::Ephemeral,
+    ]
+    .into_iter()
+    .flat_map(move |kind| {
+        let list_path = spec_path.key(kind.field());
+        spec.get(kind.field())
+            .map(Node::items)
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+            .map(move |(index, node)| ContainerRef {
+                kind,
+                index,
+                name: node.get("name").and_then(Node::as_str).unwrap_or(""),
+                node,
+                path: list_path.index(index),
+            })
+    })
 }
 
 #[cfg(test)]
@@ -196,10 +216,16 @@ mod tests {
         ));
         let c = pod_template(&inv.objects[0]).unwrap();
         assert!(!c.is_pod);
-        assert_eq!(c.spec_path.to_string(), "spec.jobTemplate.spec.template.spec");
+        assert_eq!(
+            c.spec_path.to_string(),
+            "spec.jobTemplate.spec.template.spec"
+        );
         let r = pod_template(&inv.objects[1]).unwrap();
         assert_eq!(r.labels().get("app"), Some(&"r"));
-        let names: Vec<_> = r.containers().map(|c| (c.name, c.path.to_string())).collect();
+        let names: Vec<_> = r
+            .containers()
+            .map(|c| (c.name, c.path.to_string()))
+            .collect();
         assert_eq!(
             names,
             [

@@ -68,7 +68,10 @@ static PORT: &[(&str, Ty)] = &[
 static ENV: &[(&str, Ty)] = &[("name", Str), ("value", Str), ("valueFrom", AnyMap)];
 static RESOURCES: &[(&str, Ty)] = &[("limits", AnyMap), ("requests", AnyMap)];
 static HANDLER: &[(&str, Ty)] = &[
-    ("httpGet", Obj(&[("host", Str), ("path", Str), ("scheme", Str)])),
+    (
+        "httpGet",
+        Obj(&[("host", Str), ("path", Str), ("scheme", Str)]),
+    ),
     ("tcpSocket", Obj(&[("host", Str)])),
     ("exec", Obj(&[("command", List(&Str))])),
 ];
@@ -175,7 +178,11 @@ fn check(node: &Node, ty: &Ty, path: &FieldPath, out: &mut Vec<(FieldPath, Node,
             (Value::Scalar(s), t) => format!("{t} {}", s.text),
             (_, t) => t.to_string(),
         };
-        out.push((path.clone(), node.clone(), format!("expected {want}, got {shown}")));
+        out.push((
+            path.clone(),
+            node.clone(),
+            format!("expected {want}, got {shown}"),
+        ));
     }
 }
 
@@ -184,7 +191,12 @@ fn check(node: &Node, ty: &Ty, path: &FieldPath, out: &mut Vec<(FieldPath, Node,
 pub fn validate_object(obj: &Object) -> Vec<(FieldPath, crate::node::Pos, String)> {
     let mut out = Vec::new();
     if let Some(meta) = obj.node.get("metadata") {
-        check(meta, &Obj(METADATA), &FieldPath::parse("metadata"), &mut out);
+        check(
+            meta,
+            &Obj(METADATA),
+            &FieldPath::parse("metadata"),
+            &mut out,
+        );
     }
     if let Some(t) = crate::pod::pod_template(obj) {
         if !t.is_pod
@@ -252,8 +264,15 @@ mod tests {
         assert_eq!(errs.len(), 3, "{errs:#?}");
         assert_eq!(errs[0].0, Pos::new(7, 7));
         assert!(errs[0].1.ends_with("spec.template.spec.hostPID"));
-        assert_eq!(errs[0].2, "expected a boolean (true or false), got string \"true\"");
-        assert!(errs[1].1.ends_with("spec.template.spec.containers[0].securityContext.runAsUser"));
+        assert_eq!(
+            errs[0].2,
+            "expected a boolean (true or false), got string \"true\""
+        );
+        assert!(
+            errs[1]
+                .1
+                .ends_with("spec.template.spec.containers[0].securityContext.runAsUser")
+        );
         assert!(errs[2].1.ends_with("capabilities.add"));
         assert!(errs[2].2.contains("expected a list"));
         // `privileged: yes` is a boolean for the API server's YAML decoder.

@@ -71,13 +71,11 @@ fn split_documents(text: &str) -> Vec<(u32, &str)> {
     let mut chunks = Vec::new();
     let mut start = 0usize;
     let mut start_line = 0u32;
-    let mut line_no = 0u32;
     let mut offset = 0usize;
-    for line in text.split_inclusive('\n') {
+    for (line_no, line) in (0u32..).zip(text.split_inclusive('\n')) {
         let is_marker = |m: &str| {
-            line.strip_prefix(m).is_some_and(|rest| {
-                rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n'])
-            })
+            line.strip_prefix(m)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
         };
         if is_marker("---") {
             if offset > start {
@@ -93,7 +91,6 @@ fn split_documents(text: &str) -> Vec<(u32, &str)> {
             start_line = line_no + 1;
         }
         offset += line.len();
-        line_no += 1;
     }
     if text.len() > start {
         chunks.push((start_line, &text[start..]));
@@ -168,7 +165,11 @@ fn parse_chunk(
     if chunk.len() > limits.max_bytes {
         return Err(b.err(
             Pos::new(line_offset + 1, 1),
-            format!("document too large: {} bytes (limit {})", chunk.len(), limits.max_bytes),
+            format!(
+                "document too large: {} bytes (limit {})",
+                chunk.len(),
+                limits.max_bytes
+            ),
         ));
     }
     let mut stack: Vec<Frame> = Vec::new();
@@ -208,7 +209,8 @@ fn parse_chunk(
             Event::Scalar(text, style, anchor, tag) => {
                 b.count(1, pos)?;
                 let str_tag = tag.as_ref().is_some_and(|t| {
-                    t.is_yaml_core_schema() && t.suffix == "str" || t.handle == "!" && t.suffix.is_empty()
+                    t.is_yaml_core_schema() && t.suffix == "str"
+                        || t.handle == "!" && t.suffix.is_empty()
                 });
                 let node = Node {
                     value: Value::Scalar(Scalar {
@@ -356,10 +358,17 @@ mod tests {
     fn deep_nesting_and_alias_bombs_are_refused() {
         let deep = "[".repeat(500) + &"]".repeat(500);
         let e = docs(&deep).remove(0).unwrap_err();
-        assert!(e.message.contains("nesting") || e.message.contains("recursion"), "{e}");
+        assert!(
+            e.message.contains("nesting") || e.message.contains("recursion"),
+            "{e}"
+        );
         let mut bomb = String::from("a: &a [x,x,x,x,x,x,x,x,x,x]\n");
         for i in 0..8 {
-            let prev = if i == 0 { "a".to_string() } else { format!("l{}", i - 1) };
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("l{}", i - 1)
+            };
             bomb.push_str(&format!(
                 "l{i}: &l{i} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
             ));

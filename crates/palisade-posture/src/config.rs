@@ -250,7 +250,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors_with_a_line() {
-        let err = Config::from_yaml("c.yaml", "allowedRegistries: []\ndisabledCheck: [x]\n").unwrap_err();
+        let err =
+            Config::from_yaml("c.yaml", "allowedRegistries: []\ndisabledCheck: [x]\n").unwrap_err();
         match err {
             ConfigError::Invalid { line, message, .. } => {
                 assert_eq!(line, 2, "{message}");

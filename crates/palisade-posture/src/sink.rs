@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use palisade_model::{
-    CheckId, Finding, FieldPath, Inventory, Location, Object, Severity, SuppressedBy, Suppression,
+    CheckId, FieldPath, Finding, Inventory, Location, Object, Severity, SuppressedBy, Suppression,
 };
 
 /// Annotation listing check ids (comma-separated, `family/*` globs allowed) to ignore on an
@@ -21,7 +21,7 @@ pub struct Sink<'a> {
     findings: Vec<Finding>,
 }
 
-fn ignore_list<'n>(obj: &'n Object) -> impl Iterator<Item = (&'n str, Option<&'n str>)> {
+fn ignore_list(obj: &Object) -> impl Iterator<Item = (&str, Option<&str>)> {
     let template_meta = palisade_model::pod_template(obj)
         .filter(|t| !t.is_pod)
         .and_then(|t| t.meta);
