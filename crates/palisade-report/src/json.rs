@@ -114,7 +114,9 @@ fn finding_out<'a>(f: &'a Finding, catalog: &Catalog<'a>) -> FindingOut<'a> {
         remediation: meta
             .map(|m| m.remediation.as_ref())
             .filter(|r| !r.trim().is_empty()),
-        references: meta.map_or(Vec::new(), |m| m.references.iter().map(|r| r.as_ref()).collect()),
+        references: meta.map_or(Vec::new(), |m| {
+            m.references.iter().map(|r| r.as_ref()).collect()
+        }),
         suppressed: f.suppressed.as_ref().map(|s| SuppressedOut {
             by: suppressed_by(s.by),
             reason: s.reason.as_deref(),
@@ -128,7 +130,11 @@ fn diagnostic_out(d: &Diagnostic) -> DiagnosticOut<'_> {
         code: d.code,
         file: &d.file,
         line: d.pos.map(|p| p.line).filter(|&l| l > 0),
-        column: d.pos.filter(|p| p.line > 0).map(|p| p.col).filter(|&c| c > 0),
+        column: d
+            .pos
+            .filter(|p| p.line > 0)
+            .map(|p| p.col)
+            .filter(|&c| c > 0),
         field: d.field.as_deref(),
         message: &d.message,
     }
