@@ -1,13 +1,14 @@
 //! Resource requests and limits, liveness and readiness probes.
 //!
-//! These look at regular containers only: init containers run to completion before the pod
-//! starts serving (and their requests only raise the pod's effective request), and ephemeral
-//! containers cannot declare resources or probes. Pod-level `spec.resources` (Kubernetes 1.32+)
-//! counts for every container. A missing request is not reported when the limit is set, since
-//! the API server then defaults the request to the limit.
+//! Resource checks look at regular containers and at sidecar init containers
+//! (`restartPolicy: Always`), which run for the pod's whole life. Ordinary init containers run
+//! to completion before the pod starts (their requests only raise the pod's effective request)
+//! and ephemeral containers cannot declare resources, so neither is checked. Pod-level
+//! `spec.resources` (Kubernetes 1.32+) counts for every container. A missing request is not
+//! reported when the limit is set, since the API server then defaults the request to the limit.
 //!
-//! Probes are not required of batch workloads: Jobs, CronJobs, and Pods whose
-//! `restartPolicy` is `Never` or `OnFailure`.
+//! Probe checks look at regular containers only, and not at batch workloads: Jobs, CronJobs,
+//! and Pods whose `restartPolicy` is `Never` or `OnFailure`.
 
 use super::Check;
 use super::util::{cname, describe, workloads};
@@ -139,9 +140,13 @@ pub fn run(sink: &mut Sink<'_>) {
     let inv = sink.inv;
     for (obj, t) in workloads(inv) {
         let batch = is_batch(obj, &t);
-        for c in t.containers().filter(|c| c.kind == ContainerKind::Regular) {
-            resource_checks(sink, obj, &t, &c);
-            if batch {
+        for c in t.containers() {
+            let sidecar = c.kind == ContainerKind::Init
+                && c.node.get("restartPolicy").and_then(Node::as_str) == Some("Always");
+            if sidecar || c.kind == ContainerKind::Regular {
+                resource_checks(sink, obj, &t, &c);
+            }
+            if batch || c.kind != ContainerKind::Regular {
                 continue;
             }
             for (key, check) in [

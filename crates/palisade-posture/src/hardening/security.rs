@@ -134,7 +134,7 @@ pub static DEPRECATED_SECCOMP_ANNOTATION: Check = Check {
     title: "Seccomp profile set with a deprecated annotation",
     severity: Severity::Low,
     category: "pod-security",
-    rationale: "The seccomp.security.alpha.kubernetes.io/pod and container.seccomp.security.alpha.kubernetes.io/<container> annotations were replaced by the securityContext.seccompProfile field (GA in Kubernetes 1.19). Recent kubelets no longer act on the annotations, so a profile declared only this way may silently not apply.",
+    rationale: "The seccomp.security.alpha.kubernetes.io/pod and container.seccomp.security.alpha.kubernetes.io/<container> annotations were replaced by the securityContext.seccompProfile field (GA in Kubernetes 1.19). Support for the annotations has been winding down since Kubernetes 1.25 (the API server no longer keeps them in sync with the field), so a profile declared only this way risks silently not being applied on newer clusters.",
     remediation: "spec:\n  securityContext:\n    seccompProfile:\n      type: RuntimeDefault\n",
     references: &[
         "https://kubernetes.io/docs/tutorials/security/seccomp/",
@@ -148,7 +148,7 @@ pub static DEPRECATED_APPARMOR_ANNOTATION: Check = Check {
     title: "AppArmor profile set with a deprecated annotation",
     severity: Severity::Low,
     category: "pod-security",
-    rationale: "The container.apparmor.security.beta.kubernetes.io/<container> annotation was replaced by the securityContext.appArmorProfile field (GA in Kubernetes 1.30). The annotation is deprecated and will stop being honoured.",
+    rationale: "The container.apparmor.security.beta.kubernetes.io/<container> annotation was replaced by the securityContext.appArmorProfile field (GA in Kubernetes 1.30). The annotation is deprecated; the field is the supported way and is what current tooling and admission policies read.",
     remediation: "spec:\n  containers:\n  - name: app\n    securityContext:\n      appArmorProfile:\n        type: Localhost\n        localhostProfile: k8s-app\n",
     references: &["https://kubernetes.io/docs/tutorials/security/apparmor/"],
 };
