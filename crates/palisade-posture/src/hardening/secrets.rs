@@ -1,6 +1,7 @@
 //! Credentials where they do not belong: literal env values, ConfigMaps; Secrets exposed as
 //! environment variables; duplicated env names. Env checks look at every container (init,
-//! regular, ephemeral). Messages never repeat the credential itself.
+//! regular, ephemeral). Messages never repeat the credential itself. ConfigMap `data` values are
+//! inspected; `binaryData` (base64, usually not text) is not.
 
 use super::Check;
 use super::util::{cname, describe, workloads};
