@@ -114,6 +114,9 @@ pub struct ScanArgs {
     /// Colour.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Threads to load and analyze with (default: the number of available cores).
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
     /// Do not print notices (skipped non-Kubernetes documents) on standard error.
     #[arg(short, long)]
     pub quiet: bool,

@@ -79,8 +79,6 @@ pub fn run(a: &ScanArgs) -> Result<ExitCode> {
     };
 
     let (inputs, diags) = collect_inputs(&a.paths);
-    let mut inv = Inventory::new();
-    inv.diagnostics = diags;
     let progress =
         (std::io::stderr().is_terminal() && inputs.len() > PROGRESS_MIN_FILES).then(|| {
             let bar = indicatif::ProgressBar::new(inputs.len() as u64);
@@ -92,12 +90,18 @@ pub fn run(a: &ScanArgs) -> Result<ExitCode> {
             );
             bar
         });
-    for input in &inputs {
-        inv.add_input(input, &opts);
+    let threads = a
+        .threads
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let mut inv = Inventory::load_inputs(&inputs, &opts, threads, &|| {
         if let Some(bar) = &progress {
             bar.inc(1);
         }
-    }
+    });
+    let mut all_diags = diags;
+    all_diags.append(&mut inv.diagnostics);
+    inv.diagnostics = all_diags;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -110,7 +114,7 @@ pub fn run(a: &ScanArgs) -> Result<ExitCode> {
         writeln!(stderr, "{d}")?;
     }
 
-    let findings = palisade_posture::scan(&inv, &cfg);
+    let findings = palisade_posture::scan_with_threads(&inv, &cfg, threads);
     let checks = palisade_posture::all_checks();
     let report = Report {
         findings: &findings,

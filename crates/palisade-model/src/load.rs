@@ -137,6 +137,52 @@ impl Inventory {
         }
     }
 
+    /// Loads `inputs` on up to `threads` threads (each reads a contiguous share of the inputs;
+    /// the shares are appended in order, so the result is the same as a sequential load).
+    /// `progress` is called once per input read.
+    pub fn load_inputs(
+        inputs: &[Input],
+        opts: &LoadOptions,
+        threads: usize,
+        progress: &(dyn Fn() + Sync),
+    ) -> Inventory {
+        let threads = threads.clamp(1, inputs.len().max(1));
+        // Standard input cannot be shared between threads; it is read on the first share.
+        if threads == 1 || inputs.contains(&Input::Stdin) {
+            let mut inv = Inventory::new();
+            for i in inputs {
+                inv.add_input(i, opts);
+                progress();
+            }
+            return inv;
+        }
+        let share = inputs.len().div_ceil(threads);
+        let parts: Vec<Inventory> = std::thread::scope(|scope| {
+            let handles: Vec<_> = inputs
+                .chunks(share)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        let mut inv = Inventory::new();
+                        for i in chunk {
+                            inv.add_input(i, opts);
+                            progress();
+                        }
+                        inv
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        let mut inv = Inventory::new();
+        for p in parts {
+            inv.append(p);
+        }
+        inv
+    }
+
     /// Collects and loads every input under `paths`.
     pub fn load_paths(paths: &[PathBuf], opts: &LoadOptions) -> Inventory {
         let (inputs, diags) = collect_inputs(paths);
@@ -152,6 +198,40 @@ impl Inventory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parallel_load_equals_sequential_load() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..9 {
+            let ns = if i == 4 {
+                "kind: Namespace\nmetadata: {name: n4}".to_string()
+            } else {
+                format!("kind: Pod\nmetadata: {{name: p{i}, namespace: n{i}}}")
+            };
+            std::fs::write(
+                dir.path().join(format!("f{i}.yaml")),
+                format!("apiVersion: v1\n{ns}\n---\nbad: [\n"),
+            )
+            .unwrap();
+        }
+        let (inputs, _) = collect_inputs(&[dir.path().to_path_buf()]);
+        let seq = Inventory::load_inputs(&inputs, &LoadOptions::default(), 1, &|| {});
+        let count = std::sync::atomic::AtomicUsize::new(0);
+        let par = Inventory::load_inputs(&inputs, &LoadOptions::default(), 4, &|| {
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+        assert_eq!(count.into_inner(), 9);
+        let key = |inv: &Inventory| -> Vec<(String, String)> {
+            inv.objects
+                .iter()
+                .map(|o| (inv.file_of(o).to_string(), o.id.to_string()))
+                .collect()
+        };
+        assert_eq!(key(&seq), key(&par));
+        assert_eq!(seq.diagnostics, par.diagnostics);
+        assert_eq!(par.diagnostics.len(), 9);
+        assert_eq!(par.namespace("n4").map(|o| o.id.name.as_str()), Some("n4"));
+    }
 
     #[test]
     fn walks_directories_and_reports_missing_paths() {

@@ -128,6 +128,8 @@ pub struct Inventory {
     pub objects: Vec<Object>,
     /// Input problems.
     pub diagnostics: Vec<Diagnostic>,
+    /// Namespace name -> index of the first Namespace object with that name.
+    namespaces: std::collections::HashMap<String, ObjectId>,
 }
 
 /// Kinds that are cluster-scoped (no namespace).
@@ -382,6 +384,11 @@ impl Inventory {
         } else {
             Some(explicit_ns.unwrap_or_else(|| opts.default_namespace.clone()))
         };
+        if kind == "Namespace" {
+            self.namespaces
+                .entry(name.clone())
+                .or_insert(self.objects.len());
+        }
         self.objects.push(Object {
             source,
             doc_index,
@@ -404,7 +411,23 @@ impl Inventory {
 
     /// The Namespace object named `name`, if loaded.
     pub fn namespace(&self, name: &str) -> Option<&Object> {
-        self.of_kind("Namespace").find(|o| o.id.name == name)
+        self.namespaces.get(name).map(|&i| &self.objects[i])
+    }
+
+    /// Appends everything from `other` (loaded separately, e.g. on another thread) after this
+    /// inventory's content, keeping load order.
+    pub fn append(&mut self, other: Inventory) {
+        let source_base = self.sources.len();
+        let object_base = self.objects.len();
+        self.sources.extend(other.sources);
+        for (name, i) in other.namespaces {
+            self.namespaces.entry(name).or_insert(object_base + i);
+        }
+        self.objects.extend(other.objects.into_iter().map(|mut o| {
+            o.source += source_base;
+            o
+        }));
+        self.diagnostics.extend(other.diagnostics);
     }
 }
 

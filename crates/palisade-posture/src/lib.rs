@@ -24,17 +24,72 @@ pub fn all_checks() -> Vec<CheckMeta> {
 /// Runs every enabled check on the inventory. Suppressed findings are included with
 /// `suppressed` set; findings are sorted by file, line and check.
 pub fn scan(inv: &Inventory, cfg: &Config) -> Vec<Finding> {
-    let mut sink = Sink::new(inv, cfg);
-    pss::run(&mut sink);
-    hardening::run(&mut sink);
-    let mut findings = sink.into_findings();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    scan_with_threads(inv, cfg, threads)
+}
+
+/// [`scan`] with an explicit thread count: with two or more, the PSS and hardening analyzers
+/// run side by side (the inventory is shared read-only). The result does not depend on it.
+pub fn scan_with_threads(inv: &Inventory, cfg: &Config, threads: usize) -> Vec<Finding> {
+    let mut findings = if threads > 1 {
+        std::thread::scope(|scope| {
+            let pss = scope.spawn(|| {
+                let mut sink = Sink::new(inv, cfg);
+                pss::run(&mut sink);
+                sink.into_findings()
+            });
+            let mut sink = Sink::new(inv, cfg);
+            hardening::run(&mut sink);
+            let mut findings = pss.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            findings.extend(sink.into_findings());
+            findings
+        })
+    } else {
+        let mut sink = Sink::new(inv, cfg);
+        pss::run(&mut sink);
+        hardening::run(&mut sink);
+        sink.into_findings()
+    };
     findings.sort_by(|a, b| {
-        (&a.location.file, a.location.line, &a.check, &a.message).cmp(&(
-            &b.location.file,
-            b.location.line,
-            &b.check,
-            &b.message,
-        ))
+        (
+            &a.location.file,
+            a.location.line,
+            a.location.column,
+            &a.check,
+            &a.message,
+            &a.location.field_path,
+        )
+            .cmp(&(
+                &b.location.file,
+                b.location.line,
+                b.location.column,
+                &b.check,
+                &b.message,
+                &b.location.field_path,
+            ))
     });
     findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_model::LoadOptions;
+
+    #[test]
+    fn threaded_scan_equals_sequential_scan() {
+        let mut inv = Inventory::new();
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  hostPID: true\n  containers:\n  - {name: a, image: nginx, securityContext: {privileged: true}}\n  - {name: b, image: redis:latest}\n";
+        inv.add_text("a.yaml", pod, &LoadOptions::default());
+        inv.add_text(
+            "b.yaml",
+            &pod.replace("name: p}", "name: q, namespace: x}"),
+            &LoadOptions::default(),
+        );
+        let one = scan_with_threads(&inv, &Config::default(), 1);
+        let two = scan_with_threads(&inv, &Config::default(), 2);
+        assert!(one.iter().any(|f| f.check.as_str() == "pss/privileged"));
+        assert!(one.iter().any(|f| f.check.family() == "hardening"));
+        assert_eq!(one, two);
+    }
 }
