@@ -82,14 +82,13 @@ struct SummaryOut {
     input_errors: usize,
 }
 
+/// Everything before the findings.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ReportOut<'a> {
+struct HeadOut<'a> {
     schema_version: &'static str,
     tool: ToolOut<'a>,
     summary: SummaryOut,
-    findings: Vec<FindingOut<'a>>,
-    diagnostics: Vec<DiagnosticOut<'a>>,
 }
 
 fn finding_out<'a>(f: &'a Finding, catalog: &Catalog<'a>) -> FindingOut<'a> {
@@ -147,7 +146,13 @@ pub(crate) fn render(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()>
     for s in SEVERITIES_DESC {
         by_severity.insert(s.as_str().into(), counts.severity(s).into());
     }
-    let doc = ReportOut {
+    let findings: Vec<FindingOut<'_>> = sorted(report.findings, report.show_suppressed)
+        .into_iter()
+        .map(|f| finding_out(f, &catalog))
+        .collect();
+    let diagnostics: Vec<DiagnosticOut<'_>> =
+        report.diagnostics.iter().map(diagnostic_out).collect();
+    let head = HeadOut {
         schema_version: SCHEMA_VERSION,
         tool: ToolOut {
             name: TOOL_NAME,
@@ -161,14 +166,25 @@ pub(crate) fn render(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()>
             by_severity,
             input_errors: counts.input_errors,
         },
-        findings: sorted(report.findings, report.show_suppressed)
-            .into_iter()
-            .map(|f| finding_out(f, &catalog))
-            .collect(),
-        diagnostics: report.diagnostics.iter().map(diagnostic_out).collect(),
     };
+    // The header is pretty-printed; each finding and diagnostic is one compact line, so large
+    // reports stay small, fast to write, and easy to grep and diff.
     let mut w = io::BufWriter::with_capacity(1 << 16, out);
-    serde_json::to_writer_pretty(&mut w, &doc)?;
-    w.write_all(b"\n")?;
+    let head = serde_json::to_string_pretty(&head)?;
+    let head = head.trim_end();
+    let head = head.strip_suffix('}').unwrap_or(head).trim_end();
+    w.write_all(head.as_bytes())?;
+    write_list(&mut w, "findings", &findings)?;
+    write_list(&mut w, "diagnostics", &diagnostics)?;
+    w.write_all(b"\n}\n")?;
     w.flush()
+}
+
+fn write_list<T: Serialize>(w: &mut impl Write, key: &str, items: &[T]) -> io::Result<()> {
+    write!(w, ",\n  \"{key}\": [")?;
+    for (i, item) in items.iter().enumerate() {
+        w.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
+        serde_json::to_writer(&mut *w, item)?;
+    }
+    w.write_all(if items.is_empty() { b"]" } else { b"\n  ]" })
 }

@@ -74,7 +74,19 @@ fn json_round_trips_and_keeps_text() {
     let fx = Fixture::new();
     let text = render_to_string(Format::Json, &fx.report(true), false);
     let v: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(serde_json::to_string_pretty(&v).unwrap() + "\n", text);
+    // One finding or diagnostic per line, each a JSON document of its own.
+    let lines: Vec<Value> = text
+        .lines()
+        .filter(|l| l.starts_with("    {"))
+        .map(|l| serde_json::from_str(l.trim_end_matches(',')).unwrap())
+        .collect();
+    let listed: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(v["diagnostics"].as_array().unwrap())
+        .collect();
+    assert_eq!(lines.iter().collect::<Vec<_>>(), listed);
     let messages: BTreeSet<&str> = v["findings"]
         .as_array()
         .unwrap()
