@@ -78,6 +78,8 @@ pub fn run(a: &ScanArgs) -> Result<ExitCode> {
         ..LoadOptions::default()
     };
 
+    let timings = std::env::var_os("PALISADE_TIMINGS").is_some();
+    let t0 = std::time::Instant::now();
     let (inputs, diags) = collect_inputs(&a.paths);
     let progress =
         (std::io::stderr().is_terminal() && inputs.len() > PROGRESS_MIN_FILES).then(|| {
@@ -114,7 +116,9 @@ pub fn run(a: &ScanArgs) -> Result<ExitCode> {
         writeln!(stderr, "{d}")?;
     }
 
+    let t_load = t0.elapsed();
     let findings = palisade_posture::scan_with_threads(&inv, &cfg, threads);
+    let t_scan = t0.elapsed();
     let checks = palisade_posture::all_checks();
     let report = Report {
         findings: &findings,
@@ -150,17 +154,32 @@ pub fn run(a: &ScanArgs) -> Result<ExitCode> {
         }
     }
 
-    if inv.has_errors() {
-        return Ok(ExitCode::from(2));
+    if timings {
+        let t_all = t0.elapsed();
+        eprintln!(
+            "timings: load {:.3}s, analyze {:.3}s, report {:.3}s; {} objects, {} findings, {} threads",
+            t_load.as_secs_f64(),
+            (t_scan - t_load).as_secs_f64(),
+            (t_all - t_scan).as_secs_f64(),
+            inv.objects.len(),
+            findings.len(),
+            threads
+        );
     }
-    let failing = findings
+    let code = if inv.has_errors() {
+        ExitCode::from(2)
+    } else if findings
         .iter()
-        .any(|f| f.suppressed.is_none() && f.severity >= fail_on);
-    Ok(if failing {
+        .any(|f| f.suppressed.is_none() && f.severity >= fail_on)
+    {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    // The process ends now: freeing every tree node one by one would only cost time.
+    std::mem::forget(findings);
+    std::mem::forget(inv);
+    Ok(code)
 }
 
 /// Runs `palisade checks`.

@@ -169,18 +169,17 @@ pub(crate) fn render(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()>
     };
     // The header is pretty-printed; each finding and diagnostic is one compact line, so large
     // reports stay small, fast to write, and easy to grep and diff.
-    let mut w = io::BufWriter::with_capacity(1 << 16, out);
+    let w: &mut dyn Write = out;
     let head = serde_json::to_string_pretty(&head)?;
     let head = head.trim_end();
     let head = head.strip_suffix('}').unwrap_or(head).trim_end();
     w.write_all(head.as_bytes())?;
-    write_list(&mut w, "findings", &findings)?;
-    write_list(&mut w, "diagnostics", &diagnostics)?;
-    w.write_all(b"\n}\n")?;
-    w.flush()
+    write_list(w, "findings", &findings)?;
+    write_list(w, "diagnostics", &diagnostics)?;
+    w.write_all(b"\n}\n")
 }
 
-fn write_list<T: Serialize>(w: &mut impl Write, key: &str, items: &[T]) -> io::Result<()> {
+fn write_list<T: Serialize>(w: &mut dyn Write, key: &str, items: &[T]) -> io::Result<()> {
     write!(w, ",\n  \"{key}\": [")?;
     for (i, item) in items.iter().enumerate() {
         w.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;

@@ -146,18 +146,17 @@ pub fn render(
     out: &mut dyn Write,
     opts: &RenderOptions,
 ) -> io::Result<()> {
-    // Render into memory first so a failing writer never leaves half a document behind
-    // because of our own logic, and the writer gets one large write.
-    let mut buf = Vec::with_capacity(4096);
+    // Streamed through a buffer, not built whole in memory first: reports of large scans run to
+    // tens of megabytes.
+    let mut w = io::BufWriter::with_capacity(1 << 16, out);
     match format {
-        Format::Human => human::render(report, &mut buf, opts)?,
-        Format::Json => json::render(report, &mut buf)?,
-        Format::Sarif => sarif::render(report, &mut buf)?,
-        Format::Junit => junit::render(report, &mut buf)?,
-        Format::PolicyReport => policy::render(report, &mut buf)?,
+        Format::Human => human::render(report, &mut w, opts)?,
+        Format::Json => json::render(report, &mut w)?,
+        Format::Sarif => sarif::render(report, &mut w)?,
+        Format::Junit => junit::render(report, &mut w)?,
+        Format::PolicyReport => policy::render(report, &mut w)?,
     }
-    out.write_all(&buf)?;
-    out.flush()
+    w.flush()
 }
 
 /// Check metadata looked up by id.
