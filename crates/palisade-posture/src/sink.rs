@@ -19,6 +19,8 @@ pub struct Sink<'a> {
     /// The configuration in force.
     pub cfg: &'a Config,
     findings: Vec<Finding>,
+    /// Objects (by address) that carry an ignore annotation, with the ignored ids and reason.
+    ignores: std::collections::HashMap<*const Object, Vec<(&'a str, Option<&'a str>)>>,
 }
 
 fn ignore_list(obj: &Object) -> impl Iterator<Item = (&str, Option<&str>)> {
@@ -43,10 +45,20 @@ fn ignore_list(obj: &Object) -> impl Iterator<Item = (&str, Option<&str>)> {
 impl<'a> Sink<'a> {
     /// A new, empty sink.
     pub fn new(inv: &'a Inventory, cfg: &'a Config) -> Self {
+        // Read the annotations once, not for every finding.
+        let ignores = inv
+            .objects
+            .iter()
+            .filter_map(|o| {
+                let list: Vec<_> = ignore_list(o).collect();
+                (!list.is_empty()).then_some((o as *const Object, list))
+            })
+            .collect();
         Sink {
             inv,
             cfg,
             findings: Vec::new(),
+            ignores,
         }
     }
 
@@ -68,8 +80,13 @@ impl<'a> Sink<'a> {
         if !self.enabled(id) {
             return;
         }
-        let mut suppressed = ignore_list(obj)
-            .find(|(pat, _)| crate::config::id_matches(pat, id))
+        let mut suppressed = self
+            .ignores
+            .get(&(obj as *const Object))
+            .and_then(|list| {
+                list.iter()
+                    .find(|(pat, _)| crate::config::id_matches(pat, id))
+            })
             .map(|(_, reason)| Suppression {
                 by: SuppressedBy::Annotation,
                 reason: reason.map(str::to_owned),
