@@ -98,6 +98,54 @@ fn split_documents(text: &str) -> Vec<(u32, &str)> {
     chunks
 }
 
+/// Longest run of flow collection openers accepted in a row (`{{{` or `[{[`). Runs of nested
+/// collections used as keys make the YAML parser take exponential time (found by fuzzing: 30
+/// opening braces took minutes and gigabytes); real manifests and JSON never open more than a
+/// few in a row.
+const MAX_OPENER_RUN: usize = 12;
+
+/// Finds a run of more than `max` flow-collection openers separated only by whitespace, outside
+/// comments; returns where the run starts.
+fn long_opener_run(text: &str, max: usize) -> Option<Pos> {
+    let mut run = 0usize;
+    let mut run_start = Pos::default();
+    let (mut line, mut col) = (1u32, 0u32);
+    let mut in_comment = false;
+    let mut prev_blank = true;
+    for ch in text.chars() {
+        col += 1;
+        if ch == '\n' {
+            line += 1;
+            col = 0;
+            in_comment = false;
+            prev_blank = true;
+            continue;
+        }
+        if in_comment {
+            continue;
+        }
+        match ch {
+            '#' if prev_blank => {
+                in_comment = true;
+                run = 0;
+            }
+            '{' | '[' => {
+                if run == 0 {
+                    run_start = Pos::new(line, col);
+                }
+                run += 1;
+                if run > max {
+                    return Some(run_start);
+                }
+            }
+            ' ' | '\t' | '\r' => {}
+            _ => run = 0,
+        }
+        prev_blank = matches!(ch, ' ' | '\t');
+    }
+    None
+}
+
 struct Builder<'a> {
     limits: &'a Limits,
     line_offset: u32,
@@ -169,6 +217,15 @@ fn parse_chunk(
                 "document too large: {} bytes (limit {})",
                 chunk.len(),
                 limits.max_bytes
+            ),
+        ));
+    }
+    if let Some(pos) = long_opener_run(chunk, MAX_OPENER_RUN) {
+        let pos = Pos::new(pos.line + line_offset, pos.col);
+        return Err(b.err(
+            pos,
+            format!(
+                "more than {MAX_OPENER_RUN} flow collections opened in a row ('{{'/'['); refused (the YAML parser's time grows exponentially with them)"
             ),
         ));
     }
@@ -356,7 +413,7 @@ mod tests {
 
     #[test]
     fn deep_nesting_and_alias_bombs_are_refused() {
-        let deep = "[".repeat(500) + &"]".repeat(500);
+        let deep = "[a, ".repeat(500) + &"]".repeat(500);
         let e = docs(&deep).remove(0).unwrap_err();
         assert!(
             e.message.contains("nesting") || e.message.contains("recursion"),
@@ -379,6 +436,22 @@ mod tests {
         };
         let r = parse_stream(&bomb, &limits);
         assert!(r[0].as_ref().unwrap_err().message.contains("too large"));
+    }
+
+    #[test]
+    fn runs_of_flow_openers_are_refused_before_parsing() {
+        // Found by fuzzing: this took exponential time and memory in the parser.
+        let bad = format!("a:\n  b: {}{}\n---\nc: 1\n", "{".repeat(40), "}".repeat(40));
+        let d = docs(&bad);
+        let e = d[0].as_ref().unwrap_err();
+        assert_eq!(e.pos, Pos::new(2, 6));
+        assert!(e.message.contains("in a row"), "{e}");
+        assert!(d[1].is_ok(), "the next document still loads");
+        // Ordinary nesting, arrays of objects and comments are fine.
+        let ok = "a: [{b: [{c: [[1, 2], [3]]}]}]\n# {{{{{{{{{{{{{{{{{{{{\nd: \"x\"\n";
+        assert!(docs(ok)[0].is_ok());
+        assert_eq!(long_opener_run("{{{{ {", 4), Some(Pos::new(1, 1)));
+        assert_eq!(long_opener_run("{{x{{", 3), None);
     }
 
     #[test]
