@@ -1,13 +1,93 @@
 //! Field paths (`spec.containers[0].securityContext.privileged`) and their source positions.
 
 use crate::node::{Node, Pos, Value};
+use std::borrow::Cow;
 use std::fmt;
+
+/// A path key. Field names common in pod specs share one static copy instead of being
+/// allocated each time a path is built (checks build paths for every container).
+fn key_text(k: &str) -> Cow<'static, str> {
+    let common: &'static str = match k {
+        "metadata" => "metadata",
+        "annotations" => "annotations",
+        "labels" => "labels",
+        "name" => "name",
+        "namespace" => "namespace",
+        "spec" => "spec",
+        "template" => "template",
+        "jobTemplate" => "jobTemplate",
+        "containers" => "containers",
+        "initContainers" => "initContainers",
+        "ephemeralContainers" => "ephemeralContainers",
+        "securityContext" => "securityContext",
+        "image" => "image",
+        "imagePullPolicy" => "imagePullPolicy",
+        "ports" => "ports",
+        "containerPort" => "containerPort",
+        "hostPort" => "hostPort",
+        "env" => "env",
+        "value" => "value",
+        "valueFrom" => "valueFrom",
+        "resources" => "resources",
+        "limits" => "limits",
+        "requests" => "requests",
+        "cpu" => "cpu",
+        "memory" => "memory",
+        "volumes" => "volumes",
+        "volumeMounts" => "volumeMounts",
+        "hostPath" => "hostPath",
+        "path" => "path",
+        "readOnly" => "readOnly",
+        "privileged" => "privileged",
+        "allowPrivilegeEscalation" => "allowPrivilegeEscalation",
+        "readOnlyRootFilesystem" => "readOnlyRootFilesystem",
+        "runAsNonRoot" => "runAsNonRoot",
+        "runAsUser" => "runAsUser",
+        "runAsGroup" => "runAsGroup",
+        "fsGroup" => "fsGroup",
+        "capabilities" => "capabilities",
+        "add" => "add",
+        "drop" => "drop",
+        "seccompProfile" => "seccompProfile",
+        "appArmorProfile" => "appArmorProfile",
+        "seLinuxOptions" => "seLinuxOptions",
+        "windowsOptions" => "windowsOptions",
+        "procMount" => "procMount",
+        "type" => "type",
+        "sysctls" => "sysctls",
+        "hostNetwork" => "hostNetwork",
+        "hostPID" => "hostPID",
+        "hostIPC" => "hostIPC",
+        "hostUsers" => "hostUsers",
+        "serviceAccountName" => "serviceAccountName",
+        "automountServiceAccountToken" => "automountServiceAccountToken",
+        "livenessProbe" => "livenessProbe",
+        "readinessProbe" => "readinessProbe",
+        "startupProbe" => "startupProbe",
+        "lifecycle" => "lifecycle",
+        "os" => "os",
+        "selector" => "selector",
+        "rules" => "rules",
+        "subjects" => "subjects",
+        "roleRef" => "roleRef",
+        "data" => "data",
+        "tls" => "tls",
+        "ingress" => "ingress",
+        "egress" => "egress",
+        "podSelector" => "podSelector",
+        "policyTypes" => "policyTypes",
+        "hostAliases" => "hostAliases",
+        "runtimeClassName" => "runtimeClassName",
+        _ => return Cow::Owned(k.to_owned()),
+    };
+    Cow::Borrowed(common)
+}
 
 /// One step of a [`FieldPath`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Seg {
     /// A mapping key.
-    Key(Box<str>),
+    Key(Cow<'static, str>),
     /// A sequence index.
     Index(usize),
 }
@@ -28,7 +108,7 @@ impl FieldPath {
             dotted
                 .split('.')
                 .filter(|s| !s.is_empty())
-                .map(|s| Seg::Key(s.into()))
+                .map(|s| Seg::Key(key_text(s)))
                 .collect(),
         )
     }
@@ -36,14 +116,14 @@ impl FieldPath {
     /// This path with a key appended.
     pub fn key(&self, k: &str) -> Self {
         let mut p = self.clone();
-        p.0.push(Seg::Key(k.into()));
+        p.0.push(Seg::Key(key_text(k)));
         p
     }
 
     /// This path with several keys appended.
     pub fn keys(&self, ks: &[&str]) -> Self {
         let mut p = self.clone();
-        p.0.extend(ks.iter().map(|k| Seg::Key((*k).into())));
+        p.0.extend(ks.iter().map(|k| Seg::Key(key_text(k))));
         p
     }
 

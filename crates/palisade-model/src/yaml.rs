@@ -190,11 +190,9 @@ impl Builder<'_> {
     }
 }
 
+/// The text of a non-scalar mapping key (`? [a, b]: c`), as JSON.
 fn key_text(node: &Node) -> Box<str> {
-    match &node.value {
-        Value::Scalar(s) => s.text.clone(),
-        _ => node.to_json().to_string().into(),
-    }
+    node.to_json().to_string().into()
 }
 
 fn parse_chunk(
@@ -271,7 +269,7 @@ fn parse_chunk(
                 });
                 let node = Node {
                     value: Value::Scalar(Scalar {
-                        text: text.as_ref().into(),
+                        text: text.into_owned().into_boxed_str(),
                         plain: style == ScalarStyle::Plain && !str_tag,
                     }),
                     pos,
@@ -329,7 +327,14 @@ fn parse_chunk(
                 None => root = Some(node),
                 Some(Frame::Seq(items, ..)) => items.push(node),
                 Some(Frame::Map(entries, pending, ..)) => match pending.take() {
-                    None => *pending = Some((key_text(&node), node.pos)),
+                    None => {
+                        let pos = node.pos;
+                        let key = match node.value {
+                            Value::Scalar(s) => s.text,
+                            _ => key_text(&node),
+                        };
+                        *pending = Some((key, pos));
+                    }
                     Some((key, key_pos)) => entries.push(Entry {
                         key,
                         key_pos,

@@ -31,7 +31,7 @@ pub fn scan(inv: &Inventory, cfg: &Config) -> Vec<Finding> {
 /// [`scan`] with an explicit thread count: with two or more, the PSS and hardening analyzers
 /// run side by side (the inventory is shared read-only). The result does not depend on it.
 pub fn scan_with_threads(inv: &Inventory, cfg: &Config, threads: usize) -> Vec<Finding> {
-    let mut findings = if threads > 1 {
+    let findings = if threads > 1 {
         std::thread::scope(|scope| {
             let pss = scope.spawn(|| {
                 let mut sink = Sink::new(inv, cfg);
@@ -50,24 +50,36 @@ pub fn scan_with_threads(inv: &Inventory, cfg: &Config, threads: usize) -> Vec<F
         hardening::run(&mut sink);
         sink.into_findings()
     };
-    findings.sort_by(|a, b| {
-        (
-            &a.location.file,
-            a.location.line,
-            a.location.column,
-            &a.check,
-            &a.message,
-            &a.location.field_path,
-        )
-            .cmp(&(
-                &b.location.file,
-                b.location.line,
-                b.location.column,
-                &b.check,
-                &b.message,
-                &b.location.field_path,
-            ))
+    // Sort by source order (an index, not the file name string), then position; ties in the
+    // same order the reporters use, so their own (stable) sort finds the work done.
+    let order: std::collections::HashMap<&str, usize> = inv
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    let mut keyed: Vec<(usize, Finding)> = findings
+        .into_iter()
+        .map(|f| {
+            (
+                order
+                    .get(f.location.file.as_str())
+                    .copied()
+                    .unwrap_or(usize::MAX),
+                f,
+            )
+        })
+        .collect();
+    keyed.sort_by(|(oa, a), (ob, b)| {
+        (oa, a.location.line, a.location.column)
+            .cmp(&(ob, b.location.line, b.location.column))
+            .then_with(|| a.check.cmp(&b.check))
+            .then_with(|| a.object.cmp(&b.object))
+            .then_with(|| a.location.field_path.cmp(&b.location.field_path))
+            .then_with(|| a.container.cmp(&b.container))
+            .then_with(|| a.message.cmp(&b.message))
     });
+    let findings: Vec<Finding> = keyed.into_iter().map(|(_, f)| f).collect();
     findings
 }
 
