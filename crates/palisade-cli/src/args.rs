@@ -5,7 +5,12 @@ use std::path::PathBuf;
 
 /// Defense in depth for Kubernetes: find, block and catch what attackers use against a cluster.
 #[derive(Parser, Debug)]
-#[command(name = "palisade", version, about, long_about = None)]
+#[command(
+    name = "palisade",
+    version,
+    about = "Defense in depth for Kubernetes: find, block and catch what attackers use against a cluster.",
+    after_help = "Examples:\n  palisade scan examples/\n  helm template ./chart | palisade scan - -o sarif > palisade.sarif\n  palisade checks -o json"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
