@@ -21,6 +21,9 @@ pub enum Command {
     /// Scan manifests for Pod Security Standards violations and hardening faults.
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(Box<ScanArgs>),
+    /// RBAC: can-i, who-can, reconcile, and escalation analysis, offline from manifests.
+    #[command(subcommand)]
+    Rbac(crate::rbac::RbacCommand),
     /// List every check with its metadata.
     #[command(after_help = "Examples:\n  palisade checks\n  palisade checks -o json | jq '.[].id'")]
     Checks(ChecksArgs),

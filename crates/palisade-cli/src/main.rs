@@ -4,6 +4,7 @@
 //! codes (0 clean, 1 findings at or above `--fail-on`, 2 usage or input errors).
 
 mod args;
+mod rbac;
 mod scan;
 
 use clap::Parser;
@@ -14,6 +15,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         args::Command::Scan(a) => scan::run(&a),
         args::Command::Checks(a) => scan::list_checks(&a),
+        args::Command::Rbac(c) => rbac::run(&c),
     };
     match result {
         Ok(code) => code,
