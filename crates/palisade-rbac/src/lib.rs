@@ -3,8 +3,10 @@
 //! [`objects::RbacStore`] reads Roles, ClusterRoles, bindings, ServiceAccounts and pods from an
 //! inventory; [`rule`] holds the exact matching of the API server's RBAC authorizer.
 
+pub mod compare;
 pub mod objects;
 pub mod rule;
 
+pub use compare::covers;
 pub use objects::{Binding, Origin, RbacStore, Role, RoleKind, RoleRef, Subject, SubjectKind};
 pub use rule::{PolicyRule, Request, ResourceAttributes};
