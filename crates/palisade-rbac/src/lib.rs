@@ -5,6 +5,7 @@
 
 pub mod compare;
 pub mod objects;
+pub mod reconcile;
 pub mod rule;
 
 pub use compare::covers;
