@@ -527,7 +527,7 @@ pub struct Plan {
     pub objects: Vec<ObjectPlan>,
     /// Namespaces that would be created, in order.
     pub namespaces_created: Vec<String>,
-    /// Desired objects that are not reconciled (other kinds, shadowed duplicates).
+    /// Desired objects that are not reconciled (other kinds, unreadable objects).
     pub skipped: Vec<Skipped>,
     /// Things worth knowing (desired values the API server would default differently).
     pub warnings: Vec<String>,
@@ -972,7 +972,7 @@ struct DesiredObj {
 }
 
 /// Reads the desired RBAC objects of `inv` (whose store is `store`) in input order; other
-/// kinds and shadowed duplicates go to `skipped`, defaulting surprises to `warnings`.
+/// kinds and unreadable objects go to `skipped`, surprises to `warnings`.
 fn desired_objects(
     inv: &Inventory,
     store: &RbacStore,
@@ -1040,21 +1040,19 @@ fn desired_objects(
         let obj = match by_index.get(&idx) {
             Some(Parsed::Role(r)) => Obj::Role(role_obj(r, Some(&o.node))),
             Some(Parsed::Binding(b)) => Obj::Binding(binding_obj(b, Some(&o.node))),
-            None => {
-                let reason = if store_has(store, &key) {
-                    "defined again later in the input; kubectl would reconcile both, only \
-                     the last definition is reconciled here"
-                } else {
-                    "could not be read (see the errors above)"
-                };
-                skipped.push(skip(reason.into()));
-                continue;
-            }
+            // Shadowed by a later object of the same name in the store: read it alone.
+            None => match read_alone(inv, o) {
+                Some(obj) => obj,
+                None => {
+                    skipped.push(skip("could not be read (see the errors above)".into()));
+                    continue;
+                }
+            },
         };
         if let Some((f, l)) = seen.insert(key.clone(), (file.clone(), line)) {
             warnings.push(format!(
-                "{key} is defined twice ({f}:{l} and {file}:{line}); the second definition is \
-                 reconciled against the result of the first"
+                "{key} is defined more than once ({f}:{l} and {file}:{line}); each definition \
+                 is reconciled against the result of the one before"
             ));
         }
         if let Obj::Binding(b) = &obj {
@@ -1087,20 +1085,26 @@ fn desired_objects(
     Ok(out)
 }
 
-fn store_has(store: &RbacStore, key: &ObjectKey) -> bool {
-    let ns = key.namespace.clone().unwrap_or_default();
-    match key.kind {
-        ObjectKind::ClusterRole => store.cluster_roles.contains_key(&key.name),
-        ObjectKind::Role => store.roles.contains_key(&(ns, key.name.clone())),
-        ObjectKind::ClusterRoleBinding => store
-            .cluster_role_bindings
-            .iter()
-            .any(|b| b.name == key.name),
-        ObjectKind::RoleBinding => store
-            .role_bindings
-            .get(&ns)
-            .is_some_and(|v| v.iter().any(|b| b.name == key.name)),
+/// Reads one object on its own (an object the store holds a later namesake of).
+fn read_alone(inv: &Inventory, o: &palisade_model::Object) -> Option<Obj> {
+    let mut alone = Inventory::new();
+    alone.sources = inv.sources.clone();
+    alone.objects.push(o.clone());
+    let (store, _) = RbacStore::from_inventory(&alone);
+    let role = store
+        .cluster_roles
+        .values()
+        .chain(store.roles.values())
+        .next();
+    if let Some(r) = role {
+        return Some(Obj::Role(role_obj(r, Some(&o.node))));
     }
+    let binding = store
+        .cluster_role_bindings
+        .iter()
+        .chain(store.role_bindings.values().flatten())
+        .next();
+    binding.map(|b| Obj::Binding(binding_obj(b, Some(&o.node))))
 }
 
 /// What `kubectl auth reconcile` with `opts` would do with the desired objects of `desired`
