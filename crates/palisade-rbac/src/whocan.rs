@@ -1,0 +1,259 @@
+//! `who-can`: every subject allowed to make a request, with the binding -> role -> rule chain,
+//! computed with the same matcher and scoping as [`crate::Authorizer`] (the API server's
+//! "subject locator" turned offline), and the pods that run as the service accounts found.
+
+use crate::authorizer::{
+    AUTHENTICATED_GROUP, MASTERS_GROUP, SERVICE_ACCOUNT_PREFIX, SERVICE_ACCOUNTS_GROUP,
+    resolve_role, subject_namespace,
+};
+use crate::objects::{Binding, PodInfo, RBAC_GROUP, RbacStore, Role, Subject, SubjectKind};
+use crate::rule::{PolicyRule, Request};
+use std::collections::{BTreeMap, HashMap};
+
+/// One way a subject is allowed: binding -> role -> rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Chain<'a> {
+    /// The binding.
+    pub binding: &'a Binding,
+    /// Its role.
+    pub role: &'a Role,
+    /// The first rule of the role that allows the request.
+    pub rule: &'a PolicyRule,
+    /// Index of that rule.
+    pub rule_index: usize,
+    /// The namespace the request was evaluated in (a RoleBinding's, or the request's).
+    pub namespace: &'a str,
+}
+
+/// A subject allowed to make the request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allowed<'a> {
+    /// The subject, normalised (ServiceAccount subjects carry their effective namespace).
+    pub subject: Subject,
+    /// `true` for `system:masters`, which bypasses RBAC (no chain needed).
+    pub bypass: bool,
+    /// Every binding chain that grants it.
+    pub chains: Vec<Chain<'a>>,
+    /// Pods (and workload templates) whose service-account identity is (or, for groups such
+    /// as `system:serviceaccounts:<ns>`, belongs to) this subject.
+    pub pods: Vec<&'a PodInfo>,
+}
+
+/// The answer to a who-can question.
+#[derive(Debug, Clone, Default)]
+pub struct WhoCan<'a> {
+    /// Allowed subjects: `system:masters` first, then sorted by kind, namespace and name.
+    pub allowed: Vec<Allowed<'a>>,
+    /// RoleBinding grants that match the request's verb and resource but can never apply:
+    /// the resource is cluster-scoped, so its requests carry no namespace.
+    pub inert: Vec<Chain<'a>>,
+    /// Bindings that would be consulted but whose role does not exist.
+    pub missing_roles: Vec<&'a Binding>,
+}
+
+fn normalise(s: &Subject, b: &Binding) -> Option<Subject> {
+    Some(match s.kind {
+        SubjectKind::ServiceAccount => Subject {
+            kind: s.kind,
+            name: s.name.clone(),
+            namespace: Some(subject_namespace(s, b)?.to_owned()),
+            api_group: String::new(),
+        },
+        _ => Subject {
+            kind: s.kind,
+            name: s.name.clone(),
+            namespace: None,
+            api_group: RBAC_GROUP.to_owned(),
+        },
+    })
+}
+
+/// Pods whose token identity is, or belongs to, `subject`.
+pub fn pods_of<'a>(store: &'a RbacStore, subject: &Subject) -> Vec<&'a PodInfo> {
+    let sa = |ns: &str, name: &str| -> Vec<&'a PodInfo> {
+        store
+            .pods
+            .iter()
+            .filter(|p| p.namespace == ns && p.service_account == name)
+            .collect()
+    };
+    match subject.kind {
+        SubjectKind::ServiceAccount => {
+            sa(subject.namespace.as_deref().unwrap_or(""), &subject.name)
+        }
+        SubjectKind::User => match subject
+            .name
+            .strip_prefix(SERVICE_ACCOUNT_PREFIX)
+            .and_then(|r| r.split_once(':'))
+        {
+            Some((ns, name)) => sa(ns, name),
+            None => Vec::new(),
+        },
+        SubjectKind::Group => {
+            if subject.name == SERVICE_ACCOUNTS_GROUP || subject.name == AUTHENTICATED_GROUP {
+                store.pods.iter().collect()
+            } else if let Some(ns) = subject
+                .name
+                .strip_prefix(SERVICE_ACCOUNTS_GROUP)
+                .and_then(|r| r.strip_prefix(':'))
+            {
+                store.pods.iter().filter(|p| p.namespace == ns).collect()
+            } else {
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// Which namespaces' RoleBindings to consult.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Namespaces<'n> {
+    /// The request's own namespace only (exactly the authorizer).
+    Request,
+    /// Every namespace: each RoleBinding is evaluated as if the request were in its
+    /// namespace ("who can do it somewhere").
+    All,
+    /// This namespace (ignored for cluster-scoped requests, whose namespace is empty).
+    One(&'n str),
+}
+
+/// Every subject allowed to make `req` (ClusterRoleBindings, plus the RoleBindings of the
+/// request's namespace, or of every namespace with [`Namespaces::All`]). `cluster_scoped`
+/// says the resource is cluster-scoped: RoleBinding grants are then reported as inert.
+pub fn who_can<'a>(
+    store: &'a RbacStore,
+    req: &Request,
+    namespaces: Namespaces<'_>,
+    cluster_scoped: bool,
+) -> WhoCan<'a> {
+    let mut out = WhoCan::default();
+    let mut by_subject: BTreeMap<Subject, Vec<Chain<'a>>> = BTreeMap::new();
+    let mut cache: HashMap<*const Role, Option<usize>> = HashMap::new();
+    let mut first_rule = |role: &'a Role, req: &Request| -> Option<usize> {
+        *cache
+            .entry(role as *const Role)
+            .or_insert_with(|| role.rules.iter().position(|r| r.allows(req)))
+    };
+    for b in &store.cluster_role_bindings {
+        let Some(role) = resolve_role(store, b) else {
+            out.missing_roles.push(b);
+            continue;
+        };
+        let Some(i) = first_rule(role, req) else {
+            continue;
+        };
+        for s in &b.subjects {
+            let Some(subject) = normalise(s, b) else {
+                continue;
+            };
+            by_subject.entry(subject).or_default().push(Chain {
+                binding: b,
+                role,
+                rule: &role.rules[i],
+                rule_index: i,
+                namespace: "",
+            });
+        }
+    }
+    let req_ns = req.namespace();
+    let rb_namespaces: Vec<&'a String> = match namespaces {
+        Namespaces::All => store.role_bindings.keys().collect(),
+        Namespaces::Request => store
+            .role_bindings
+            .keys()
+            .filter(|k| !req_ns.is_empty() && k.as_str() == req_ns)
+            .collect(),
+        Namespaces::One(ns) => store
+            .role_bindings
+            .keys()
+            .filter(|k| k.as_str() == ns)
+            .collect(),
+    };
+    // Cluster-scoped requests never reach RoleBindings; look at all of them to report
+    // the inert grants users often mistake for real ones.
+    let inert_namespaces: Vec<&'a String> = if cluster_scoped {
+        store.role_bindings.keys().collect()
+    } else {
+        Vec::new()
+    };
+    let scan = if cluster_scoped {
+        &inert_namespaces
+    } else {
+        &rb_namespaces
+    };
+    for ns in scan {
+        let ns_req = match req {
+            Request::Resource(r) => {
+                let mut r = r.clone();
+                r.namespace = (*ns).clone();
+                Request::Resource(r)
+            }
+            Request::NonResource { .. } => req.clone(),
+        };
+        // Rule matching ignores the namespace attribute, so the per-role cache stays valid.
+        for b in &store.role_bindings[*ns] {
+            let Some(role) = resolve_role(store, b) else {
+                if !cluster_scoped {
+                    out.missing_roles.push(b);
+                }
+                continue;
+            };
+            if matches!(req, Request::NonResource { .. }) {
+                // Non-resource requests have no namespace: RoleBindings never apply.
+                if let Some(i) = first_rule(role, &ns_req) {
+                    out.inert.push(Chain {
+                        binding: b,
+                        role,
+                        rule: &role.rules[i],
+                        rule_index: i,
+                        namespace: ns,
+                    });
+                }
+                continue;
+            }
+            let Some(i) = first_rule(role, &ns_req) else {
+                continue;
+            };
+            let chain = Chain {
+                binding: b,
+                role,
+                rule: &role.rules[i],
+                rule_index: i,
+                namespace: ns,
+            };
+            if cluster_scoped {
+                out.inert.push(chain);
+                continue;
+            }
+            for s in &b.subjects {
+                let Some(subject) = normalise(s, b) else {
+                    continue;
+                };
+                by_subject.entry(subject).or_default().push(chain);
+            }
+        }
+    }
+    let masters = Subject {
+        kind: SubjectKind::Group,
+        name: MASTERS_GROUP.to_owned(),
+        namespace: None,
+        api_group: RBAC_GROUP.to_owned(),
+    };
+    let masters_chains = by_subject.remove(&masters).unwrap_or_default();
+    out.allowed.push(Allowed {
+        subject: masters,
+        bypass: true,
+        chains: masters_chains,
+        pods: Vec::new(),
+    });
+    for (subject, chains) in by_subject {
+        let pods = pods_of(store, &subject);
+        out.allowed.push(Allowed {
+            subject,
+            bypass: false,
+            chains,
+            pods,
+        });
+    }
+    out
+}
