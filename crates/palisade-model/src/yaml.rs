@@ -190,11 +190,6 @@ impl Builder<'_> {
     }
 }
 
-/// The text of a non-scalar mapping key (`? [a, b]: c`), as JSON.
-fn key_text(node: &Node) -> Box<str> {
-    node.to_json().to_string().into()
-}
-
 fn parse_chunk(
     index: usize,
     line_offset: u32,
@@ -328,12 +323,15 @@ fn parse_chunk(
                 Some(Frame::Seq(items, ..)) => items.push(node),
                 Some(Frame::Map(entries, pending, ..)) => match pending.take() {
                     None => {
-                        let pos = node.pos;
-                        let key = match node.value {
-                            Value::Scalar(s) => s.text,
-                            _ => key_text(&node),
+                        // Kubernetes objects are JSON: a mapping key must be a scalar (the API
+                        // server's decoder rejects `{a: 1}: x` and `[a]: x` too).
+                        let Value::Scalar(s) = node.value else {
+                            return Err(b.err(
+                                node.pos,
+                                "mapping key is not a scalar (a list or mapping used as a key)",
+                            ));
                         };
-                        *pending = Some((key, pos));
+                        *pending = Some((s.text, node.pos));
                     }
                     Some((key, key_pos)) => entries.push(Entry {
                         key,
@@ -457,6 +455,16 @@ mod tests {
         assert!(docs(ok)[0].is_ok());
         assert_eq!(long_opener_run("{{{{ {", 4), Some(Pos::new(1, 1)));
         assert_eq!(long_opener_run("{{x{{", 3), None);
+    }
+
+    #[test]
+    fn non_scalar_keys_are_refused() {
+        // Found by fuzzing: rendering nested complex keys as text grew exponentially.
+        let nested = format!("{}{}", "{x, ".repeat(40), "}".repeat(40));
+        let e = docs(&nested).remove(0).unwrap_err();
+        assert!(e.message.contains("not a scalar"), "{e}");
+        assert!(docs("? [a, b]\n: c\n")[0].is_err());
+        assert!(docs("a: {b: [1, {c: d}]}\n")[0].is_ok());
     }
 
     #[test]
