@@ -4,6 +4,7 @@
 //! inventory; [`rule`] holds the exact matching of the API server's RBAC authorizer.
 
 pub mod aggregate;
+pub mod analysis;
 pub mod authorizer;
 pub mod bootstrap;
 pub mod cani;
