@@ -199,7 +199,7 @@ mod tests {
             rule(&["*"], &["*"], &["*/scale"], &[]),
         ] {
             assert!(
-                covers(std::slice::from_ref(&star), &[sub.clone()]).0,
+                covers(std::slice::from_ref(&star), std::slice::from_ref(&sub)).0,
                 "{sub:?}"
             );
         }

@@ -185,13 +185,6 @@ enum Obj {
 }
 
 impl Obj {
-    fn annotations(&self) -> &StringMap {
-        match self {
-            Obj::Role(r) => &r.annotations,
-            Obj::Binding(b) => &b.annotations,
-        }
-    }
-
     /// What the API server would store: defaulted apiGroups, no empty maps.
     fn stored(mut self) -> Obj {
         let drop_empty = |m: &mut StringMap| {
@@ -506,7 +499,8 @@ pub struct ObjectPlan {
     pub previous_role_ref: Option<RoleRef>,
     /// The namespace this object's creation creates, if it did not exist.
     pub creates_namespace: Option<String>,
-    /// The object as it is after reconcile (for a protected object: as it would be).
+    /// The object as it is after reconcile (a protected object unchanged; kubectl prints the
+    /// object it would have written instead).
     pub object: Value,
 }
 
@@ -1153,14 +1147,11 @@ pub fn reconcile(
             // Keys carry the kind, so a role key never holds a binding.
             (Some(_), obj) => obj.clone(),
         };
-        debug_assert!(
-            !p.protected
-                || current
-                    .objects
-                    .get(&d.key)
-                    .is_some_and(|o| protected(o.annotations()))
-        );
-        p.object = result.to_json();
+        // A protected object stays as it is.
+        p.object = match current.objects.get(&d.key) {
+            Some(existing) if p.protected => existing.to_json(),
+            _ => result.to_json(),
+        };
         if p.changes() {
             if matches!(p.operation, Operation::Create | Operation::Recreate)
                 && let Some(ns) = &d.key.namespace
