@@ -117,9 +117,12 @@ pub fn run(a: &ScanArgs) -> Result<ExitCode> {
     }
 
     let t_load = t0.elapsed();
-    let findings = palisade_posture::scan_with_threads(&inv, &cfg, threads);
+    let mut findings = palisade_posture::scan_with_threads(&inv, &cfg, threads);
+    let rbac = palisade_rbac::analysis::findings(&inv);
+    findings.extend(palisade_posture::sink::apply_config(&inv, &cfg, rbac));
+    let findings = palisade_posture::sort_findings(&inv, findings);
     let t_scan = t0.elapsed();
-    let checks = palisade_posture::all_checks();
+    let checks = all_checks();
     let report = Report {
         findings: &findings,
         checks: &checks,
@@ -182,9 +185,16 @@ pub fn run(a: &ScanArgs) -> Result<ExitCode> {
     Ok(code)
 }
 
+/// Every check `scan` can report: posture, then RBAC.
+fn all_checks() -> Vec<palisade_model::CheckMeta> {
+    let mut checks = palisade_posture::all_checks();
+    checks.extend(palisade_rbac::analysis::checks());
+    checks
+}
+
 /// Runs `palisade checks`.
 pub fn list_checks(a: &ChecksArgs) -> Result<ExitCode> {
-    let checks = palisade_posture::all_checks();
+    let checks = all_checks();
     let stdout = std::io::stdout();
     let color = use_color(a.color, stdout.is_terminal());
     let format = match a.output {

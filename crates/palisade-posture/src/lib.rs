@@ -50,8 +50,12 @@ pub fn scan_with_threads(inv: &Inventory, cfg: &Config, threads: usize) -> Vec<F
         hardening::run(&mut sink);
         sink.into_findings()
     };
-    // Sort by source order (an index, not the file name string), then position; ties in the
-    // same order the reporters use, so their own (stable) sort finds the work done.
+    sort_findings(inv, findings)
+}
+
+/// Sorts findings by source order (an index, not the file name string), then position; ties in
+/// the same order the reporters use, so their own (stable) sort finds the work done.
+pub fn sort_findings(inv: &Inventory, findings: Vec<Finding>) -> Vec<Finding> {
     let order: std::collections::HashMap<&str, usize> = inv
         .sources
         .iter()

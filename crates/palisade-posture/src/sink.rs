@@ -111,8 +111,66 @@ impl<'a> Sink<'a> {
         });
     }
 
+    /// Records a finding another analyzer built about `obj` (the RBAC analysis), applying the
+    /// configuration and suppressions as [`Sink::emit`] does.
+    pub fn adopt(&mut self, obj: &Object, f: Finding) {
+        if !self.enabled(&f.check) {
+            return;
+        }
+        let container = f.container.as_deref();
+        let mut suppressed = self
+            .ignores
+            .get(&(obj as *const Object))
+            .and_then(|list| {
+                list.iter()
+                    .find(|(pat, _)| crate::config::id_matches(pat, &f.check))
+            })
+            .map(|(_, reason)| Suppression {
+                by: SuppressedBy::Annotation,
+                reason: reason.map(str::to_owned),
+            });
+        if suppressed.is_none() {
+            suppressed = self
+                .cfg
+                .exemption_for(&f.check, &obj.id, container)
+                .map(|ex| Suppression {
+                    by: SuppressedBy::Config,
+                    reason: ex.reason.clone(),
+                });
+        }
+        let severity = self.cfg.severity_for(&f.check, f.severity);
+        self.findings.push(Finding {
+            severity,
+            suppressed,
+            ..f
+        });
+    }
+
     /// The findings collected so far.
     pub fn into_findings(self) -> Vec<Finding> {
         self.findings
     }
+}
+
+/// Applies the configuration (disabled checks, severity overrides, exemptions) and
+/// `palisade.dev/ignore` annotations to findings built outside this crate. A finding whose
+/// object is not in the inventory is kept as is.
+pub fn apply_config(inv: &Inventory, cfg: &Config, findings: Vec<Finding>) -> Vec<Finding> {
+    let mut by_id: std::collections::HashMap<(&palisade_model::ObjectRef, &str), &Object> =
+        std::collections::HashMap::new();
+    for o in &inv.objects {
+        by_id.entry((&o.id, inv.file_of(o))).or_insert(o);
+    }
+    let mut sink = Sink::new(inv, cfg);
+    let mut orphans = Vec::new();
+    for f in findings {
+        match by_id.get(&(&f.object, f.location.file.as_str())) {
+            Some(obj) => sink.adopt(obj, f),
+            None if !cfg.is_disabled(&f.check) => orphans.push(f),
+            None => {}
+        }
+    }
+    let mut out = sink.into_findings();
+    out.append(&mut orphans);
+    out
 }

@@ -11,8 +11,9 @@
 //! * [`secrets`]: credentials in env values and ConfigMaps;
 //! * [`hostpath`]: hostPath volumes;
 //! * [`network`]: NetworkPolicies (cross-object), Ingress TLS, exposed Services;
-//! * [`workload`]: namespaces, controllers, selectors, runtime classes, removed APIs;
-//! * [`rbac`]: Roles, ClusterRoles and their bindings.
+//! * [`workload`]: namespaces, controllers, selectors, runtime classes, removed APIs.
+//!
+//! RBAC risks are `rbac/<risk>` checks of the `palisade-rbac` crate (its `analysis` module).
 //!
 //! Which containers a check looks at is part of its contract: security-context, image, env and
 //! mount checks look at init, regular and ephemeral containers (they all run on the node with
@@ -27,7 +28,6 @@ use std::borrow::Cow;
 pub mod hostpath;
 pub mod image;
 pub mod network;
-pub mod rbac;
 pub mod resources;
 pub mod secrets;
 pub mod security;
@@ -149,9 +149,6 @@ pub static REGISTRY: &[&Check] = &[
     &workload::DEFAULT_NAMESPACE,
     &workload::NAKED_POD,
     &workload::SELECTOR_MISMATCH,
-    &rbac::CLUSTER_ADMIN_BINDING,
-    &rbac::WILDCARD_RULE,
-    &rbac::ANONYMOUS_BINDING,
 ];
 
 /// Metadata of every `hardening/<name>` check.
@@ -169,7 +166,6 @@ pub fn run(sink: &mut Sink<'_>) {
     hostpath::run(sink);
     network::run(sink);
     workload::run(sink);
-    rbac::run(sink);
 }
 
 #[cfg(test)]

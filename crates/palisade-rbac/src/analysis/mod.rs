@@ -385,10 +385,17 @@ pub fn to_findings(inv: &Inventory, a: &Analysis<'_>) -> Vec<Finding> {
                     &field,
                     risk,
                     risk.severity,
-                    format!(
-                        "the service account token this pod mounts leads to {}: {path}",
-                        path.target()
-                    ),
+                    match (&sp.cluster_admin, &sp.secrets) {
+                        (Some(_), Some(s)) => format!(
+                            "the service account token this pod mounts leads to {}: {path}; and to {}: {s}",
+                            path.target(),
+                            s.target()
+                        ),
+                        _ => format!(
+                            "the service account token this pod mounts leads to {}: {path}",
+                            path.target()
+                        ),
+                    },
                 );
             }
             Node::Principal { .. } => {
