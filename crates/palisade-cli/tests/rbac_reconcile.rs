@@ -460,3 +460,53 @@ fn nothing_to_do_exits_0() {
     );
     assert!(!stdout(&out).contains("reconciliation required"));
 }
+
+#[test]
+fn bootstrap_roles_are_part_of_the_cluster() {
+    let desired = "\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: view}
+rules:
+- {apiGroups: [''], resources: [pods], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: edit}
+aggregationRule:
+  clusterRoleSelectors:
+  - matchLabels: {rbac.authorization.k8s.io/aggregate-to-edit: 'true'}
+";
+    let dir = setup(desired, "");
+    let out = palisade(
+        dir.path(),
+        &["rbac", "reconcile", "-f", "desired.yaml", "-o", "json"],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let view = &v["objects"][0];
+    // The aggregated bootstrap `view` covers `get pods`; the desired role has no
+    // aggregationRule, so the existing one is dropped (an update) and the aggregated rules are
+    // extra.
+    assert_eq!(view["operation"], "update", "{view}");
+    assert_eq!(view["missingRules"], serde_json::json!([]));
+    assert!(view["extraRules"].as_array().unwrap().len() > 5, "{view}");
+    assert!(view["object"].get("aggregationRule").is_none());
+    // `edit` with the same selector: nothing to do.
+    assert_eq!(v["objects"][1]["operation"], "none", "{}", v["objects"][1]);
+
+    let out = palisade(
+        dir.path(),
+        &[
+            "rbac",
+            "reconcile",
+            "-f",
+            "desired.yaml",
+            "-o",
+            "json",
+            "--with-defaults=false",
+        ],
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["counts"]["create"], 2, "{v}");
+}

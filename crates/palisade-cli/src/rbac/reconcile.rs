@@ -41,8 +41,11 @@ Exit codes: 0 nothing would change, 1 objects would be created, updated or recre
 errors.
 
 The current state is what the API server holds: manifests, or a dump such as `kubectl get \
-roles,rolebindings,clusterroles,clusterrolebindings -A -o yaml`. Without --current the cluster \
-is empty. The namespaces default, kube-system, kube-public and kube-node-lease always exist.
+roles,rolebindings,clusterroles,clusterrolebindings -A -o yaml`, plus (unless \
+--with-defaults=false) the bootstrap roles and bindings of a real cluster; aggregated \
+ClusterRoles get the rules the aggregation controller gives them. Without --current the cluster \
+holds only those defaults. The namespaces default, kube-system, kube-public and kube-node-lease \
+always exist.
 
 Examples:
   palisade rbac reconcile -f rbac/ --current cluster-dump.yaml
@@ -66,6 +69,10 @@ pub struct Args {
     /// Namespace of desired namespaced objects that do not name one (kubectl's -n).
     #[arg(short = 'n', long, default_value = "default")]
     pub namespace: String,
+    /// Add the default ClusterRoles and ClusterRoleBindings of a real cluster to the current
+    /// state (objects of --current win on name clashes).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub with_defaults: bool,
     /// Do not print notices about skipped objects.
     #[arg(short, long)]
     pub quiet: bool,
@@ -104,15 +111,20 @@ pub fn run(a: &Args) -> Result<ExitCode> {
     let mut errors = print_diags(&desired.diagnostics, a.quiet, &mut err)?;
     errors |= print_diags(&desired_diags, a.quiet, &mut err)?;
 
-    let mut state = if a.current.is_empty() {
-        ClusterState::new()
+    let current = if a.current.is_empty() {
+        Inventory::new()
     } else {
-        let current = load(&a.current, "default");
-        let (store, diags) = RbacStore::from_inventory(&current);
-        errors |= print_diags(&current.diagnostics, a.quiet, &mut err)?;
-        errors |= print_diags(&diags, a.quiet, &mut err)?;
-        ClusterState::from_store(&store, Some(&current))
+        load(&a.current, "default")
     };
+    let (mut store, diags) = RbacStore::from_inventory(&current);
+    errors |= print_diags(&current.diagnostics, a.quiet, &mut err)?;
+    errors |= print_diags(&diags, a.quiet, &mut err)?;
+    if a.with_defaults {
+        store.add_bootstrap();
+    }
+    // Aggregated ClusterRoles hold what the aggregation controller puts in them.
+    store.aggregate();
+    let mut state = ClusterState::from_store(&store, Some(&current));
     if errors {
         writeln!(err, "palisade: input errors, nothing reconciled")?;
         return Ok(ExitCode::from(2));
