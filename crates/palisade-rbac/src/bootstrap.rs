@@ -157,7 +157,7 @@ mod tests {
             for rule in &r.rules {
                 assert!(!rule.verbs.is_empty(), "{}", r.name);
                 let res = !rule.resources.is_empty() && !rule.api_groups.is_empty();
-                assert!(res != !rule.non_resource_urls.is_empty(), "{}", r.name);
+                assert!(res == rule.non_resource_urls.is_empty(), "{}", r.name);
             }
         }
         // Every binding references an existing role.

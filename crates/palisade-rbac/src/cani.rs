@@ -282,10 +282,18 @@ pub fn answer<'a>(authz: &Authorizer<'a>, user: &UserInfo, q: &Question) -> Answ
                 ),
                 Request::NonResource { .. } => (String::new(), String::new()),
             };
-            reasons.push(format!(
-                "{res} is cluster-scoped: {} grants it only to requests in namespace {ns:?}, which requests for {res} never carry (kubectl would answer yes)",
-                describe_binding(g.binding)
-            ));
+            let is_ns = matches!(&q.raw, Request::Resource(r) if r.group.is_empty() && r.resource == "namespaces");
+            reasons.push(if is_ns {
+                format!(
+                    "namespaces is cluster-scoped: {} grants it only on the namespace {ns:?} itself (ask about namespaces/{ns}; kubectl would answer yes)",
+                    describe_binding(g.binding)
+                )
+            } else {
+                format!(
+                    "{res} is cluster-scoped: {} grants it only to requests in namespace {ns:?}, which requests for {res} never carry (kubectl would answer yes)",
+                    describe_binding(g.binding)
+                )
+            });
             inert_grant = Some(g);
         }
     }
@@ -630,7 +638,8 @@ fn resource_covers(owner: &str, res: &str) -> bool {
 impl Atom {
     /// Does `self` (owner) make `other` redundant?
     fn covers(&self, other: &Atom) -> bool {
-        if !(self.cluster || !other.cluster) || !any_or(&self.verb, &other.verb) {
+        // A namespace grant never makes a cluster-wide one redundant.
+        if (other.cluster && !self.cluster) || !any_or(&self.verb, &other.verb) {
             return false;
         }
         if !self.url.is_empty() || !other.url.is_empty() {
@@ -647,6 +656,16 @@ impl Atom {
             && resource_covers(&self.resource, &other.resource)
             && (self.name.is_empty() || self.name == other.name)
     }
+}
+
+/// A request on a namespace object carries that namespace's name as its namespace, so a
+/// RoleBinding's grant on `namespaces` applies to its own namespace, for requests that name it
+/// (not `list`, `create` or `deletecollection`, which name none).
+fn namespace_itself(info: &ResourceInfo, atom: &Atom, namespace: &str) -> bool {
+    info.group.is_empty()
+        && info.resource == "namespaces"
+        && (atom.name.is_empty() || atom.name == namespace)
+        && !matches!(atom.verb.as_str(), "list" | "create" | "deletecollection")
 }
 
 /// A deduplicated, scope-aware listing: atoms that can never apply are dropped (and
@@ -681,10 +700,7 @@ pub fn compact_list(authz: &Authorizer<'_>, user: &UserInfo, namespace: &str) ->
                     let inert = !atom.url.is_empty()
                         || (atom.group != ALL
                             && discovery::find(&atom.group, base).is_some_and(|i| {
-                                !i.namespaced
-                                    && !(i.group.is_empty()
-                                        && i.resource == "namespaces"
-                                        && atom.name == namespace)
+                                !i.namespaced && !namespace_itself(i, &atom, namespace)
                             }));
                     if inert {
                         out.inert.push(format!(
