@@ -282,10 +282,9 @@ impl GrantInfo {
 
 /// Where a hit applies, in words.
 pub fn scope_text(hit: &Hit<'_>) -> String {
-    match (&hit.namespace, hit.risk.scope) {
-        (Some(ns), _) => format!("in namespace {ns}"),
-        (None, catalog::Scope::Cluster) => "cluster-wide".into(),
-        (None, _) => "in all namespaces".into(),
+    match &hit.namespace {
+        Some(ns) => format!("in namespace {ns}"),
+        None => "cluster-wide".into(),
     }
 }
 
