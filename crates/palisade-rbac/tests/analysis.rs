@@ -21,9 +21,10 @@
 //! analysis must say.
 
 use palisade_model::{Inventory, LoadOptions};
-use palisade_rbac::analysis;
+use palisade_rbac::analysis::{self, Holdings, Principal};
+use palisade_rbac::{Authorizer, Binding, PolicyRule, RbacStore, UserInfo};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Deserialize)]
@@ -153,11 +154,54 @@ fn run_case(path: &Path) -> Result<(), String> {
             failures.push(format!("findings: expected\n{want:#?}\ngot\n{got:#?}"));
         }
     }
+    failures.extend(same_grants_as_the_authorizer(&store));
     if failures.is_empty() {
         Ok(())
     } else {
         Err(failures.join("\n"))
     }
+}
+
+/// The rules the analysis holds for each user and service account, per namespace, are exactly
+/// those the authorizer applies (`grants_for`): one subject-matching semantics.
+fn same_grants_as_the_authorizer(store: &RbacStore) -> Vec<String> {
+    let holdings = Holdings::new(store);
+    let authorizer = Authorizer::new(store);
+    let mut namespaces: BTreeSet<&str> = store.role_bindings.keys().map(String::as_str).collect();
+    namespaces.insert("");
+    let mut failures = Vec::new();
+    for p in holdings.principals() {
+        let user = match &p {
+            Principal::User { name } => UserInfo::user(name.clone(), Vec::<String>::new()),
+            Principal::ServiceAccount { namespace, name } => {
+                UserInfo::service_account(namespace, name)
+            }
+            Principal::Group { .. } => continue,
+        };
+        let held = holdings.held(&p);
+        for ns in &namespaces {
+            let mut mine: Vec<(*const Binding, *const PolicyRule)> = held
+                .iter()
+                .filter(|h| h.namespace().is_none() || h.namespace() == Some(*ns))
+                .map(|h| (h.binding as *const Binding, h.rule as *const PolicyRule))
+                .collect();
+            let mut theirs: Vec<(*const Binding, *const PolicyRule)> = authorizer
+                .grants_for(&user, ns)
+                .iter()
+                .map(|g| (g.binding as *const Binding, g.rule as *const PolicyRule))
+                .collect();
+            mine.sort();
+            theirs.sort();
+            if mine != theirs {
+                failures.push(format!(
+                    "{p} in {ns:?}: the analysis holds {} rules, the authorizer applies {}",
+                    mine.len(),
+                    theirs.len()
+                ));
+            }
+        }
+    }
+    failures
 }
 
 #[test]

@@ -169,6 +169,8 @@ pub fn run(a: &Args) -> Result<ExitCode> {
         "none" | "never" => None,
         s => Some(s.parse().context("--fail-on")?),
     };
+    let timings = std::env::var_os("PALISADE_TIMINGS").is_some();
+    let t0 = std::time::Instant::now();
     let (inputs, diags) = collect_inputs(&a.files);
     let opts = LoadOptions {
         default_namespace: a.namespace.clone(),
@@ -179,7 +181,9 @@ pub fn run(a: &Args) -> Result<ExitCode> {
     let mut all = diags;
     all.append(&mut inv.diagnostics);
     inv.diagnostics = all;
+    let t_load = t0.elapsed();
     let (store, rbac_diags) = analysis::load(&inv, a.with_defaults);
+    let t_store = t0.elapsed();
     let mut stderr = std::io::stderr().lock();
     for d in inv.diagnostics.iter().chain(&rbac_diags) {
         if d.level != DiagLevel::Notice {
@@ -187,13 +191,12 @@ pub fn run(a: &Args) -> Result<ExitCode> {
         }
     }
     let result = analysis::analyze(&store, &analysis::token_secrets(&inv));
+    let t_analyze = t0.elapsed();
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
     match a.output {
         Format::Text => text(&inv, &result, &mut w)?,
-        Format::Dot => {
-            w.write_all(analysis::dot::render(&result.graph, &result.paths).as_bytes())?
-        }
+        Format::Dot => w.write_all(analysis::dot::render(&result.paths).as_bytes())?,
         Format::Json => {
             let report = JsonReport {
                 subjects: result
@@ -226,6 +229,17 @@ pub fn run(a: &Args) -> Result<ExitCode> {
         }
     }
     w.flush()?;
+    if timings {
+        eprintln!(
+            "timings: load {:.3}s, rbac store {:.3}s, analysis {:.3}s, output {:.3}s; {} subjects with risks, {} path sources",
+            t_load.as_secs_f64(),
+            (t_store - t_load).as_secs_f64(),
+            (t_analyze - t_store).as_secs_f64(),
+            (t0.elapsed() - t_analyze).as_secs_f64(),
+            result.subjects.len(),
+            result.paths.len()
+        );
+    }
     let input_error = inv.has_errors() || rbac_diags.iter().any(|d| d.level == DiagLevel::Error);
     Ok(if input_error {
         ExitCode::from(2)

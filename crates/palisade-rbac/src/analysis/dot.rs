@@ -1,8 +1,8 @@
 //! The escalation paths as a Graphviz DOT graph: the union of the shortest paths, pods as
 //! ellipses, identities as boxes, targets as red octagons, edges labelled with their grant.
 
-use super::paths::{Graph, Node, SourcePaths};
-use std::collections::BTreeSet;
+use super::paths::{Node, SourcePaths};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 /// Quotes a DOT string.
@@ -24,50 +24,52 @@ pub fn quote(s: &str) -> String {
 fn shape(n: &Node) -> &'static str {
     match n {
         Node::Pod { .. } => "shape=ellipse",
-        Node::Principal { .. } => "shape=box",
+        Node::Principal { .. } | Node::Hub { .. } => "shape=box",
         Node::ClusterAdmin | Node::Secrets { .. } => "shape=octagon, color=red, fontcolor=red",
     }
 }
 
-/// Renders the edges of `paths` (each edge once) as a DOT digraph.
-pub fn render(graph: &Graph, paths: &[SourcePaths]) -> String {
-    let mut edges: BTreeSet<usize> = BTreeSet::new();
+/// Renders the shortest paths (each node and edge once) as a DOT digraph.
+pub fn render(paths: &[SourcePaths]) -> String {
+    let mut ids: BTreeMap<&Node, usize> = BTreeMap::new();
+    let mut order: Vec<&Node> = Vec::new();
+    let mut edges: Vec<(usize, usize, String)> = Vec::new();
+    let mut seen: BTreeSet<(usize, usize)> = BTreeSet::new();
     for sp in paths {
         for p in sp.cluster_admin.iter().chain(sp.secrets.iter()) {
-            edges.extend(p.edges.iter().copied());
+            let mut prev: Option<usize> = None;
+            for step in &p.steps {
+                let id = *ids.entry(&step.node).or_insert_with(|| {
+                    order.push(&step.node);
+                    order.len() - 1
+                });
+                if let Some(from) = prev
+                    && seen.insert((from, id))
+                {
+                    let label = match (&step.via, &step.note) {
+                        (Some(v), _) => v.to_string(),
+                        (None, Some(n)) => n.clone(),
+                        (None, None) => String::from("token"),
+                    };
+                    edges.push((from, id, label));
+                }
+                prev = Some(id);
+            }
         }
-    }
-    let mut nodes: BTreeSet<usize> = BTreeSet::new();
-    for &e in &edges {
-        nodes.insert(graph.edges[e].from);
-        nodes.insert(graph.edges[e].to);
     }
     let mut out = String::from(
         "digraph rbac {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
     );
-    for &n in &nodes {
-        let node = &graph.nodes[n];
+    for (i, node) in order.iter().enumerate() {
         let _ = writeln!(
             out,
-            "  n{n} [label={}, {}];",
+            "  n{i} [label={}, {}];",
             quote(&node.to_string()),
             shape(node)
         );
     }
-    for &e in &edges {
-        let edge = &graph.edges[e];
-        let label = match (&edge.via, &edge.note) {
-            (Some(v), _) => v.to_string(),
-            (None, Some(n)) => n.clone(),
-            (None, None) => String::from("token"),
-        };
-        let _ = writeln!(
-            out,
-            "  n{} -> n{} [label={}];",
-            edge.from,
-            edge.to,
-            quote(&label)
-        );
+    for (from, to, label) in edges {
+        let _ = writeln!(out, "  n{from} -> n{to} [label={}];", quote(&label));
     }
     out.push_str("}\n");
     out

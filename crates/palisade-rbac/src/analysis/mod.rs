@@ -29,6 +29,7 @@ use crate::objects::{Binding, Origin, RbacStore, Role, Subject, SubjectKind};
 use crate::rule::PolicyRule;
 use palisade_model::{CheckMeta, FieldPath, Finding, Inventory, Location, Node as YNode};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// Annotation naming the service account of a legacy token Secret.
 const SA_NAME_ANNOTATION: &str = "kubernetes.io/service-account.name";
@@ -355,6 +356,8 @@ pub fn to_findings(inv: &Inventory, a: &Analysis<'_>) -> Vec<Finding> {
             }
         }
     }
+    let pods = pod_index(inv);
+    let bindings = binding_index(a.store);
     for sp in &a.paths {
         let (risk, path) = match (&sp.cluster_admin, &sp.secrets) {
             (Some(p), _) => (&catalog::PATH_TO_CLUSTER_ADMIN, p),
@@ -368,7 +371,8 @@ pub fn to_findings(inv: &Inventory, a: &Analysis<'_>) -> Vec<Finding> {
                 kind,
                 ..
             } => {
-                let Some(pod) = a_pod(inv, kind, namespace, name) else {
+                let Some(&pod) = pods.get(&(kind.as_str(), namespace.as_str(), name.as_str()))
+                else {
                     continue;
                 };
                 let Some(t) = palisade_model::pod_template(&inv.objects[pod]) else {
@@ -408,7 +412,7 @@ pub fn to_findings(inv: &Inventory, a: &Analysis<'_>) -> Vec<Finding> {
                 let (Some(object), Some(subject)) = (v.object, &v.subject) else {
                     continue;
                 };
-                let Some(b) = binding_of(a.store, object) else {
+                let Some(&b) = bindings.get(&object) else {
                     continue;
                 };
                 if let Some((object, field)) = subject_location(inv, b, subject) {
@@ -427,19 +431,31 @@ pub fn to_findings(inv: &Inventory, a: &Analysis<'_>) -> Vec<Finding> {
     out
 }
 
-fn a_pod(inv: &Inventory, kind: &str, namespace: &str, name: &str) -> Option<usize> {
-    inv.objects.iter().position(|o| {
-        o.id.kind == kind
-            && o.id.name == name
-            && o.id.namespace.as_deref().unwrap_or("") == namespace
-            && palisade_model::pod_template(o).is_some()
-    })
+/// Pods and workloads of the inventory by (kind, namespace, name).
+fn pod_index(inv: &Inventory) -> HashMap<(&str, &str, &str), usize> {
+    let mut out = HashMap::new();
+    for (i, o) in inv.objects.iter().enumerate() {
+        if palisade_model::pod_template(o).is_some() {
+            out.entry((
+                o.id.kind.as_str(),
+                o.id.namespace.as_deref().unwrap_or(""),
+                o.id.name.as_str(),
+            ))
+            .or_insert(i);
+        }
+    }
+    out
 }
 
-fn binding_of(store: &RbacStore, object: usize) -> Option<&Binding> {
+/// Bindings of the manifests by object index.
+fn binding_index(store: &RbacStore) -> HashMap<usize, &Binding> {
     store
         .cluster_role_bindings
         .iter()
         .chain(store.role_bindings.values().flatten())
-        .find(|b| matches!(b.origin, Origin::Manifest { object: o, .. } if o == object))
+        .filter_map(|b| match b.origin {
+            Origin::Manifest { object, .. } => Some((object, b)),
+            Origin::Bootstrap => None,
+        })
+        .collect()
 }

@@ -27,7 +27,7 @@ use super::held::{MASTERS, Principal};
 use crate::objects::RbacStore;
 use palisade_model::Severity;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 
 /// A node of the escalation graph.
@@ -55,6 +55,26 @@ pub enum Node {
         /// Namespace.
         namespace: Option<String>,
     },
+    /// A set of identities reached together (kept out of printed paths): one edge to the hub
+    /// instead of one per member keeps the graph linear in size.
+    Hub {
+        /// Which set.
+        kind: HubKind,
+        /// Namespace (`None`: every namespace).
+        namespace: Option<String>,
+    },
+}
+
+/// The sets of identities [`Node::Hub`] stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum HubKind {
+    /// Every service account (of the manifests, of the pods, and `default`).
+    ServiceAccounts,
+    /// The service accounts of the pods that mount their token.
+    PodServiceAccounts,
+    /// Every user and service account.
+    Users,
 }
 
 impl fmt::Display for Node {
@@ -75,6 +95,17 @@ impl fmt::Display for Node {
             Node::ClusterAdmin => f.write_str("cluster-admin"),
             Node::Secrets { namespace: Some(n) } => write!(f, "secrets in {n}"),
             Node::Secrets { namespace: None } => f.write_str("secrets in all namespaces"),
+            Node::Hub { kind, namespace } => {
+                let what = match kind {
+                    HubKind::ServiceAccounts => "any service account",
+                    HubKind::PodServiceAccounts => "the service account of any pod",
+                    HubKind::Users => "any user",
+                };
+                match namespace {
+                    Some(n) => write!(f, "{what} in {n}"),
+                    None => f.write_str(what),
+                }
+            }
         }
     }
 }
@@ -123,6 +154,7 @@ pub struct Graph {
     /// Edges.
     pub edges: Vec<Edge>,
     index: HashMap<Node, usize>,
+    pairs: HashSet<(usize, usize)>,
 }
 
 impl Graph {
@@ -146,7 +178,7 @@ impl Graph {
             return;
         }
         // One edge per (from, to): the first (strongest, in catalogue order) is kept.
-        if self.edges.iter().any(|e| e.from == from && e.to == to) {
+        if !self.pairs.insert((from, to)) {
             return;
         }
         self.edges.push(Edge {
@@ -185,11 +217,8 @@ pub struct Step {
 /// A shortest path from a source to a target.
 #[derive(Debug, Clone, Serialize)]
 pub struct Path {
-    /// The steps, source first.
+    /// The steps, source first (hubs left out).
     pub steps: Vec<Step>,
-    /// Edge indexes, for graph output.
-    #[serde(skip)]
-    pub edges: Vec<usize>,
 }
 
 impl Path {
@@ -379,6 +408,43 @@ impl<'s> Builder<'s> {
         }
     }
 
+    /// The hub of a set of identities, created with its member edges on first use.
+    fn hub(&mut self, kind: HubKind, ns: Option<&str>) -> usize {
+        let node = Node::Hub {
+            kind,
+            namespace: ns.map(str::to_owned),
+        };
+        if let Some(i) = self.graph.find(&node) {
+            return i;
+        }
+        let i = self.graph.node(node);
+        let members: Vec<Principal> = match kind {
+            HubKind::ServiceAccounts => self.sas(ns, false),
+            HubKind::PodServiceAccounts => self.sas(ns, true),
+            HubKind::Users => self
+                .graph
+                .nodes
+                .iter()
+                .filter_map(|n| match n {
+                    Node::Principal {
+                        principal: p @ (Principal::User { .. } | Principal::ServiceAccount { .. }),
+                    } => Some(p.clone()),
+                    _ => None,
+                })
+                .collect(),
+        };
+        for m in members {
+            let j = self.graph.node(Node::Principal { principal: m });
+            self.graph.edge(i, j, None, None);
+        }
+        i
+    }
+
+    fn link_hub(&mut self, from: usize, kind: HubKind, ns: Option<&str>, v: &Via) {
+        let to = self.hub(kind, ns);
+        self.graph.edge(from, to, Some(v.clone()), None);
+    }
+
     /// Adds the edges a principal's hits give it.
     pub fn add(&mut self, p: &Principal, hits: &[Hit<'_>]) {
         if p.is_master() {
@@ -418,8 +484,7 @@ impl<'s> Builder<'s> {
                 || id == catalog::WORKLOAD_CREATE.id.as_str()
             {
                 let v = via(hit, first(hit));
-                let sas = self.sas(ns, false);
-                self.link_sas(from, sas, &v);
+                self.link_hub(from, HubKind::ServiceAccounts, ns, &v);
             } else if id == catalog::POD_EXEC.id.as_str()
                 || id == catalog::POD_ATTACH.id.as_str()
                 || id == catalog::POD_EPHEMERAL.id.as_str()
@@ -429,12 +494,13 @@ impl<'s> Builder<'s> {
                     continue;
                 }
                 let v = via(hit, first(hit));
-                let sas = self.sas(ns, true);
-                self.link_sas(from, sas, &v);
+                self.link_hub(from, HubKind::PodServiceAccounts, ns, &v);
             } else if id == catalog::NODE_PROXY.id.as_str() {
                 let v = via(hit, first(hit));
-                let sas = self.sas(None, true);
-                self.link_sas(from, sas, &v);
+                self.link_hub(from, HubKind::PodServiceAccounts, None, &v);
+            } else if id == catalog::TOKEN_REQUEST.id.as_str() && hit.names.is_empty() {
+                let v = via(hit, first(hit));
+                self.link_hub(from, HubKind::ServiceAccounts, ns, &v);
             } else if id == catalog::TOKEN_REQUEST.id.as_str() {
                 let v = via(hit, first(hit));
                 let sas: Vec<Principal> = self
@@ -473,8 +539,7 @@ impl<'s> Builder<'s> {
                             },
                             &v,
                         );
-                        let sas = self.sas(Some(n), false);
-                        self.link_sas(from, sas, &v);
+                        self.link_hub(from, HubKind::ServiceAccounts, Some(n), &v);
                     }
                 }
             } else if id == catalog::CSR_APPROVE.id.as_str()
@@ -519,24 +584,22 @@ impl<'s> Builder<'s> {
                         self.link(from, target, &v);
                     }
                 }
+                "impersonate users" if names.is_empty() => {
+                    self.link_hub(from, HubKind::Users, None, &v);
+                }
                 "impersonate users" => {
-                    let users: Vec<Principal> = if names.is_empty() {
-                        self.graph
-                            .nodes
-                            .iter()
-                            .filter_map(|n| match n {
-                                Node::Principal {
-                                    principal: p @ (Principal::User { .. } | Principal::ServiceAccount { .. }),
-                                } => Some(p.clone()),
-                                _ => None,
-                            })
-                            .collect()
-                    } else {
-                        names.iter().map(|n| Principal::user(n)).collect()
-                    };
-                    for u in users {
-                        self.link(from, Node::Principal { principal: u }, &v);
+                    for n in &names {
+                        self.link(
+                            from,
+                            Node::Principal {
+                                principal: Principal::user(n),
+                            },
+                            &v,
+                        );
                     }
+                }
+                "impersonate serviceaccounts" if names.is_empty() => {
+                    self.link_hub(from, HubKind::ServiceAccounts, namespace.as_deref(), &v);
                 }
                 "impersonate serviceaccounts" => {
                     let sas: Vec<Principal> = self
@@ -594,19 +657,26 @@ fn walk(graph: &Graph, next: &[Option<usize>], from: usize) -> Option<Path> {
         via: None,
         note: None,
     }];
-    let mut edges = Vec::new();
     let mut at = from;
+    // A hub is left out: the member after it takes the grant of the edge into the hub.
+    let mut carried: (Option<Via>, Option<String>) = (None, None);
     while let Some(ei) = next[at] {
         let e = &graph.edges[ei];
-        edges.push(ei);
-        steps.push(Step {
-            node: graph.nodes[e.to].clone(),
-            via: e.via.clone(),
-            note: e.note.clone(),
-        });
+        let node = &graph.nodes[e.to];
+        let via = e.via.clone().or(carried.0.take());
+        let note = e.note.clone().or(carried.1.take());
+        if matches!(node, Node::Hub { .. }) {
+            carried = (via, note);
+        } else {
+            steps.push(Step {
+                node: node.clone(),
+                via,
+                note,
+            });
+        }
         at = e.to;
     }
-    Some(Path { steps, edges })
+    Some(Path { steps })
 }
 
 /// The shortest paths to cluster-admin and to Secrets from every pod and from the principals
