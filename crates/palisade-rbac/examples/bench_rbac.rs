@@ -370,7 +370,7 @@ fn main() {
     let mut subjects = 0usize;
     for (_, r) in qs.iter().take(500) {
         let s = Instant::now();
-        let w = whocan::who_can(&store, r, Namespaces::Request, false);
+        let w = whocan::who_can(&authz, r, Namespaces::Request, false);
         times.push(s.elapsed());
         subjects += w.allowed.len();
     }
@@ -385,7 +385,7 @@ fn main() {
             ..Default::default()
         });
         let s = Instant::now();
-        let _ = whocan::who_can(&store, &req, Namespaces::Request, true);
+        let _ = whocan::who_can(&authz, &req, Namespaces::Request, true);
         times.push(s.elapsed());
     }
     stats(

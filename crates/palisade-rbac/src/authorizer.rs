@@ -15,7 +15,7 @@
 //! - a binding whose role does not exist grants nothing (it never denies);
 //! - a request is allowed as soon as one rule allows it ([`PolicyRule::allows`]).
 
-use crate::objects::{Binding, RbacStore, Role, RoleKind, Subject, SubjectKind};
+use crate::objects::{Binding, PodInfo, RbacStore, Role, RoleKind, Subject, SubjectKind};
 use crate::rule::{PolicyRule, Request};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -279,6 +279,12 @@ pub struct Authorizer<'a> {
     store: &'a RbacStore,
     cluster: Index<'a>,
     namespaced: HashMap<&'a str, Index<'a>>,
+    /// The role of each ClusterRoleBinding, in store order.
+    crb_roles: Vec<Option<&'a Role>>,
+    /// The role of each RoleBinding, per namespace, in store order.
+    rb_roles: HashMap<&'a str, Vec<Option<&'a Role>>>,
+    /// Pods by (namespace, service account).
+    pods_by_sa: HashMap<&'a str, HashMap<&'a str, Vec<&'a PodInfo>>>,
 }
 
 /// The role a binding references, if it exists: a `Role` in the binding's namespace or a
@@ -302,8 +308,11 @@ impl<'a> Authorizer<'a> {
         let mut cluster = Index::default();
         let mut namespaced: HashMap<&'a str, Index<'a>> = HashMap::new();
         let mut order = 0u32;
+        let mut crb_roles = Vec::with_capacity(store.cluster_role_bindings.len());
+        let mut rb_roles: HashMap<&'a str, Vec<Option<&'a Role>>> = HashMap::new();
         for b in &store.cluster_role_bindings {
             let role = resolve_role(store, b);
+            crb_roles.push(role);
             for (i, s) in b.subjects.iter().enumerate() {
                 cluster.add(Entry {
                     order,
@@ -317,8 +326,10 @@ impl<'a> Authorizer<'a> {
         }
         for (ns, bindings) in &store.role_bindings {
             let idx = namespaced.entry(ns.as_str()).or_default();
+            let roles = rb_roles.entry(ns.as_str()).or_default();
             for b in bindings {
                 let role = resolve_role(store, b);
+                roles.push(role);
                 for (i, s) in b.subjects.iter().enumerate() {
                     idx.add(Entry {
                         order,
@@ -331,11 +342,53 @@ impl<'a> Authorizer<'a> {
                 order += 1;
             }
         }
+        let mut pods_by_sa: HashMap<&'a str, HashMap<&'a str, Vec<&'a PodInfo>>> = HashMap::new();
+        for p in &store.pods {
+            pods_by_sa
+                .entry(p.namespace.as_str())
+                .or_default()
+                .entry(p.service_account.as_str())
+                .or_default()
+                .push(p);
+        }
         Authorizer {
             store,
             cluster,
             namespaced,
+            crb_roles,
+            rb_roles,
+            pods_by_sa,
         }
+    }
+
+    /// ClusterRoleBindings with their roles (`None`: missing), in store order.
+    pub fn cluster_bindings(&self) -> impl Iterator<Item = (&'a Binding, Option<&'a Role>)> + '_ {
+        self.store
+            .cluster_role_bindings
+            .iter()
+            .zip(self.crb_roles.iter().copied())
+    }
+
+    /// The RoleBindings of `namespace` with their roles (`None`: missing), in store order.
+    pub fn role_bindings_in(
+        &self,
+        namespace: &str,
+    ) -> impl Iterator<Item = (&'a Binding, Option<&'a Role>)> + '_ {
+        let bindings: &'a [Binding] = self
+            .store
+            .role_bindings
+            .get(namespace)
+            .map_or(&[], Vec::as_slice);
+        let roles: &[Option<&'a Role>] = self.rb_roles.get(namespace).map_or(&[], Vec::as_slice);
+        bindings.iter().zip(roles.iter().copied())
+    }
+
+    /// Pods (and workload templates) running as service account `name` of namespace `ns`.
+    pub fn pods_of_service_account(&self, ns: &str, name: &str) -> &[&'a PodInfo] {
+        self.pods_by_sa
+            .get(ns)
+            .and_then(|m| m.get(name))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The store this authorizer reads.

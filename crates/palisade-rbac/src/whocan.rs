@@ -3,10 +3,10 @@
 //! "subject locator" turned offline), and the pods that run as the service accounts found.
 
 use crate::authorizer::{
-    AUTHENTICATED_GROUP, MASTERS_GROUP, SERVICE_ACCOUNT_PREFIX, SERVICE_ACCOUNTS_GROUP,
-    resolve_role, subject_namespace,
+    AUTHENTICATED_GROUP, Authorizer, MASTERS_GROUP, SERVICE_ACCOUNT_PREFIX, SERVICE_ACCOUNTS_GROUP,
+    subject_namespace,
 };
-use crate::objects::{Binding, PodInfo, RBAC_GROUP, RbacStore, Role, Subject, SubjectKind};
+use crate::objects::{Binding, PodInfo, RBAC_GROUP, Role, Subject, SubjectKind};
 use crate::rule::{PolicyRule, Request};
 use std::collections::{BTreeMap, HashMap};
 
@@ -69,13 +69,10 @@ fn normalise(s: &Subject, b: &Binding) -> Option<Subject> {
 }
 
 /// Pods whose token identity is, or belongs to, `subject`.
-pub fn pods_of<'a>(store: &'a RbacStore, subject: &Subject) -> Vec<&'a PodInfo> {
+pub fn pods_of<'a>(authz: &Authorizer<'a>, subject: &Subject) -> Vec<&'a PodInfo> {
+    let store = authz.store();
     let sa = |ns: &str, name: &str| -> Vec<&'a PodInfo> {
-        store
-            .pods
-            .iter()
-            .filter(|p| p.namespace == ns && p.service_account == name)
-            .collect()
+        authz.pods_of_service_account(ns, name).to_vec()
     };
     match subject.kind {
         SubjectKind::ServiceAccount => {
@@ -121,11 +118,12 @@ pub enum Namespaces<'n> {
 /// request's namespace, or of every namespace with [`Namespaces::All`]). `cluster_scoped`
 /// says the resource is cluster-scoped: RoleBinding grants are then reported as inert.
 pub fn who_can<'a>(
-    store: &'a RbacStore,
+    authz: &Authorizer<'a>,
     req: &Request,
     namespaces: Namespaces<'_>,
     cluster_scoped: bool,
 ) -> WhoCan<'a> {
+    let store = authz.store();
     let mut out = WhoCan::default();
     let mut by_subject: BTreeMap<Subject, Vec<Chain<'a>>> = BTreeMap::new();
     let mut cache: HashMap<*const Role, Option<usize>> = HashMap::new();
@@ -134,8 +132,8 @@ pub fn who_can<'a>(
             .entry(role as *const Role)
             .or_insert_with(|| role.rules.iter().position(|r| r.allows(req)))
     };
-    for b in &store.cluster_role_bindings {
-        let Some(role) = resolve_role(store, b) else {
+    for (b, role) in authz.cluster_bindings() {
+        let Some(role) = role else {
             out.missing_roles.push(b);
             continue;
         };
@@ -191,8 +189,8 @@ pub fn who_can<'a>(
             Request::NonResource { .. } => req.clone(),
         };
         // Rule matching ignores the namespace attribute, so the per-role cache stays valid.
-        for b in &store.role_bindings[*ns] {
-            let Some(role) = resolve_role(store, b) else {
+        for (b, role) in authz.role_bindings_in(ns) {
+            let Some(role) = role else {
                 if !cluster_scoped {
                     out.missing_roles.push(b);
                 }
@@ -247,7 +245,7 @@ pub fn who_can<'a>(
         pods: Vec::new(),
     });
     for (subject, chains) in by_subject {
-        let pods = pods_of(store, &subject);
+        let pods = pods_of(authz, &subject);
         out.allowed.push(Allowed {
             subject,
             bypass: false,

@@ -251,7 +251,7 @@ fn run_case(path: &Path) -> Result<usize, String> {
         let cluster_scoped =
             question.scope == Scope::Cluster && question.effective.namespace().is_empty();
         let wc = whocan::who_can(
-            &store,
+            &authz,
             &question.effective,
             Namespaces::Request,
             cluster_scoped,

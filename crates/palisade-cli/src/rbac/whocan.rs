@@ -129,7 +129,8 @@ pub fn run(a: &Args) -> Result<ExitCode> {
     } else {
         Namespaces::Request
     };
-    let result = whocan::who_can(&store, &q.effective, mode, cluster_scoped);
+    let authz = palisade_rbac::Authorizer::new(&store);
+    let result = whocan::who_can(&authz, &q.effective, mode, cluster_scoped);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match a.output {
