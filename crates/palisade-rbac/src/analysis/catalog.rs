@@ -10,7 +10,7 @@
 
 use super::held::{ANONYMOUS, AUTHENTICATED, Held, Principal, SERVICE_ACCOUNTS, UNAUTHENTICATED};
 use crate::objects::{Origin, RBAC_GROUP};
-use crate::rule::{ALL, PolicyRule, Request, ResourceAttributes};
+use crate::rule::{ALL, PolicyRule, Request, ResourceAttributes, api_group_matches, verb_matches};
 use palisade_model::{CheckId, CheckMeta, Severity};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -893,12 +893,19 @@ fn eval_need<'h, 'a>(set: &[&'h Held<'a>], alts: &[Alt], ns: &str) -> Vec<Matche
         let req_ns = if alt.cluster { "" } else { ns };
         for res in alt.resources {
             for verb in alt.verbs {
+                // A RoleBinding never grants a cluster-scoped request; and the request is only
+                // built when some rule has the verb and group at all (most have neither).
+                let candidates = set.iter().filter(|h| {
+                    !(alt.cluster && h.namespace().is_some())
+                        && verb_matches(h.rule, verb)
+                        && api_group_matches(h.rule, alt.group)
+                });
+                let mut candidates = candidates.peekable();
+                if candidates.peek().is_none() {
+                    continue;
+                }
                 let unnamed = request(verb, alt.group, res, "", req_ns);
-                for &h in set {
-                    if alt.cluster && h.namespace().is_some() {
-                        // A RoleBinding never grants a cluster-scoped request.
-                        continue;
-                    }
+                for &h in candidates {
                     if h.rule.allows(&unnamed) {
                         out.push(Matched {
                             held: h,
