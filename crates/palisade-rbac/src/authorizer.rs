@@ -598,6 +598,75 @@ impl Grant<'_> {
 mod tests {
     use super::*;
 
+    fn store(text: &str) -> RbacStore {
+        let mut inv = palisade_model::Inventory::new();
+        inv.add_text("t.yaml", text, &palisade_model::LoadOptions::default());
+        let (s, diags) = RbacStore::from_inventory(&inv);
+        assert!(diags.is_empty(), "{diags:?}");
+        s
+    }
+
+    const GRANTS: &str = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: c}\nrules: [{apiGroups: [''], resources: [pods], verbs: [get]}, {nonResourceURLs: [/x], verbs: [get]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: crb}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: c}\nsubjects: [{kind: Group, name: g}, {kind: User, name: u}, {kind: ServiceAccount, name: nons}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb, namespace: a}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: c}\nsubjects: [{kind: ServiceAccount, name: sa}, {kind: User, name: u}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: missing, namespace: a}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: nope}\nsubjects: [{kind: User, name: u}]\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: lonely, namespace: b}\n";
+
+    #[test]
+    fn grants_follow_visiting_order_and_scope() {
+        let s = store(GRANTS);
+        let authz = Authorizer::new(&s);
+        let u = UserInfo::user("u", ["g"]);
+        let cluster = authz.grants_for(&u, "");
+        assert_eq!(cluster.len(), 2, "the ClusterRoleBinding's two rules");
+        assert!(cluster.iter().all(|g| g.binding.name == "crb"));
+        // The first matching subject is reported: Group g comes before User u.
+        assert_eq!(cluster[0].subject.name, "g");
+        let in_a = authz.grants_for(&u, "a");
+        assert_eq!(in_a.len(), 4);
+        assert_eq!(in_a[2].binding.name, "rb");
+        let applied = authz.bindings_for(&u, "a");
+        assert_eq!(applied.len(), 3);
+        assert!(
+            applied[2].role.is_none(),
+            "the binding to a missing Role applies, grants nothing"
+        );
+        assert!(
+            authz
+                .grants_for(&UserInfo::service_account("a", "sa"), "b")
+                .is_empty()
+        );
+        assert_eq!(
+            authz
+                .grants_for(&UserInfo::service_account("a", "sa"), "a")
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn subjects_are_normalised() {
+        let s = store(GRANTS);
+        let subjects = Authorizer::new(&s).subjects();
+        let names: Vec<String> = subjects
+            .iter()
+            .map(|s| {
+                format!(
+                    "{:?} {}/{}",
+                    s.kind,
+                    s.namespace.as_deref().unwrap_or(""),
+                    s.name
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "User /u",
+                "Group /g",
+                "ServiceAccount a/sa",
+                "ServiceAccount b/lonely"
+            ],
+            "the namespace-less ServiceAccount of a ClusterRoleBinding designates nobody"
+        );
+    }
+
     #[test]
     fn identities() {
         let u = UserInfo::user("alice", ["dev", "dev"]);

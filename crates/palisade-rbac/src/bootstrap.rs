@@ -7,8 +7,10 @@
 //! of every user (`system:basic-user`, `system:discovery`, `system:public-info-viewer`), the
 //! component roles (`system:kube-scheduler`, `system:kube-controller-manager`, `system:node`,
 //! `system:node-proxier`, `system:volume-scheduler`, `system:monitoring`, ...), the CSR
-//! approver roles and a security-relevant subset of the `system:controller:*` roles, whose
-//! bindings (each to the ServiceAccount of the same name in `kube-system`) are generated here.
+//! approver roles and the `system:controller:*` roles of kube-controller-manager (those no
+//! feature gate guards),
+//! whose bindings (each to the ServiceAccount of the same name in `kube-system`) are generated
+//! here.
 //! Namespaced bootstrap Roles (leader locking in `kube-system`, the bootstrap signer) are not
 //! included.
 

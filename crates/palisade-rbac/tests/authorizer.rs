@@ -18,6 +18,13 @@
 //!   grantedBy: RoleBinding prod/rb -> ClusterRole edit   # optional, for yes
 //!   viaMasters: true           # optional, for yes
 //!   reason: cluster-scoped     # optional substring of the `no - ...` reason
+//! whoCan:                      # who-can, exact set of subjects (system:masters aside)
+//! - verb: get
+//!   resource: secrets
+//!   namespace: prod            # optional: `default`; `allNamespaces: true` for every namespace
+//!   subresource: ""            # optional
+//!   expect: [User alice, Group dev, ServiceAccount prod/web]
+//!   inert: [RoleBinding prod/x] # optional: exact list of never-applying RoleBinding grants
 //! lists:                       # can-i --list, exact text
 //! - as: alice
 //!   namespace: prod
@@ -50,7 +57,25 @@ struct Header {
     #[serde(default)]
     questions: Vec<QuestionCase>,
     #[serde(default)]
+    who_can: Vec<WhoCanCase>,
+    #[serde(default)]
     lists: Vec<ListCase>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WhoCanCase {
+    verb: String,
+    resource: String,
+    #[serde(default)]
+    subresource: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    all_namespaces: bool,
+    expect: Vec<String>,
+    #[serde(default)]
+    inert: Option<Vec<String>>,
 }
 
 fn yes() -> bool {
@@ -162,8 +187,8 @@ fn run_case(path: &Path) -> Result<usize, String> {
     if header.description.is_empty() {
         return Err("a case needs a description".into());
     }
-    if header.questions.is_empty() && header.lists.is_empty() {
-        return Err("a case needs questions or lists".into());
+    if header.questions.is_empty() && header.lists.is_empty() && header.who_can.is_empty() {
+        return Err("a case needs questions, whoCan or lists".into());
     }
     let mut inv = Inventory::new();
     let name = path.file_name().unwrap().to_string_lossy().to_string();
@@ -277,6 +302,74 @@ fn run_case(path: &Path) -> Result<usize, String> {
                 if listed { "lists" } else { "does not list" },
                 ans.allowed
             ));
+        }
+    }
+    for (i, w) in header.who_can.iter().enumerate() {
+        let ns = if w.all_namespaces {
+            None
+        } else {
+            Some(w.namespace.as_deref().unwrap_or("default"))
+        };
+        let q = cani::parse_question(&w.verb, &w.resource, &w.subresource, ns)
+            .map_err(|e| format!("whoCan {i}: {e}"))?;
+        let cluster_scoped = q.scope == Scope::Cluster && q.effective.namespace().is_empty();
+        let mode = if w.all_namespaces {
+            Namespaces::All
+        } else {
+            Namespaces::Request
+        };
+        let res = whocan::who_can(&authz, &q.effective, mode, cluster_scoped);
+        checked += 1;
+        if !res
+            .allowed
+            .first()
+            .is_some_and(|a| a.bypass && a.subject.name == "system:masters")
+        {
+            failures.push(format!("whoCan {i}: system:masters is not listed first"));
+        }
+        let mut got: Vec<String> = res
+            .allowed
+            .iter()
+            .filter(|a| !a.bypass)
+            .map(|a| match (&a.subject.kind, &a.subject.namespace) {
+                (SubjectKind::ServiceAccount, Some(ns)) => {
+                    format!("ServiceAccount {ns}/{}", a.subject.name)
+                }
+                (k, _) => format!("{k:?} {}", a.subject.name),
+            })
+            .collect();
+        got.sort();
+        let mut want = w.expect.clone();
+        want.sort();
+        if got != want {
+            failures.push(format!(
+                "whoCan {i} ({} {}): expected {want:?}, got {got:?}",
+                w.verb, w.resource
+            ));
+        }
+        if let Some(inert) = &w.inert {
+            let got: Vec<String> = res
+                .inert
+                .iter()
+                .map(|c| {
+                    format!(
+                        "RoleBinding {}/{}",
+                        c.binding.namespace.as_deref().unwrap_or(""),
+                        c.binding.name
+                    )
+                })
+                .collect();
+            if &got != inert {
+                failures.push(format!("whoCan {i}: inert {inert:?}, got {got:?}"));
+            }
+        }
+        for a in res.allowed.iter().filter(|a| !a.bypass) {
+            if a.chains.is_empty() {
+                failures.push(format!(
+                    "whoCan {i}: {:?} listed without a chain",
+                    a.subject
+                ));
+            }
         }
     }
     for (i, l) in header.lists.iter().enumerate() {
