@@ -660,8 +660,8 @@ mod tests {
             [
                 "User /u",
                 "Group /g",
-                "ServiceAccount a/sa",
-                "ServiceAccount b/lonely"
+                "ServiceAccount b/lonely",
+                "ServiceAccount a/sa"
             ],
             "the namespace-less ServiceAccount of a ClusterRoleBinding designates nobody"
         );
