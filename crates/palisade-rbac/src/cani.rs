@@ -337,9 +337,10 @@ pub fn answer<'a>(authz: &Authorizer<'a>, user: &UserInfo, q: &Question) -> Answ
                 ab.binding.role_ref.name
             )),
             Some(role) => explanation.push(format!(
-                "{head}: no rule of {} ({} rules) matches",
+                "{head}: no rule of {} ({} rule{}) matches",
                 describe_role(role),
-                role.rules.len()
+                role.rules.len(),
+                if role.rules.len() == 1 { "" } else { "s" }
             )),
         }
     }
