@@ -273,6 +273,15 @@ impl<'a> Index<'a> {
     }
 }
 
+/// The RoleBindings that reference one role.
+#[derive(Debug, Clone)]
+pub struct RoleBindingGroup<'a> {
+    /// The role.
+    pub role: &'a Role,
+    /// The RoleBindings referencing it (each applies in its own namespace).
+    pub bindings: Vec<&'a Binding>,
+}
+
 /// The RBAC authorizer over a store, with bindings indexed by subject and namespace.
 #[derive(Debug)]
 pub struct Authorizer<'a> {
@@ -283,6 +292,10 @@ pub struct Authorizer<'a> {
     crb_roles: Vec<Option<&'a Role>>,
     /// The role of each RoleBinding, per namespace, in store order.
     rb_roles: HashMap<&'a str, Vec<Option<&'a Role>>>,
+    /// RoleBindings grouped by the role they reference (in first-use order), with their
+    /// namespaces; RoleBindings whose role is missing are apart.
+    rb_by_role: Vec<RoleBindingGroup<'a>>,
+    rb_missing: Vec<&'a Binding>,
     /// Pods by (namespace, service account).
     pods_by_sa: HashMap<&'a str, HashMap<&'a str, Vec<&'a PodInfo>>>,
 }
@@ -310,6 +323,9 @@ impl<'a> Authorizer<'a> {
         let mut order = 0u32;
         let mut crb_roles = Vec::with_capacity(store.cluster_role_bindings.len());
         let mut rb_roles: HashMap<&'a str, Vec<Option<&'a Role>>> = HashMap::new();
+        let mut rb_by_role: Vec<RoleBindingGroup<'a>> = Vec::new();
+        let mut group_of: HashMap<*const Role, usize> = HashMap::new();
+        let mut rb_missing = Vec::new();
         for b in &store.cluster_role_bindings {
             let role = resolve_role(store, b);
             crb_roles.push(role);
@@ -330,6 +346,20 @@ impl<'a> Authorizer<'a> {
             for b in bindings {
                 let role = resolve_role(store, b);
                 roles.push(role);
+                match role {
+                    Some(r) => {
+                        let next = group_of.len();
+                        let g = *group_of.entry(r as *const Role).or_insert(next);
+                        if g == rb_by_role.len() {
+                            rb_by_role.push(RoleBindingGroup {
+                                role: r,
+                                bindings: Vec::new(),
+                            });
+                        }
+                        rb_by_role[g].bindings.push(b);
+                    }
+                    None => rb_missing.push(b),
+                }
                 for (i, s) in b.subjects.iter().enumerate() {
                     idx.add(Entry {
                         order,
@@ -357,6 +387,8 @@ impl<'a> Authorizer<'a> {
             namespaced,
             crb_roles,
             rb_roles,
+            rb_by_role,
+            rb_missing,
             pods_by_sa,
         }
     }
@@ -381,6 +413,16 @@ impl<'a> Authorizer<'a> {
             .map_or(&[], Vec::as_slice);
         let roles: &[Option<&'a Role>] = self.rb_roles.get(namespace).map_or(&[], Vec::as_slice);
         bindings.iter().zip(roles.iter().copied())
+    }
+
+    /// Every RoleBinding of every namespace, grouped by the role it references.
+    pub fn role_binding_groups(&self) -> &[RoleBindingGroup<'a>] {
+        &self.rb_by_role
+    }
+
+    /// Every RoleBinding whose role does not exist.
+    pub fn role_bindings_without_role(&self) -> &[&'a Binding] {
+        &self.rb_missing
     }
 
     /// Pods (and workload templates) running as service account `name` of namespace `ns`.

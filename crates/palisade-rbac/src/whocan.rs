@@ -123,7 +123,6 @@ pub fn who_can<'a>(
     namespaces: Namespaces<'_>,
     cluster_scoped: bool,
 ) -> WhoCan<'a> {
-    let store = authz.store();
     let mut out = WhoCan::default();
     let mut by_subject: BTreeMap<Subject, Vec<Chain<'a>>> = BTreeMap::new();
     let mut cache: HashMap<*const Role, Option<usize>> = HashMap::new();
@@ -153,83 +152,83 @@ pub fn who_can<'a>(
             });
         }
     }
-    let req_ns = req.namespace();
-    let rb_namespaces: Vec<&'a String> = match namespaces {
-        Namespaces::All => store.role_bindings.keys().collect(),
-        Namespaces::Request => store
-            .role_bindings
-            .keys()
-            .filter(|k| !req_ns.is_empty() && k.as_str() == req_ns)
-            .collect(),
-        Namespaces::One(ns) => store
-            .role_bindings
-            .keys()
-            .filter(|k| k.as_str() == ns)
-            .collect(),
-    };
-    // Cluster-scoped requests never reach RoleBindings; look at all of them to report
-    // the inert grants users often mistake for real ones.
-    let inert_namespaces: Vec<&'a String> = if cluster_scoped {
-        store.role_bindings.keys().collect()
-    } else {
-        Vec::new()
-    };
-    let scan = if cluster_scoped {
-        &inert_namespaces
-    } else {
-        &rb_namespaces
-    };
-    for ns in scan {
-        let ns_req = match req {
-            Request::Resource(r) => {
-                let mut r = r.clone();
-                r.namespace = (*ns).clone();
-                Request::Resource(r)
-            }
-            Request::NonResource { .. } => req.clone(),
-        };
-        // Rule matching ignores the namespace attribute, so the per-role cache stays valid.
-        for (b, role) in authz.role_bindings_in(ns) {
-            let Some(role) = role else {
-                if !cluster_scoped {
-                    out.missing_roles.push(b);
-                }
+    let wide = cluster_scoped
+        || matches!(namespaces, Namespaces::All)
+        || matches!(req, Request::NonResource { .. });
+    if wide {
+        // Every RoleBinding, one role at a time (rule matching ignores the namespace). For
+        // cluster-scoped and non-resource requests they never apply: reported as inert.
+        let inert = cluster_scoped || matches!(req, Request::NonResource { .. });
+        for group in authz.role_binding_groups() {
+            let role = group.role;
+            let Some(i) = first_rule(role, req) else {
                 continue;
             };
-            if matches!(req, Request::NonResource { .. }) {
-                // Non-resource requests have no namespace: RoleBindings never apply.
-                if let Some(i) = first_rule(role, &ns_req) {
-                    out.inert.push(Chain {
-                        binding: b,
-                        role,
-                        rule: &role.rules[i],
-                        rule_index: i,
-                        namespace: ns,
-                    });
-                }
-                continue;
-            }
-            let Some(i) = first_rule(role, &ns_req) else {
-                continue;
-            };
-            let chain = Chain {
-                binding: b,
-                role,
-                rule: &role.rules[i],
-                rule_index: i,
-                namespace: ns,
-            };
-            if cluster_scoped {
-                out.inert.push(chain);
-                continue;
-            }
-            for s in &b.subjects {
-                let Some(subject) = normalise(s, b) else {
-                    continue;
+            for b in &group.bindings {
+                let chain = Chain {
+                    binding: b,
+                    role,
+                    rule: &role.rules[i],
+                    rule_index: i,
+                    namespace: b.namespace.as_deref().unwrap_or(""),
                 };
-                by_subject.entry(subject).or_default().push(chain);
+                if inert {
+                    out.inert.push(chain);
+                    continue;
+                }
+                for s in &b.subjects {
+                    let Some(subject) = normalise(s, b) else {
+                        continue;
+                    };
+                    by_subject.entry(subject).or_default().push(chain);
+                }
             }
         }
+        out.inert
+            .sort_by(|a, b| (a.namespace, &a.binding.name).cmp(&(b.namespace, &b.binding.name)));
+        if !inert {
+            out.missing_roles
+                .extend(authz.role_bindings_without_role().iter().copied());
+        }
+    } else {
+        let ns = match namespaces {
+            Namespaces::One(ns) => ns,
+            _ => req.namespace(),
+        };
+        if !ns.is_empty() {
+            for (b, role) in authz.role_bindings_in(ns) {
+                let Some(role) = role else {
+                    out.missing_roles.push(b);
+                    continue;
+                };
+                let Some(i) = first_rule(role, req) else {
+                    continue;
+                };
+                let chain = Chain {
+                    binding: b,
+                    role,
+                    rule: &role.rules[i],
+                    rule_index: i,
+                    namespace: b.namespace.as_deref().unwrap_or(""),
+                };
+                for s in &b.subjects {
+                    let Some(subject) = normalise(s, b) else {
+                        continue;
+                    };
+                    by_subject.entry(subject).or_default().push(chain);
+                }
+            }
+        }
+    }
+    // ClusterRoleBindings first (store order), then RoleBindings by namespace and name.
+    let key = |c: &Chain<'a>| -> (bool, &'a str, &'a str) {
+        match c.binding.namespace {
+            None => (false, "", ""),
+            Some(_) => (true, c.namespace, c.binding.name.as_str()),
+        }
+    };
+    for chains in by_subject.values_mut() {
+        chains.sort_by_key(key);
     }
     let masters = Subject {
         kind: SubjectKind::Group,
