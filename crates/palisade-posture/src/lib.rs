@@ -62,16 +62,24 @@ pub fn sort_findings(inv: &Inventory, findings: Vec<Finding>) -> Vec<Finding> {
         .enumerate()
         .map(|(i, s)| (s.name.as_str(), i))
         .collect();
+    // Findings of one file come in runs: remember the last lookup instead of hashing the
+    // file name of every finding.
+    let mut last: Option<(String, usize)> = None;
     let mut keyed: Vec<(usize, Finding)> = findings
         .into_iter()
         .map(|f| {
-            (
-                order
-                    .get(f.location.file.as_str())
-                    .copied()
-                    .unwrap_or(usize::MAX),
-                f,
-            )
+            let ord = match &last {
+                Some((name, ord)) if *name == f.location.file => *ord,
+                _ => {
+                    let ord = order
+                        .get(f.location.file.as_str())
+                        .copied()
+                        .unwrap_or(usize::MAX);
+                    last = Some((f.location.file.clone(), ord));
+                    ord
+                }
+            };
+            (ord, f)
         })
         .collect();
     keyed.sort_by(|(oa, a), (ob, b)| {
