@@ -10,7 +10,7 @@
 //! * [`resources`]: resource requests/limits and probes;
 //! * [`secrets`]: credentials in env values and ConfigMaps;
 //! * [`hostpath`]: hostPath volumes;
-//! * [`network`]: NetworkPolicies (cross-object), Ingress TLS, exposed Services;
+//! * [`network`]: Ingress TLS, exposed Services (NetworkPolicy coverage is `netpol/`);
 //! * [`workload`]: namespaces, controllers, selectors, runtime classes, removed APIs.
 //!
 //! RBAC risks are `rbac/<risk>` checks of the `palisade-rbac` crate (its `analysis` module).
@@ -137,9 +137,6 @@ pub static REGISTRY: &[&Check] = &[
     &hostpath::RUNTIME_SOCKET,
     &hostpath::SENSITIVE,
     &hostpath::WRITABLE,
-    &network::NETWORK_POLICY_MISSING,
-    &network::DEFAULT_DENY_MISSING,
-    &network::POLICY_SELECTS_NOTHING,
     &network::INGRESS_TLS_MISSING,
     &network::SERVICE_NODE_PORT,
     &network::SERVICE_LOAD_BALANCER,

@@ -1,57 +1,13 @@
-//! Network exposure: NetworkPolicy coverage (evaluated against the NetworkPolicies in the
-//! inventory), Ingress TLS, and Services reachable from outside the cluster.
+//! Network exposure: Ingress TLS and Services reachable from outside the cluster.
 //!
-//! NetworkPolicies do not apply to `hostNetwork` pods, so those are not reported as
-//! unselected. A NetworkPolicy whose `podSelector` cannot be parsed selects nothing here (the
-//! API server would reject it).
+//! NetworkPolicy coverage (pods no policy selects, namespaces without a default deny, policies
+//! selecting nothing) is reported by the `netpol/` lint of the `palisade-netpol` crate.
 
 use super::Check;
-use super::util::{namespace, render_labels, spec_true, workloads};
 use crate::sink::Sink;
-use palisade_model::selector::LabelSelector;
 use palisade_model::{CheckId, FieldPath, Node, Object, Severity};
-use std::collections::{BTreeMap, BTreeSet};
 
-const NP_DOC: &str = "https://kubernetes.io/docs/concepts/services-networking/network-policies/";
 const SVC_DOC: &str = "https://kubernetes.io/docs/concepts/services-networking/service/";
-const LATERAL: &str = "https://attack.mitre.org/techniques/T1210/";
-
-/// `hardening/network-policy-missing`.
-pub static NETWORK_POLICY_MISSING: Check = Check {
-    id: CheckId::new("hardening/network-policy-missing"),
-    title: "No NetworkPolicy selects the pod",
-    severity: Severity::Medium,
-    category: "network",
-    rationale: "Pods that no NetworkPolicy selects accept traffic from, and send traffic to, every pod in the cluster. A single compromised pod can then reach databases, internal admin interfaces and cloud metadata endpoints.",
-    remediation: "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: web\nspec:\n  podSelector:\n    matchLabels:\n      app: web\n  policyTypes: [Ingress, Egress]\n  ingress:\n  - from:\n    - podSelector:\n        matchLabels:\n          app: frontend\n    ports:\n    - port: 8080\n",
-    references: &[NP_DOC, "CIS Kubernetes Benchmark v1.9 §5.3.2", LATERAL],
-};
-
-/// `hardening/namespace-default-deny-missing`.
-pub static DEFAULT_DENY_MISSING: Check = Check {
-    id: CheckId::new("hardening/namespace-default-deny-missing"),
-    title: "Namespace has no default-deny ingress NetworkPolicy",
-    severity: Severity::Medium,
-    category: "network",
-    rationale: "A default-deny policy (empty podSelector, policyTypes Ingress, no ingress rules) makes every new pod of the namespace closed until a policy opens it. Without it, each new workload is open to the whole cluster until someone remembers to write its policy.",
-    remediation: "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny-ingress\n  namespace: shop\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n",
-    references: &[
-        "https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-deny-all-ingress-traffic",
-        "CIS Kubernetes Benchmark v1.9 §5.3.2",
-        LATERAL,
-    ],
-};
-
-/// `hardening/network-policy-selects-nothing`.
-pub static POLICY_SELECTS_NOTHING: Check = Check {
-    id: CheckId::new("hardening/network-policy-selects-nothing"),
-    title: "NetworkPolicy selects none of the namespace's workloads",
-    severity: Severity::Low,
-    category: "network",
-    rationale: "A NetworkPolicy whose podSelector matches no pod protects nothing; usually a label was renamed on the workload but not in the policy, leaving the pods it was written for unprotected. Checked only against namespaces whose workloads are in the scanned manifests.",
-    remediation: "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: web\nspec:\n  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: web\n",
-    references: &[NP_DOC],
-};
 
 /// `hardening/ingress-tls-missing`.
 pub static INGRESS_TLS_MISSING: Check = Check {
@@ -110,123 +66,9 @@ pub static SERVICE_EXTERNAL_IPS: Check = Check {
     ],
 };
 
-struct Policy<'a> {
-    obj: &'a Object,
-    selector: Option<LabelSelector>,
-}
-
-fn is_default_deny_ingress(np: &Object) -> bool {
-    let spec = np.node.get("spec");
-    let empty_selector = spec
-        .and_then(|s| s.get("podSelector"))
-        .is_none_or(|n| LabelSelector::parse(n).is_ok_and(|s| s.is_empty()));
-    let types = spec
-        .and_then(|s| s.get("policyTypes"))
-        .filter(|n| !n.is_null());
-    let ingress_type = match types {
-        None => true,
-        Some(t) => t.items().iter().any(|x| x.as_str() == Some("Ingress")),
-    };
-    let no_rules = spec
-        .and_then(|s| s.get("ingress"))
-        .is_none_or(|n| n.items().is_empty());
-    empty_selector && ingress_type && no_rules
-}
-
 /// Runs the network checks.
 pub fn run(sink: &mut Sink<'_>) {
     let inv = sink.inv;
-    let mut policies: BTreeMap<&str, Vec<Policy<'_>>> = BTreeMap::new();
-    for np in inv
-        .of_kind("NetworkPolicy")
-        .filter(|o| o.group() == "networking.k8s.io")
-    {
-        let selector = np
-            .node
-            .at(&["spec", "podSelector"])
-            .map_or(Ok(LabelSelector::default()), LabelSelector::parse)
-            .ok();
-        policies
-            .entry(namespace(np))
-            .or_default()
-            .push(Policy { obj: np, selector });
-    }
-    // Namespace -> workloads in it, in load order.
-    let mut ns_workloads: BTreeMap<&str, Vec<&Object>> = BTreeMap::new();
-    let mut selected_any: BTreeSet<(&str, usize)> = BTreeSet::new();
-    for (obj, t) in workloads(inv) {
-        let ns = namespace(obj);
-        ns_workloads.entry(ns).or_default().push(obj);
-        let labels = t.labels();
-        let nps = policies.get(ns).map(Vec::as_slice).unwrap_or(&[]);
-        let mut selected = false;
-        for (i, p) in nps.iter().enumerate() {
-            if p.selector.as_ref().is_some_and(|s| s.matches(&labels)) {
-                selected = true;
-                selected_any.insert((ns, i));
-            }
-        }
-        if !selected && !spec_true(&t, "hostNetwork") {
-            let path = t.meta_path.key("labels");
-            NETWORK_POLICY_MISSING.emit(
-                sink,
-                obj,
-                &path,
-                None,
-                format!(
-                    "no NetworkPolicy in namespace {ns} selects its pods (labels {}; {} polic{} in the namespace)",
-                    render_labels(&labels),
-                    nps.len(),
-                    if nps.len() == 1 { "y" } else { "ies" }
-                ),
-            );
-        }
-    }
-    for (ns, objs) in &ns_workloads {
-        let nps = policies.get(ns).map(Vec::as_slice).unwrap_or(&[]);
-        if nps.iter().any(|p| is_default_deny_ingress(p.obj)) {
-            continue;
-        }
-        let msg = format!(
-            "namespace {ns} has {} workload{} but no default-deny ingress NetworkPolicy (podSelector: {{}}, policyTypes: [Ingress], no ingress rules)",
-            objs.len(),
-            if objs.len() == 1 { "" } else { "s" }
-        );
-        match inv.namespace(ns) {
-            Some(nsobj) => DEFAULT_DENY_MISSING.emit(
-                sink,
-                nsobj,
-                &FieldPath::parse("metadata.name"),
-                None,
-                msg,
-            ),
-            None => DEFAULT_DENY_MISSING.emit(
-                sink,
-                objs[0],
-                &FieldPath::parse("metadata.namespace"),
-                None,
-                msg,
-            ),
-        }
-    }
-    for (ns, nps) in &policies {
-        if !ns_workloads.contains_key(ns) {
-            continue;
-        }
-        for (i, p) in nps.iter().enumerate() {
-            let Some(sel) = &p.selector else { continue };
-            if sel.is_empty() || selected_any.contains(&(*ns, i)) {
-                continue;
-            }
-            POLICY_SELECTS_NOTHING.emit(
-                sink,
-                p.obj,
-                &FieldPath::parse("spec.podSelector"),
-                None,
-                format!("podSelector {sel} matches none of the {} workloads of namespace {ns} in the scanned manifests", ns_workloads[ns].len()),
-            );
-        }
-    }
     for ing in inv
         .of_kind("Ingress")
         .filter(|o| matches!(o.group(), "networking.k8s.io" | "extensions"))
