@@ -250,3 +250,59 @@ fn findings_point_into_their_files() {
         }
     }
 }
+
+const MALFORMED: &str = r#"apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: bad, namespace: x}
+spec:
+  podSelector: {matchLabels: [x]}
+  policyTypes: Ingress
+  ingress: {}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: worse, namespace: x}
+spec:
+  podSelector: 5
+  policyTypes: [7, {a: b}, Egress]
+  ingress: [5, [], {from: 3, ports: [1, {port: [], endPort: x}, {protocol: ICMP, port: 1}]}]
+  egress:
+  - to: [{ipBlock: 5}, {ipBlock: {cidr: [1], except: 3}}, {podSelector: {matchExpressions: [{key: a, operator: Near}]}}, {}]
+    ports: [{port: -5, endPort: -9}, {port: 65535, endPort: 999999999999}]
+  - to: [{namespaceSelector: null, podSelector: null}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: x, labels: [a]}
+spec:
+  hostNetwork: maybe
+  containers: [{name: c, image: i, ports: [{name: [], containerPort: x}, 5, {name: dns, containerPort: 53, protocol: ICMP}]}]
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: x, labels: 5}
+"#;
+
+#[test]
+fn malformed_policies_do_not_panic() {
+    let mut inv = Inventory::new();
+    inv.add_text("malformed.yaml", MALFORMED, &LoadOptions::default());
+    assert!(inv.objects.len() >= 4, "{:?}", inv.diagnostics);
+    let found = lint::findings(&inv);
+    let lines = MALFORMED.lines().count() as u32;
+    for f in &found {
+        assert!(
+            f.location.line >= 1 && f.location.line <= lines,
+            "{}",
+            render(f)
+        );
+    }
+    // The out-of-range ports are still reported where they are written.
+    assert!(
+        found
+            .iter()
+            .any(|f| f.check.as_str() == "netpol/port-range-invalid" && f.location.line == 18),
+        "{}",
+        found.iter().map(render).collect::<Vec<_>>().join("\n")
+    );
+}

@@ -85,9 +85,12 @@ fn peer_selects_nothing(v: &View<'_>, out: &mut Vec<Finding>) {
                         continue;
                     };
                     let namespaces = v.peer_namespaces(p.ns, ns.as_ref());
-                    if let Some(sel) = ns.as_ref().filter(|s| !s.is_empty()) {
-                        if namespaces.is_empty() && !declared.is_empty() && !selects_by_name(sel) {
-                            out.push(PEER_SELECTS_NOTHING.finding(
+                    if let Some(sel) = ns.as_ref().filter(|s| !s.is_empty())
+                        && namespaces.is_empty()
+                        && !declared.is_empty()
+                        && !selects_by_name(sel)
+                    {
+                        out.push(PEER_SELECTS_NOTHING.finding(
                                 v.inv,
                                 p.obj,
                                 &peer.path.key("namespaceSelector"),
@@ -96,8 +99,7 @@ fn peer_selects_nothing(v: &View<'_>, out: &mut Vec<Finding>) {
                                     declared.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
                                 ),
                             ));
-                            continue;
-                        }
+                        continue;
                     }
                     let Some(psel) = pods.as_ref().filter(|s| !s.is_empty()) else {
                         continue;
@@ -258,10 +260,10 @@ fn egress_dns(v: &View<'_>, out: &mut Vec<Finding>) {
         (Some(first), missing)
     };
     for pod in v.pods.iter().filter(|p| !p.host_network) {
-        if let (Some(i), missing) = missing_for(pod.ns, &pod.labels) {
-            if !missing.is_empty() {
-                blamed.entry(i).or_default().push((pod.display(), missing));
-            }
+        if let (Some(i), missing) = missing_for(pod.ns, &pod.labels)
+            && !missing.is_empty()
+        {
+            blamed.entry(i).or_default().push((pod.display(), missing));
         }
     }
     // Policies of namespaces without workloads in the input: judge a pod with the labels the
@@ -273,14 +275,15 @@ fn egress_dns(v: &View<'_>, out: &mut Vec<Finding>) {
         let Some(labels) = p.selector.as_ref().and_then(synthetic_labels) else {
             continue;
         };
-        if let (Some(first), missing) = missing_for(p.ns, &borrow(&labels)) {
-            if first == i && !missing.is_empty() {
-                let lbl = borrow(&labels);
-                blamed
-                    .entry(i)
-                    .or_default()
-                    .push((format!("pods labelled {}", render_labels(&lbl)), missing));
-            }
+        if let (Some(first), missing) = missing_for(p.ns, &borrow(&labels))
+            && first == i
+            && !missing.is_empty()
+        {
+            let lbl = borrow(&labels);
+            blamed
+                .entry(i)
+                .or_default()
+                .push((format!("pods labelled {}", render_labels(&lbl)), missing));
         }
     }
     for (i, subjects) in blamed {
@@ -539,10 +542,10 @@ fn port_ranges(v: &View<'_>, out: &mut Vec<Finding>) {
                             msg,
                         ));
                     };
-                    if let Some(PortVal::Num(n)) = port.port {
-                        if !(1..=65535).contains(&n) {
-                            emit("port", format!("port {n} is outside 1-65535"));
-                        }
+                    if let Some(PortVal::Num(n)) = port.port
+                        && !(1..=65535).contains(&n)
+                    {
+                        emit("port", format!("port {n} is outside 1-65535"));
                     }
                     let Some(end) = port.end_port else { continue };
                     match &port.port {
