@@ -24,6 +24,9 @@ pub enum Command {
     /// RBAC: can-i, who-can, reconcile, and escalation analysis, offline from manifests.
     #[command(subcommand)]
     Rbac(crate::rbac::RbacCommand),
+    /// NetworkPolicy: connectivity list, eval, diff and lint, offline from manifests.
+    #[command(subcommand)]
+    Netpol(crate::netpol::NetpolCommand),
     /// List every check with its metadata.
     #[command(after_help = "Examples:\n  palisade checks\n  palisade checks -o json | jq '.[].id'")]
     Checks(ChecksArgs),

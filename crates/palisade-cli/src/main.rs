@@ -4,6 +4,7 @@
 //! codes (0 clean, 1 findings at or above `--fail-on`, 2 usage or input errors).
 
 mod args;
+mod netpol;
 mod rbac;
 mod scan;
 
@@ -16,6 +17,7 @@ fn main() -> ExitCode {
         args::Command::Scan(a) => scan::run(&a),
         args::Command::Checks(a) => scan::list_checks(&a),
         args::Command::Rbac(c) => rbac::run(&c),
+        args::Command::Netpol(c) => netpol::run(&c),
     };
     match result {
         Ok(code) => code,
