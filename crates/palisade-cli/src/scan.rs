@@ -120,6 +120,8 @@ pub fn run(a: &ScanArgs) -> Result<ExitCode> {
     let mut findings = palisade_posture::scan_with_threads(&inv, &cfg, threads);
     let rbac = palisade_rbac::analysis::findings(&inv);
     findings.extend(palisade_posture::sink::apply_config(&inv, &cfg, rbac));
+    let netpol = palisade_netpol::lint::findings(&inv);
+    findings.extend(palisade_posture::sink::apply_config(&inv, &cfg, netpol));
     let findings = palisade_posture::sort_findings(&inv, findings);
     let t_scan = t0.elapsed();
     let checks = all_checks();
@@ -185,10 +187,11 @@ pub fn run(a: &ScanArgs) -> Result<ExitCode> {
     Ok(code)
 }
 
-/// Every check `scan` can report: posture, then RBAC.
+/// Every check `scan` can report: posture, then RBAC, then the NetworkPolicy lint.
 fn all_checks() -> Vec<palisade_model::CheckMeta> {
     let mut checks = palisade_posture::all_checks();
     checks.extend(palisade_rbac::analysis::checks());
+    checks.extend(palisade_netpol::lint::checks());
     checks
 }
 

@@ -231,7 +231,7 @@ fn config_file_exemptions_and_errors() {
     std::fs::write(dir.path().join("pod.yaml"), PRIVILEGED_POD).unwrap();
     std::fs::write(
         dir.path().join(".palisade.yaml"),
-        "exemptions:\n- checks: [pss/*]\n  names: [priv]\n  reason: lab\ndisabledChecks: [hardening/*]\n",
+        "exemptions:\n- checks: [pss/*]\n  names: [priv]\n  reason: lab\ndisabledChecks: [hardening/*, netpol/*]\n",
     )
     .unwrap();
     let out = palisade(&["scan", "pod.yaml", "-o", "json"], None, dir.path());

@@ -77,7 +77,11 @@ pub fn run(a: &Args) -> Result<ExitCode> {
     all.append(&mut inv.diagnostics);
     inv.diagnostics = all;
     let mut stderr = std::io::stderr().lock();
-    for d in inv.diagnostics.iter().filter(|d| d.level != DiagLevel::Notice) {
+    for d in inv
+        .diagnostics
+        .iter()
+        .filter(|d| d.level != DiagLevel::Notice)
+    {
         writeln!(stderr, "{d}")?;
     }
     let raw = palisade_netpol::lint::findings(&inv);
