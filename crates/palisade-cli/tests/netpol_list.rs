@@ -81,7 +81,15 @@ fn hardened_guestbook_in_a_cluster_adds_dns_and_the_ingress_controller() {
 #[test]
 fn focus_workload_by_namespace_and_name() {
     let out = palisade(
-        &["netpol", "list", "-f", HARDENED, CONTEXT, "--focus-workload", "guestbook/redis"],
+        &[
+            "netpol",
+            "list",
+            "-f",
+            HARDENED,
+            CONTEXT,
+            "--focus-workload",
+            "guestbook/redis",
+        ],
         &root(),
     );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
@@ -93,7 +101,14 @@ fn focus_workload_by_namespace_and_name() {
         ]
     );
     let out = palisade(
-        &["netpol", "list", "-f", HARDENED, "--focus-workload", "guestbook/nope"],
+        &[
+            "netpol",
+            "list",
+            "-f",
+            HARDENED,
+            "--focus-workload",
+            "guestbook/nope",
+        ],
         &root(),
     );
     assert_eq!(out.status.code(), Some(2));
@@ -111,20 +126,31 @@ fn json_csv_md_dot_formats() {
     assert_eq!(rows[2]["dst"], "guestbook/redis[StatefulSet]");
     assert_eq!(rows[2]["conn"], "TCP 6379");
 
-    let out = palisade(&["netpol", "list", "-f", HARDENED, CONTEXT, "-o", "csv"], &root());
+    let out = palisade(
+        &["netpol", "list", "-f", HARDENED, CONTEXT, "-o", "csv"],
+        &root(),
+    );
     let csv = stdout(&out);
     assert_eq!(csv.lines().next(), Some("src,dst,conn"));
-    assert!(csv.lines().any(|l| l
-        == "guestbook/redis[StatefulSet],kube-system/coredns[Deployment],\"TCP 53,UDP 53\""));
+    assert!(
+        csv.lines().any(|l| l
+            == "guestbook/redis[StatefulSet],kube-system/coredns[Deployment],\"TCP 53,UDP 53\"")
+    );
 
     let out = palisade(&["netpol", "list", "-f", HARDENED, "-o", "md"], &root());
     let md = stdout(&out);
-    assert_eq!(md.lines().take(2).collect::<Vec<_>>(), ["| src | dst | conn |", "|-----|-----|------|"]);
+    assert_eq!(
+        md.lines().take(2).collect::<Vec<_>>(),
+        ["| src | dst | conn |", "|-----|-----|------|"]
+    );
     assert_eq!(md.lines().count(), 6);
 
     let out = palisade(&["netpol", "list", "-f", HARDENED, "-o", "dot"], &root());
     let dot = stdout(&out);
-    assert!(dot.starts_with("digraph {\n") && dot.ends_with("}\n"), "{dot}");
+    assert!(
+        dot.starts_with("digraph {\n") && dot.ends_with("}\n"),
+        "{dot}"
+    );
     assert!(dot.contains("subgraph \"cluster_guestbook[namespace]\""));
     assert!(dot.contains(
         "\"guestbook/message-service[Deployment]\" -> \"guestbook/redis[StatefulSet]\" [label=\"TCP 6379\""
@@ -149,7 +175,13 @@ fn row_cells(html: &str, src: &str) -> Vec<(String, String, String)> {
     };
     row.split("<td ")
         .skip(1)
-        .map(|cell| (attr(cell, "class"), attr(cell, "data-dst"), attr(cell, "data-conn")))
+        .map(|cell| {
+            (
+                attr(cell, "class"),
+                attr(cell, "data-dst"),
+                attr(cell, "data-conn"),
+            )
+        })
         .collect()
 }
 
@@ -159,7 +191,14 @@ fn html_grid_is_self_contained_and_coloured() {
     let file = dir.path().join("grid.html");
     let out = palisade(
         &[
-            "netpol", "list", "-f", HARDENED, CONTEXT, "-o", "html", "--output-file",
+            "netpol",
+            "list",
+            "-f",
+            HARDENED,
+            CONTEXT,
+            "-o",
+            "html",
+            "--output-file",
             file.to_str().unwrap(),
         ],
         &root(),
@@ -173,10 +212,14 @@ fn html_grid_is_self_contained_and_coloured() {
     for needle in ["src=\"http", "href=", "<link", "@import", "url("] {
         assert!(!html.contains(needle), "page references {needle}");
     }
-    assert_eq!(html.matches("<table").count(), html.matches("</table>").count());
+    assert_eq!(
+        html.matches("<table").count(),
+        html.matches("</table>").count()
+    );
     assert_eq!(html.matches("<tr>").count(), html.matches("</tr>").count());
-    // 6 workloads + 1 outside range = 7 columns; one row each.
-    let peers = 7;
+    // 6 workloads + 3 outside ranges (everything, cut around the users database's
+    // 10.20.0.0/24) = 9 columns; one row each.
+    let peers = 9;
     assert_eq!(html.matches("<th class=\"col\"").count(), peers);
     assert_eq!(html.matches("<th class=\"row\"").count(), peers);
     let frontend = row_cells(&html, "guestbook/frontend[Deployment]");
@@ -197,9 +240,32 @@ fn html_grid_is_self_contained_and_coloured() {
     let dns = row_cells(&html, "kube-system/coredns[Deployment]");
     let c = cell(&dns, "ingress-nginx/ingress-nginx-controller[Deployment]");
     assert_eq!((c.0.as_str(), c.2.as_str()), ("all", "All Connections"));
+    // Outside ranges are cut on each other's boundaries: the ingress controller may reach
+    // everything, the users database included; the user service only the database.
+    let nginx = row_cells(&html, "ingress-nginx/ingress-nginx-controller[Deployment]");
+    for r in [
+        "0.0.0.0-10.19.255.255[External]",
+        "10.20.0.0-10.20.0.255[External]",
+        "10.20.1.0-255.255.255.255[External]",
+    ] {
+        assert_eq!(cell(&nginx, r).0, "all", "{r}");
+    }
+    let users = row_cells(&html, "guestbook/user-service[Deployment]");
+    let c = cell(&users, "10.20.0.0-10.20.0.255[External]");
+    assert_eq!((c.0.as_str(), c.2.as_str()), ("some", "TCP 5432"));
+    assert_eq!(
+        cell(&users, "10.20.1.0-255.255.255.255[External]").0,
+        "none"
+    );
     // Hovering explains: the cell carries the engine's reason.
-    assert!(html.contains("data-why=\"TCP 8080: allowed"), "no explanation on an allowed cell");
-    assert!(html.contains("data-why=\"TCP 6379: denied"), "no explanation on a denied cell");
+    assert!(
+        html.contains("data-why=\"TCP 8080: allowed"),
+        "no explanation on an allowed cell"
+    );
+    assert!(
+        html.contains("data-why=\"TCP 6379: denied"),
+        "no explanation on a denied cell"
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -246,13 +312,70 @@ fn diff_between_versions_and_exit_codes() {
     ] {
         let out = palisade(&args, &root());
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
-        assert!(stdout(&out).contains("guestbook/redis[StatefulSet]"), "{args:?}");
+        assert!(
+            stdout(&out).contains("guestbook/redis[StatefulSet]"),
+            "{args:?}"
+        );
     }
-    let out = palisade(&["netpol", "diff", "-f", HARDENED, "--f2", HARDENED], &root());
+    let out = palisade(
+        &["netpol", "diff", "-f", HARDENED, "--f2", HARDENED],
+        &root(),
+    );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout(&out), "No connectivity changes\n");
     let out = palisade(&["netpol", "diff", "-f", HARDENED], &root());
     assert_eq!(out.status.code(), Some(2));
-    let out = palisade(&["netpol", "diff", "-f", HARDENED, "--f2", "/nonexistent/dir"], &root());
+    let out = palisade(
+        &["netpol", "diff", "-f", HARDENED, "--f2", "/nonexistent/dir"],
+        &root(),
+    );
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Renders the page in headless Chromium, hovers a cell and reads the tooltip back from the
+/// DOM. Skipped (with a note) when no Chromium is installed.
+#[test]
+fn html_hover_in_headless_chromium() {
+    let Some(browser) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        eprintln!("note: no Chromium on PATH; hover test skipped");
+        return;
+    };
+    let out = palisade(
+        &["netpol", "list", "-f", HARDENED, CONTEXT, "-o", "html"],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let html = stdout(&out);
+    let hover = r#"<script>var td=document.querySelector('td[data-src="guestbook/frontend[Deployment]"][data-dst="guestbook/message-service[Deployment]"]');td.dispatchEvent(new MouseEvent("mouseover",{bubbles:true,clientX:5,clientY:5}));</script></body>"#;
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("hover.html");
+    std::fs::write(&page, html.replacen("</body>", hover, 1)).unwrap();
+    let dom = Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let tip = dom
+        .split("<div id=\"tip\"")
+        .nth(1)
+        .and_then(|t| t.split("</div>").next())
+        .expect("tooltip element");
+    assert!(!tip.contains("hidden"), "tooltip still hidden: {tip}");
+    assert!(
+        tip.contains(
+            "guestbook/frontend[Deployment] =&gt; guestbook/message-service[Deployment]\nTCP 8080"
+        ),
+        "{tip}"
+    );
+    assert!(tip.contains("TCP 8080: allowed"), "{tip}");
+    assert!(dom.contains("<th class=\"row hl\" scope=\"row\">guestbook/frontend[Deployment]</th>"));
 }

@@ -312,7 +312,14 @@ pub fn csv(changes: &[Change]) -> String {
 pub fn md(changes: &[Change]) -> String {
     let mut s = format!("| {} |\n", HEADER.join(" | "));
     let rule: Vec<String> = HEADER.iter().map(|h| "-".repeat(h.len())).collect();
-    let _ = writeln!(s, "|{}|", rule.iter().map(|r| format!("-{r}-")).collect::<Vec<_>>().join("|"));
+    let _ = writeln!(
+        s,
+        "|{}|",
+        rule.iter()
+            .map(|r| format!("-{r}-"))
+            .collect::<Vec<_>>()
+            .join("|")
+    );
     for c in changes {
         let row: Vec<String> = fields(c).iter().map(|f| md_cell(f)).collect();
         let _ = writeln!(s, "| {} |", row.join(" | "));
@@ -328,7 +335,10 @@ struct JsonChange<'a> {
     destination: String,
     old: &'a str,
     new: &'a str,
-    #[serde(rename = "workloads-diff-info", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "workloads-diff-info",
+        skip_serializing_if = "Option::is_none"
+    )]
     info: Option<&'a str>,
 }
 

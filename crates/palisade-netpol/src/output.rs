@@ -110,7 +110,11 @@ pub fn refine<T: Clone>(
         let mut points: Vec<u128> = Vec::with_capacity(fam.len() * 2);
         for (r, _) in &fam {
             points.push(r.start);
-            if let Some(p) = r.end.checked_add(1).filter(|p| *p <= IpRange::family_max(v6)) {
+            if let Some(p) = r
+                .end
+                .checked_add(1)
+                .filter(|p| *p <= IpRange::family_max(v6))
+            {
                 points.push(p);
             }
         }
@@ -140,7 +144,10 @@ pub fn refine<T: Clone>(
 
 /// Merges neighbouring pieces (sorted and disjoint, as [`refine`] returns them) whose values
 /// are equal under `same`.
-pub fn merge_adjacent<T>(pieces: Vec<(IpRange, T)>, same: impl Fn(&T, &T) -> bool) -> Vec<(IpRange, T)> {
+pub fn merge_adjacent<T>(
+    pieces: Vec<(IpRange, T)>,
+    same: impl Fn(&T, &T) -> bool,
+) -> Vec<(IpRange, T)> {
     let mut out: Vec<(IpRange, T)> = Vec::with_capacity(pieces.len());
     for (r, t) in pieces {
         if let Some((last, lt)) = out.last_mut()
@@ -530,7 +537,10 @@ mod tests {
         assert_eq!(net("0.0.0.0/0").to_string(), "0.0.0.0-255.255.255.255");
         assert_eq!(net("10.20.0.0/24").to_string(), "10.20.0.0-10.20.0.255");
         assert_eq!(net("10.20.0.7/32").to_string(), "10.20.0.7-10.20.0.7");
-        assert_eq!(net("2001:db8::/32").to_string(), "2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff");
+        assert_eq!(
+            net("2001:db8::/32").to_string(),
+            "2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"
+        );
         assert_eq!(
             net("::/0").to_string(),
             "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
@@ -570,9 +580,14 @@ mod tests {
             ]
         );
         // The whole IPv4 space: the last piece ends at the last address.
-        let got = refine(&[(net("0.0.0.0/0"), 1), (net("255.0.0.0/8"), 2)], |a, b| a + b);
+        let got = refine(&[(net("0.0.0.0/0"), 1), (net("255.0.0.0/8"), 2)], |a, b| {
+            a + b
+        });
         let got: Vec<String> = got.iter().map(|(r, v)| format!("{r} {v}")).collect();
-        assert_eq!(got, ["0.0.0.0-254.255.255.255 1", "255.0.0.0-255.255.255.255 3"]);
+        assert_eq!(
+            got,
+            ["0.0.0.0-254.255.255.255 1", "255.0.0.0-255.255.255.255 3"]
+        );
         assert!(refine::<u8>(&[], |a, _| *a).is_empty());
     }
 
@@ -594,10 +609,9 @@ mod tests {
             ]
         );
         // The end of IPv4 does not touch the start of IPv6.
-        let got = merge_adjacent(
-            vec![(net("255.0.0.0/8"), 1), (net("::/128"), 1)],
-            |a, b| a == b,
-        );
+        let got = merge_adjacent(vec![(net("255.0.0.0/8"), 1), (net("::/128"), 1)], |a, b| {
+            a == b
+        });
         assert_eq!(got.len(), 2);
     }
 
@@ -625,7 +639,10 @@ mod tests {
         assert_eq!(csv_field("a\"b"), "\"a\"\"b\"");
         assert_eq!(md_cell("a|b"), "a\\|b");
         assert_eq!(dot_quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
-        assert_eq!(html::escape("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
+        assert_eq!(
+            html::escape("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
     }
 
     #[test]

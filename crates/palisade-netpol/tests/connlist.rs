@@ -57,7 +57,9 @@ struct DiffCase {
 }
 
 fn testdata(area: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(area)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(area)
 }
 
 fn cases(area: &str) -> Vec<PathBuf> {
@@ -92,11 +94,18 @@ fn header<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, String> {
 fn cluster(name: &str, text: &str) -> Result<Cluster, String> {
     let mut inv = Inventory::new();
     inv.add_text(name, text, &LoadOptions::default());
-    if let Some(d) = inv.diagnostics.iter().find(|d| d.level == palisade_model::DiagLevel::Error) {
+    if let Some(d) = inv
+        .diagnostics
+        .iter()
+        .find(|d| d.level == palisade_model::DiagLevel::Error)
+    {
         return Err(format!("input error: {d}"));
     }
     let (c, diags) = Cluster::from_inventory(&inv);
-    if let Some(d) = diags.iter().find(|d| d.level == palisade_model::DiagLevel::Error) {
+    if let Some(d) = diags
+        .iter()
+        .find(|d| d.level == palisade_model::DiagLevel::Error)
+    {
         return Err(format!("engine error: {d}"));
     }
     Ok(c)
@@ -124,7 +133,12 @@ fn run_list_case(path: &Path) -> Result<(), String> {
         lines = output::focus(&lines, f);
     }
     let mut failures = Vec::new();
-    compare(&mut failures, "txt", want_txt, &output::render(&c, &lines, Format::Txt));
+    compare(
+        &mut failures,
+        "txt",
+        want_txt,
+        &output::render(&c, &lines, Format::Txt),
+    );
     for (name, want, format) in [
         ("csv", &case.csv, Format::Csv),
         ("md", &case.md, Format::Md),
@@ -135,7 +149,11 @@ fn run_list_case(path: &Path) -> Result<(), String> {
             compare(&mut failures, name, w, &output::render(&c, &lines, format));
         }
     }
-    if failures.is_empty() { Ok(()) } else { Err(failures.join("\n")) }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n"))
+    }
 }
 
 fn workloads(c: &Cluster) -> BTreeSet<Peer> {
@@ -160,7 +178,12 @@ fn run_diff_case(path: &Path) -> Result<(), String> {
     let new_lines = output::lines(&new, &palisade_netpol::connectivity(&new));
     let changes = diff::diff(&old_lines, &new_lines, &workloads(&old), &workloads(&new));
     let mut failures = Vec::new();
-    compare(&mut failures, "txt", want_txt, &diff::render(&changes, diff::Format::Txt));
+    compare(
+        &mut failures,
+        "txt",
+        want_txt,
+        &diff::render(&changes, diff::Format::Txt),
+    );
     for (name, want, format) in [
         ("csv", &case.csv, diff::Format::Csv),
         ("md", &case.md, diff::Format::Md),
@@ -175,7 +198,11 @@ fn run_diff_case(path: &Path) -> Result<(), String> {
     if !same.is_empty() {
         failures.push(format!("new vs new is not empty: {same:?}"));
     }
-    if failures.is_empty() { Ok(()) } else { Err(failures.join("\n")) }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n"))
+    }
 }
 
 fn run_all(area: &str, run: fn(&Path) -> Result<(), String>) {

@@ -21,6 +21,9 @@ pub struct Args {
     /// Manifest files or directories of the new version.
     #[arg(short = '2', long = "f2", visible_alias = "filename2", value_name = "NEW", num_args = 1..)]
     pub files2: Vec<PathBuf>,
+    /// What follows `-f2` (clap reads `-f2` as `-f 2`; the arguments after it are the new version).
+    #[arg(hide = true, value_name = "NEW")]
+    pub rest: Vec<PathBuf>,
     /// Output format.
     #[arg(short, long, value_name = "FORMAT", default_value = "txt", value_parser = ["txt", "json", "csv", "md"])]
     pub output: String,
@@ -32,22 +35,32 @@ pub struct Args {
     pub namespace: String,
 }
 
-/// The old and new file lists: `--f2` values, or the -f values after a lone `2` (what clap
-/// makes of `-f OLD -f2 NEW`).
+/// The old and new file lists: `--f2` values, or, for `-f OLD -f2 NEW`, which clap reads as
+/// `-f OLD 2` followed by free arguments, the -f values before the lone `2` (when no such path
+/// exists) and everything after it.
 fn versions(a: &Args) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     if !a.files2.is_empty() {
+        if let Some(extra) = a.rest.first() {
+            bail!("unexpected argument {}", extra.display());
+        }
         return Ok((a.files.clone(), a.files2.clone()));
     }
     let split = a
         .files
         .iter()
         .position(|p| p.as_os_str() == "2" && !p.exists());
-    match split {
-        Some(i) if i > 0 && i + 1 < a.files.len() => {
-            Ok((a.files[..i].to_vec(), a.files[i + 1..].to_vec()))
+    let Some(i) = split else {
+        if let Some(extra) = a.rest.first() {
+            bail!("unexpected argument {}", extra.display());
         }
-        _ => bail!("the new version is missing: give it with --f2 NEW (or -2 NEW)"),
+        bail!("the new version is missing: give it with --f2 NEW (or -2 NEW)");
+    };
+    let old = a.files[..i].to_vec();
+    let new: Vec<PathBuf> = a.files[i + 1..].iter().chain(&a.rest).cloned().collect();
+    if old.is_empty() || new.is_empty() {
+        bail!("give the old version with -f OLD and the new one with --f2 NEW");
     }
+    Ok((old, new))
 }
 
 fn workloads(c: &palisade_netpol::Cluster) -> BTreeSet<Peer> {

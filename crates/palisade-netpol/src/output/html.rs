@@ -5,7 +5,7 @@
 //! and loads nothing.
 
 use super::{IpRange, Line, Peer};
-use crate::{Cluster, Endpoint, Protocol};
+use crate::{Cluster, Endpoint, PortSet, Protocol};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -42,7 +42,8 @@ impl CellState {
     }
 }
 
-/// Escapes text for HTML content and attribute values.
+/// Escapes text for HTML content and attribute values (line breaks too, so that a row of
+/// the grid stays on one line of the page).
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
@@ -52,21 +53,31 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            '\n' => out.push_str("&#10;"),
             c => out.push(c),
         }
     }
     out
 }
 
-/// The peers of the grid: the ends of every line, plus every workload of the cluster when the
-/// list is not focused (a workload with no connection is a row and a column of empty cells),
-/// or the focused workloads when it is. Workloads first, then external ranges, each sorted as
-/// written.
+/// The peers of the grid: the workload ends of every line, plus every workload of the cluster
+/// when the list is not focused (a workload with no connection is a row and a column of empty
+/// cells), or the focused workloads when it is; and the outside ranges of the lines, cut on
+/// each other's boundaries so that every cell has one answer (`0.0.0.0/0` for one workload and
+/// `10.0.0.0/8` for another become `0.0.0.0-9.255.255.255`, `10.0.0.0-10.255.255.255` and
+/// `11.0.0.0-255.255.255.255`). Workloads first, then outside ranges, each sorted as written.
 pub fn grid_peers(c: &Cluster, lines: &[Line], focus: Option<&str>) -> Vec<Peer> {
     let mut set: BTreeSet<Peer> = BTreeSet::new();
+    let mut ranges: Vec<(IpRange, ())> = Vec::new();
     for l in lines {
-        set.insert(l.src.clone());
-        set.insert(l.dst.clone());
+        for p in [&l.src, &l.dst] {
+            match p {
+                Peer::External(r) => ranges.push((*r, ())),
+                w => {
+                    set.insert(w.clone());
+                }
+            }
+        }
     }
     for i in 0..c.workloads.len() {
         let p = Peer::of(c, &Endpoint::Workload(i));
@@ -74,27 +85,77 @@ pub fn grid_peers(c: &Cluster, lines: &[Line], focus: Option<&str>) -> Vec<Peer>
             set.insert(p);
         }
     }
+    for (r, ()) in super::refine(&ranges, |_, _| ()) {
+        set.insert(Peer::External(r));
+    }
     let mut peers: Vec<Peer> = set.into_iter().collect();
     peers.sort_by_cached_key(|p| (!p.is_workload(), p.to_string()));
     peers
 }
 
-/// A protocol and port to ask the engine about for a cell: the first port of the allowed set,
-/// else the first port the destination declares, else TCP 80.
-fn probe(c: &Cluster, dst: &Peer, conn: Option<&str>, index: &BTreeMap<String, usize>) -> (Protocol, u16) {
-    if let Some((proto, ports)) = conn
-        .and_then(|s| s.split(',').next())
-        .and_then(|first| first.split_once(' '))
-    {
-        let start = ports.split('-').next().and_then(|p| p.parse::<u16>().ok());
-        let proto = match proto {
-            "TCP" => Some(Protocol::TCP),
-            "UDP" => Some(Protocol::UDP),
-            "SCTP" => Some(Protocol::SCTP),
-            _ => None,
+/// The lines of a grid, looked up by cell.
+struct Cells<'a> {
+    /// Workload to workload, by names.
+    pairs: BTreeMap<(String, String), &'a Line>,
+    /// Workload name and direction (true: the workload is the source) to its lines with an
+    /// outside end.
+    outside: BTreeMap<(String, bool), Vec<(IpRange, &'a Line)>>,
+}
+
+impl<'a> Cells<'a> {
+    fn new(lines: &'a [Line]) -> Self {
+        let mut pairs = BTreeMap::new();
+        let mut outside: BTreeMap<(String, bool), Vec<(IpRange, &'a Line)>> = BTreeMap::new();
+        for l in lines {
+            match (&l.src, &l.dst) {
+                (Peer::External(r), w) => outside
+                    .entry((w.to_string(), false))
+                    .or_default()
+                    .push((*r, l)),
+                (w, Peer::External(r)) => outside
+                    .entry((w.to_string(), true))
+                    .or_default()
+                    .push((*r, l)),
+                (s, d) => {
+                    pairs.insert((s.to_string(), d.to_string()), l);
+                }
+            }
+        }
+        Cells { pairs, outside }
+    }
+
+    /// The line from `src` to `dst`; for an outside end, the line whose range holds the cell's
+    /// range (grid ranges are cut on every line's boundaries, so one holds it or none).
+    fn get(&self, src: &Peer, dst: &Peer) -> Option<&'a Line> {
+        let within = |w: &Peer, out: bool, r: &IpRange| {
+            self.outside.get(&(w.to_string(), out)).and_then(|v| {
+                v.iter()
+                    .find(|(lr, _)| lr.v6 == r.v6 && lr.start <= r.start && lr.end >= r.end)
+                    .map(|(_, l)| *l)
+            })
         };
-        if let (Some(p), Some(n)) = (proto, start) {
-            return (p, n);
+        match (src, dst) {
+            (Peer::External(_), Peer::External(_)) => None,
+            (Peer::External(r), w) => within(w, false, r),
+            (w, Peer::External(r)) => within(w, true, r),
+            (s, d) => self.pairs.get(&(s.to_string(), d.to_string())).copied(),
+        }
+    }
+}
+
+/// A protocol and port to ask the engine about for a cell: the first allowed port (TCP, then
+/// UDP, then SCTP), else the first port the destination declares, else TCP 80.
+fn probe(
+    c: &Cluster,
+    dst: &Peer,
+    ports: Option<&PortSet>,
+    index: &BTreeMap<String, usize>,
+) -> (Protocol, u16) {
+    if let Some(ps) = ports.filter(|p| !p.is_all()) {
+        for proto in [Protocol::TCP, Protocol::UDP, Protocol::SCTP] {
+            if let Some(&(lo, _)) = ps.ranges(proto).first() {
+                return (proto, lo);
+            }
         }
     }
     if let Some(np) = index
@@ -124,7 +185,7 @@ fn host_net(r: &IpRange) -> Option<IpNet> {
 fn why(c: &Cluster, src: &Endpoint, dst: &Endpoint, proto: Protocol, port: u16) -> String {
     let v = crate::evaluate(c, src, dst, proto, port);
     format!(
-        "{proto:?} {port}: {}. Egress: {}. Ingress: {}.",
+        "{proto} {port}: {}\n{}\n{}",
         if v.allowed { "allowed" } else { "denied" },
         v.egress,
         v.ingress
@@ -139,7 +200,7 @@ table.grid { border-collapse: collapse; margin-top: 1em; }
 table.grid th { font-weight: normal; font-size: 12px; white-space: nowrap; padding: 2px 6px; }
 table.grid thead th.col { writing-mode: vertical-rl; transform: rotate(180deg); text-align: left; vertical-align: bottom; }
 table.grid th.row { text-align: right; }
-table.grid td { width: 18px; height: 18px; border: 1px solid #fff; padding: 0; }
+table.grid td { width: 18px; height: 18px; border: 1px solid #fff; outline: 1px solid #e0e0e0; padding: 0; }
 td.all { background: #c62828; }
 td.some { background: #f9a825; }
 td.none { background: #e8f5e9; }
@@ -182,10 +243,7 @@ pub fn page(c: &Cluster, lines: &[Line], focus: Option<&str>) -> String {
     let index: BTreeMap<String, usize> = (0..c.workloads.len())
         .map(|i| (Peer::of(c, &Endpoint::Workload(i)).to_string(), i))
         .collect();
-    let by_pair: BTreeMap<(String, String), &Line> = lines
-        .iter()
-        .map(|l| ((l.src.to_string(), l.dst.to_string()), l))
-        .collect();
+    let cells = Cells::new(lines);
     let names: Vec<String> = peers.iter().map(ToString::to_string).collect();
     let explain = peers.len() * peers.len() <= EXPLAIN_LIMIT;
 
@@ -199,7 +257,9 @@ pub fn page(c: &Cluster, lines: &[Line], focus: Option<&str>) -> String {
         "<p>{} allowed connections between {} endpoints{}. Rows are sources, columns destinations.</p>",
         lines.len(),
         peers.len(),
-        focus.map(|f| format!(" (focus: {})", escape(f))).unwrap_or_default()
+        focus
+            .map(|f| format!(" (focus: {})", escape(f)))
+            .unwrap_or_default()
     );
     s.push_str("<p class=\"legend\"><span style=\"background:#c62828\"></span>all connections<span style=\"background:#f9a825\"></span>some ports<span style=\"background:#e8f5e9\"></span>none<span style=\"background:#bdbdbd\"></span>itself</p>\n");
     s.push_str("<table class=\"grid\" id=\"grid\">\n<thead><tr><th class=\"corner\">source \\ destination</th>");
@@ -208,9 +268,13 @@ pub fn page(c: &Cluster, lines: &[Line], focus: Option<&str>) -> String {
     }
     s.push_str("</tr></thead>\n<tbody>\n");
     for (ri, src) in peers.iter().enumerate() {
-        let _ = write!(s, "<tr><th class=\"row\" scope=\"row\">{}</th>", escape(&names[ri]));
+        let _ = write!(
+            s,
+            "<tr><th class=\"row\" scope=\"row\">{}</th>",
+            escape(&names[ri])
+        );
         for (ci, dst) in peers.iter().enumerate() {
-            let line = by_pair.get(&(names[ri].clone(), names[ci].clone()));
+            let line = cells.get(src, dst);
             let state = if src.is_workload() && src == dst {
                 CellState::SelfCell
             } else if !src.is_workload() && !dst.is_workload() {
@@ -228,20 +292,18 @@ pub fn page(c: &Cluster, lines: &[Line], focus: Option<&str>) -> String {
                 (CellState::NotApplicable, _) => "outside to outside (not analysed)".to_string(),
                 _ => "No Connections".to_string(),
             };
-            let reason = if explain
-                && matches!(state, CellState::All | CellState::Some | CellState::None)
-            {
-                match (endpoint(src, &index), endpoint(dst, &index)) {
-                    (Some(a), Some(b)) => {
-                        let conn_text = line.map(|l| l.conn());
-                        let (proto, port) = probe(c, dst, conn_text.as_deref(), &index);
-                        why(c, &a, &b, proto, port)
+            let reason =
+                if explain && matches!(state, CellState::All | CellState::Some | CellState::None) {
+                    match (endpoint(src, &index), endpoint(dst, &index)) {
+                        (Some(a), Some(b)) => {
+                            let (proto, port) = probe(c, dst, line.map(|l| &l.ports), &index);
+                            why(c, &a, &b, proto, port)
+                        }
+                        _ => String::new(),
                     }
-                    _ => String::new(),
-                }
-            } else {
-                String::new()
-            };
+                } else {
+                    String::new()
+                };
             let title = if reason.is_empty() {
                 format!("{} => {} : {}", names[ri], names[ci], conn)
             } else {
