@@ -318,6 +318,96 @@ pub fn lines(c: &Cluster, conns: &[Connection]) -> Vec<Line> {
     out
 }
 
+/// Every address block a policy names in rules of one direction (`ingress`: sources, else
+/// destinations): `ipBlock` cidrs and excepts of NetworkPolicies, and `networks` of
+/// AdminNetworkPolicies and the BaselineAdminNetworkPolicy.
+pub fn policy_blocks(c: &Cluster, ingress: bool) -> Vec<IpRange> {
+    let mut out = Vec::new();
+    let np_rules = c.policies.iter().flat_map(|p| {
+        if ingress { &p.ingress } else { &p.egress }
+            .iter()
+            .flatten()
+    });
+    for r in np_rules {
+        for peer in r.peers.iter().flatten() {
+            if let crate::Peer::IpBlock { cidr, except } = peer {
+                out.push(IpRange::from_net(cidr));
+                out.extend(except.iter().map(IpRange::from_net));
+            }
+        }
+    }
+    let admin_rules = c
+        .admin_policies
+        .iter()
+        .chain(c.baseline.iter())
+        .flat_map(|p| if ingress { &p.ingress } else { &p.egress });
+    for r in admin_rules {
+        for peer in &r.peers {
+            if let crate::AdminPeer::Networks(nets) = peer {
+                out.extend(nets.iter().map(IpRange::from_net));
+            }
+        }
+    }
+    out
+}
+
+fn cut_points(blocks: Vec<IpRange>) -> Vec<(bool, u128)> {
+    let mut cuts: Vec<(bool, u128)> = Vec::new();
+    for b in blocks {
+        cuts.push((b.v6, b.start));
+        if let Some(p) = b.end.checked_add(1) {
+            cuts.push((b.v6, p));
+        }
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts
+}
+
+/// Cuts the outside ranges of `lines` at the first and past-the-last address of every block
+/// the policies name for that direction ([`policy_blocks`]: ingress blocks for connections
+/// from outside, egress blocks for connections to outside), the way np-guard/netpol-analyzer
+/// writes them (it lists the pieces of the address space the policies tell apart, without
+/// merging neighbours with the same ports). The result is sorted.
+pub fn split_at_policy_blocks(c: &Cluster, lines: Vec<Line>) -> Vec<Line> {
+    let in_cuts = cut_points(policy_blocks(c, true));
+    let out_cuts = cut_points(policy_blocks(c, false));
+    let mut out = Vec::with_capacity(lines.len());
+    for l in lines {
+        let (range, outside_is_src) = match (&l.src, &l.dst) {
+            (Peer::External(r), _) => (*r, true),
+            (_, Peer::External(r)) => (*r, false),
+            _ => {
+                out.push(l);
+                continue;
+            }
+        };
+        let cuts = if outside_is_src { &in_cuts } else { &out_cuts };
+        let mut start = range.start;
+        let inner = cuts
+            .iter()
+            .filter(|(v6, p)| *v6 == range.v6 && *p > range.start && *p <= range.end)
+            .map(|(_, p)| *p);
+        for p in inner.chain(std::iter::once(range.end.wrapping_add(1))) {
+            let piece = Peer::External(IpRange {
+                v6: range.v6,
+                start,
+                end: p.wrapping_sub(1),
+            });
+            let mut nl = l.clone();
+            if outside_is_src {
+                nl.src = piece;
+            } else {
+                nl.dst = piece;
+            }
+            out.push(nl);
+            start = p;
+        }
+    }
+    sort_lines(&mut out);
+    out
+}
+
 /// Sorts lines by source, then destination, as written (the order netpol-analyzer uses).
 pub fn sort_lines(lines: &mut [Line]) {
     lines.sort_by_cached_key(|l| (l.src.to_string(), l.dst.to_string()));
@@ -658,5 +748,54 @@ mod tests {
             assert_eq!(s.parse::<Format>(), Ok(f));
         }
         assert!("svg".parse::<Format>().is_err());
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+    use palisade_model::{Inventory, LoadOptions};
+
+    #[test]
+    fn split_cuts_at_every_policy_block_boundary() {
+        let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: n, labels: {app: a}}\nspec: {containers: [{name: c}]}\n---\n\
+apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: n}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n  - to: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}}]\n  - to: [{ipBlock: {cidr: 11.0.0.0/8}}]\n";
+        let mut inv = Inventory::new();
+        inv.add_text("t.yaml", yaml, &LoadOptions::default());
+        let (c, _) = Cluster::from_inventory(&inv);
+        let merged = lines(&c, &crate::connectivity(&c));
+        let outside: Vec<String> = merged
+            .iter()
+            .filter(|l| l.src.is_workload())
+            .map(|l| l.to_string())
+            .collect();
+        assert_eq!(
+            outside,
+            [
+                "n/a[Pod] => 10.0.0.0-10.0.255.255[External] : All Connections",
+                "n/a[Pod] => 10.2.0.0-11.255.255.255[External] : All Connections",
+            ]
+        );
+        let split = split_at_policy_blocks(&c, merged);
+        let outside: Vec<String> = split
+            .iter()
+            .filter(|l| l.src.is_workload())
+            .map(|l| l.to_string())
+            .collect();
+        assert_eq!(
+            outside,
+            [
+                "n/a[Pod] => 10.0.0.0-10.0.255.255[External] : All Connections",
+                "n/a[Pod] => 10.2.0.0-10.255.255.255[External] : All Connections",
+                "n/a[Pod] => 11.0.0.0-11.255.255.255[External] : All Connections",
+            ]
+        );
+        // Ingress from outside is unrestricted, and no ingress rule names a block: one range.
+        let inbound: Vec<String> = split
+            .iter()
+            .filter(|l| !l.src.is_workload() && !l.src.to_string().contains(':'))
+            .map(|l| l.src.to_string())
+            .collect();
+        assert_eq!(inbound, ["0.0.0.0-255.255.255.255[External]"]);
     }
 }

@@ -7,6 +7,7 @@
 //! kind: PalisadeTestCase
 //! description: what the case shows
 //! focus: ns/name            # optional: --focus-workload
+//! splitRanges: true         # optional: --split-ranges
 //! txt: |                    # required: the exact text listing
 //!   a/web[Deployment] => a/db[Deployment] : TCP 5432
 //! csv: ...                  # optional, exact: also md, json, dot
@@ -29,6 +30,9 @@ struct ListCase {
     description: String,
     #[serde(default)]
     focus: Option<String>,
+    /// `--split-ranges`.
+    #[serde(default, rename = "splitRanges")]
+    split_ranges: bool,
     txt: Option<String>,
     #[serde(default)]
     csv: Option<String>,
@@ -129,6 +133,9 @@ fn run_list_case(path: &Path) -> Result<(), String> {
     };
     let c = cluster(&path.to_string_lossy(), &text)?;
     let mut lines = output::lines(&c, &palisade_netpol::connectivity(&c));
+    if case.split_ranges {
+        lines = output::split_at_policy_blocks(&c, lines);
+    }
     if let Some(f) = &case.focus {
         lines = output::focus(&lines, f);
     }

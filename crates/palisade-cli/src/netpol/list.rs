@@ -24,6 +24,11 @@ pub struct Args {
     /// Output format.
     #[arg(short, long, value_name = "FORMAT", default_value = "txt", value_parser = ["txt", "json", "csv", "md", "dot", "html"])]
     pub output: String,
+    /// Cut outside address ranges at every ipBlock boundary a policy names, without merging
+    /// neighbours with the same ports (the way np-guard/netpol-analyzer lists them). By default
+    /// neighbouring ranges with the same ports are merged.
+    #[arg(long)]
+    pub split_ranges: bool,
     /// Write the output to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output_file: Option<PathBuf>,
@@ -84,6 +89,9 @@ pub fn run(a: &Args) -> Result<ExitCode> {
     let c = &loaded.cluster;
     let conns = palisade_netpol::connectivity(c);
     let mut lines = output::lines(c, &conns);
+    if a.split_ranges {
+        lines = output::split_at_policy_blocks(c, lines);
+    }
     if let Some(spec) = &a.focus_workload {
         let known = c.workloads.iter().any(|w| match spec.split_once('/') {
             Some((ns, n)) => w.namespace == ns && w.name == n,

@@ -10,6 +10,11 @@ use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+/// With more endpoints than this the page leaves the grid out (it would not be readable, and
+/// would weigh megabytes) and says so; the connection table is still there. `--focus-workload`
+/// brings a large cluster under the limit.
+pub const GRID_LIMIT: usize = 250;
+
 /// Cells beyond this many are rendered without the per-cell explanation (it costs an
 /// evaluation each).
 pub const EXPLAIN_LIMIT: usize = 40_000;
@@ -216,6 +221,7 @@ const SCRIPT: &str = r#"
 (function () {
   var tip = document.getElementById('tip');
   var grid = document.getElementById('grid');
+  if (!grid) { return; }
   var lit = [];
   function clear() { lit.forEach(function (e) { e.classList.remove('hl'); }); lit = []; }
   grid.addEventListener('mouseover', function (ev) {
@@ -237,31 +243,14 @@ const SCRIPT: &str = r#"
 })();
 "#;
 
-/// The page. `focus` is the `--focus-workload` the lines were filtered with, if any.
-pub fn page(c: &Cluster, lines: &[Line], focus: Option<&str>) -> String {
-    let peers = grid_peers(c, lines, focus);
+/// Writes the grid table and its tooltip element.
+fn grid(s: &mut String, c: &Cluster, lines: &[Line], peers: &[Peer]) {
     let index: BTreeMap<String, usize> = (0..c.workloads.len())
         .map(|i| (Peer::of(c, &Endpoint::Workload(i)).to_string(), i))
         .collect();
     let cells = Cells::new(lines);
     let names: Vec<String> = peers.iter().map(ToString::to_string).collect();
     let explain = peers.len() * peers.len() <= EXPLAIN_LIMIT;
-
-    let mut s = String::new();
-    s.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    s.push_str("<title>Palisade: network connectivity</title>\n<style>");
-    s.push_str(STYLE);
-    s.push_str("</style>\n</head>\n<body>\n<h1>Network connectivity</h1>\n");
-    let _ = writeln!(
-        s,
-        "<p>{} allowed connections between {} endpoints{}. Rows are sources, columns destinations.</p>",
-        lines.len(),
-        peers.len(),
-        focus
-            .map(|f| format!(" (focus: {})", escape(f)))
-            .unwrap_or_default()
-    );
-    s.push_str("<p class=\"legend\"><span style=\"background:#c62828\"></span>all connections<span style=\"background:#f9a825\"></span>some ports<span style=\"background:#e8f5e9\"></span>none<span style=\"background:#bdbdbd\"></span>itself</p>\n");
     s.push_str("<table class=\"grid\" id=\"grid\">\n<thead><tr><th class=\"corner\">source \\ destination</th>");
     for n in &names {
         let _ = write!(s, "<th class=\"col\" scope=\"col\">{}</th>", escape(n));
@@ -323,6 +312,36 @@ pub fn page(c: &Cluster, lines: &[Line], focus: Option<&str>) -> String {
         s.push_str("</tr>\n");
     }
     s.push_str("</tbody>\n</table>\n<div id=\"tip\" role=\"tooltip\" hidden></div>\n");
+}
+
+/// The page. `focus` is the `--focus-workload` the lines were filtered with, if any.
+pub fn page(c: &Cluster, lines: &[Line], focus: Option<&str>) -> String {
+    let peers = grid_peers(c, lines, focus);
+
+    let mut s = String::new();
+    s.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    s.push_str("<title>Palisade: network connectivity</title>\n<style>");
+    s.push_str(STYLE);
+    s.push_str("</style>\n</head>\n<body>\n<h1>Network connectivity</h1>\n");
+    let _ = writeln!(
+        s,
+        "<p>{} allowed connections between {} endpoints{}. Rows are sources, columns destinations.</p>",
+        lines.len(),
+        peers.len(),
+        focus
+            .map(|f| format!(" (focus: {})", escape(f)))
+            .unwrap_or_default()
+    );
+    s.push_str("<p class=\"legend\"><span style=\"background:#c62828\"></span>all connections<span style=\"background:#f9a825\"></span>some ports<span style=\"background:#e8f5e9\"></span>none<span style=\"background:#bdbdbd\"></span>itself</p>\n");
+    if peers.len() > GRID_LIMIT {
+        let _ = writeln!(
+            s,
+            "<p class=\"note\" id=\"no-grid\">The grid is left out: {} endpoints is more than {GRID_LIMIT}. Use --focus-workload to draw the grid around one workload.</p>",
+            peers.len()
+        );
+    } else {
+        grid(&mut s, c, lines, &peers);
+    }
     s.push_str("<h2>Connections</h2>\n<table class=\"list\" id=\"list\">\n<thead><tr><th>src</th><th>dst</th><th>conn</th></tr></thead>\n<tbody>\n");
     for l in lines {
         let _ = writeln!(
