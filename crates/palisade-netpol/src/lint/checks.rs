@@ -7,6 +7,7 @@ use super::view::{
 };
 use super::*;
 use ipnet::IpNet;
+use palisade_model::Node;
 use palisade_model::selector::{LabelSelector, Operator};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -229,8 +230,60 @@ fn synthetic_labels(sel: &LabelSelector) -> Option<BTreeMap<String, String>> {
     sel.matches(&borrow(&labels)).then_some(labels)
 }
 
+/// The protocols an AdminNetworkPolicy `Allow` egress rule admits DNS for, whatever its
+/// subject (coarse, so that a cluster-wide allowance is never reported as missing). Such a
+/// rule overrides NetworkPolicy isolation.
+fn admin_dns_allowed(v: &View<'_>, targets: &[DnsTarget]) -> Vec<Proto> {
+    let mut out = Vec::new();
+    let anps = v
+        .inv
+        .of_kind("AdminNetworkPolicy")
+        .filter(|o| o.group() == "policy.networking.k8s.io");
+    for anp in anps {
+        let rules = anp
+            .node
+            .at(&["spec", "egress"])
+            .map(Node::items)
+            .unwrap_or(&[]);
+        for r in rules {
+            if r.get("action").and_then(Node::as_str) != Some("Allow") {
+                continue;
+            }
+            for proto in [Proto::Udp, Proto::Tcp] {
+                let ports = r.get("ports").map(Node::items).unwrap_or(&[]);
+                let admits = ports.is_empty()
+                    || ports.iter().any(|p| {
+                        if let Some(n) = p.get("portNumber") {
+                            Proto::parse(n.get("protocol")) == Some(proto)
+                                && n.get("port").and_then(Node::as_i64) == Some(53)
+                        } else if let Some(n) = p.get("portRange") {
+                            Proto::parse(n.get("protocol")) == Some(proto)
+                                && n.get("start")
+                                    .and_then(Node::as_i64)
+                                    .is_some_and(|a| a <= 53)
+                                && n.get("end").and_then(Node::as_i64).is_some_and(|b| b >= 53)
+                        } else if let Some(name) = p.get("namedPort").and_then(Node::as_str) {
+                            targets.iter().any(|t| {
+                                t.ports
+                                    .iter()
+                                    .any(|(n, num, x)| n == name && *num == 53 && *x == proto)
+                            })
+                        } else {
+                            false
+                        }
+                    });
+                if admits && !out.contains(&proto) {
+                    out.push(proto);
+                }
+            }
+        }
+    }
+    out
+}
+
 fn egress_dns(v: &View<'_>, out: &mut Vec<Finding>) {
     let targets = dns_targets(v);
+    let admin_allowed = admin_dns_allowed(v, &targets);
     // Per egress-isolating policy (index), the subjects lacking DNS it is blamed for.
     let mut blamed: BTreeMap<usize, Vec<(String, Vec<Proto>)>> = BTreeMap::new();
     let missing_for = |ns: &str, labels: &BTreeMap<&str, &str>| -> (Option<usize>, Vec<Proto>) {
@@ -249,6 +302,7 @@ fn egress_dns(v: &View<'_>, out: &mut Vec<Finding>) {
         };
         let missing = [Proto::Udp, Proto::Tcp]
             .into_iter()
+            .filter(|proto| !admin_allowed.contains(proto))
             .filter(|proto| {
                 !isolating.iter().any(|(_, p)| {
                     p.egress
