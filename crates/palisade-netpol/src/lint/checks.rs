@@ -71,6 +71,23 @@ fn selects_by_name(sel: &LabelSelector) -> bool {
             .any(|r| r.key == NAME_LABEL && r.operator == Operator::In)
 }
 
+/// The namespace names a selector restricts itself to through `kubernetes.io/metadata.name`
+/// (all of them, from `matchLabels` and `In` expressions).
+fn pinned_names(sel: &LabelSelector) -> Vec<&str> {
+    let mut names: Vec<&str> = sel
+        .match_labels
+        .iter()
+        .filter(|(k, _)| k == NAME_LABEL)
+        .map(|(_, v)| v.as_str())
+        .collect();
+    for r in &sel.match_expressions {
+        if r.key == NAME_LABEL && r.operator == Operator::In {
+            names.extend(r.values.iter().map(String::as_str));
+        }
+    }
+    names
+}
+
 fn peer_selects_nothing(v: &View<'_>, out: &mut Vec<Finding>) {
     let declared: Vec<&String> = v
         .namespaces
@@ -105,18 +122,26 @@ fn peer_selects_nothing(v: &View<'_>, out: &mut Vec<Finding>) {
                     let Some(psel) = pods.as_ref().filter(|s| !s.is_empty()) else {
                         continue;
                     };
-                    let candidates: Vec<&Pod<'_>> = v
-                        .pods
-                        .iter()
-                        .filter(|pod| namespaces.iter().any(|n| n == pod.ns))
-                        .collect();
+                    // Judged only when the namespaces are known to be complete: the policy's
+                    // own, or namespaces named one by one, each with workloads in the input.
+                    // A label or empty namespaceSelector may reach namespaces (kube-system and
+                    // its kube-dns pods) that the input does not contain.
+                    let pinned = match ns {
+                        None => true,
+                        Some(sel) => {
+                            let names = pinned_names(sel);
+                            !names.is_empty() && names.iter().all(|n| v.pods_in(n).next().is_some())
+                        }
+                    };
+                    if !pinned {
+                        continue;
+                    }
+                    let candidates: Vec<&Pod<'_>> = v.pods_in_all(&namespaces).collect();
                     if candidates.is_empty()
                         || candidates.iter().any(|pod| psel.matches(&pod.labels))
                     {
                         continue;
                     }
-                    let mut in_ns: Vec<&str> = candidates.iter().map(|c| c.ns).collect();
-                    in_ns.dedup();
                     out.push(PEER_SELECTS_NOTHING.finding(
                         v.inv,
                         p.obj,
@@ -124,7 +149,7 @@ fn peer_selects_nothing(v: &View<'_>, out: &mut Vec<Finding>) {
                         format!(
                             "podSelector {psel} matches none of the {} of namespace {} in the input",
                             plural(candidates.len(), "workload", "workloads"),
-                            in_ns.join(", ")
+                            namespaces.join(", ")
                         ),
                     ));
                 }
@@ -445,9 +470,18 @@ fn named_ports(v: &View<'_>, out: &mut Vec<Finding>) {
     for p in &v.policies {
         for (d, r) in effective_rules(p) {
             let Some(ports) = &r.ports else { continue };
+            if !ports
+                .iter()
+                .any(|x| matches!(x.port, Some(PortVal::Name(_))))
+            {
+                continue;
+            }
             // Destination pods in the input; `only_blocks` when every peer is an ipBlock.
             let (dests, only_blocks): (Vec<&Pod<'_>>, bool) = match d {
-                Dir::Ingress => (v.pods.iter().filter(|pod| p.selects(pod)).collect(), false),
+                Dir::Ingress => (
+                    v.pods_in(p.ns).filter(|pod| p.selects(pod)).collect(),
+                    false,
+                ),
                 Dir::Egress => match &r.peers {
                     None => (v.pods.iter().collect(), false),
                     Some(peers) => {
@@ -455,9 +489,8 @@ fn named_ports(v: &View<'_>, out: &mut Vec<Finding>) {
                         for peer in peers {
                             if let PeerKind::Pods { ns, pods } = &peer.kind {
                                 let nss = v.peer_namespaces(p.ns, ns.as_ref());
-                                dests.extend(v.pods.iter().filter(|pod| {
-                                    nss.iter().any(|n| n == pod.ns)
-                                        && pods.as_ref().is_none_or(|s| s.matches(&pod.labels))
+                                dests.extend(v.pods_in_all(&nss).filter(|pod| {
+                                    pods.as_ref().is_none_or(|s| s.matches(&pod.labels))
                                 }));
                             }
                         }

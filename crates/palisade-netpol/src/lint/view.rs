@@ -196,6 +196,8 @@ pub(crate) struct View<'a> {
     pub inv: &'a Inventory,
     pub policies: Vec<Policy<'a>>,
     pub pods: Vec<Pod<'a>>,
+    /// Namespace -> indices in `pods`.
+    pub pods_by_ns: BTreeMap<&'a str, Vec<usize>>,
     pub namespaces: BTreeMap<String, Namespace>,
 }
 
@@ -379,10 +381,15 @@ impl<'a> View<'a> {
                 });
             }
         }
+        let mut pods_by_ns: BTreeMap<&'a str, Vec<usize>> = BTreeMap::new();
+        for (i, p) in pods.iter().enumerate() {
+            pods_by_ns.entry(p.ns).or_default().push(i);
+        }
         View {
             inv,
             policies,
             pods,
+            pods_by_ns,
             namespaces,
         }
     }
@@ -396,8 +403,24 @@ impl<'a> View<'a> {
     }
 
     /// Pods of a namespace.
-    pub(crate) fn pods_in<'s>(&'s self, ns: &'s str) -> impl Iterator<Item = &'s Pod<'a>> + 's {
-        self.pods.iter().filter(move |p| p.ns == ns)
+    pub(crate) fn pods_in<'s>(&'s self, ns: &str) -> impl Iterator<Item = &'s Pod<'a>> + 's {
+        self.pods_by_ns
+            .get(ns)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .map(|i| &self.pods[*i])
+    }
+
+    /// Pods of several namespaces.
+    pub(crate) fn pods_in_all<'s, 'n>(
+        &'s self,
+        namespaces: &'n [String],
+    ) -> impl Iterator<Item = &'s Pod<'a>> + 'n
+    where
+        's: 'n,
+    {
+        namespaces.iter().flat_map(|n| self.pods_in(n))
     }
 
     /// Namespaces (known to the input) that a peer's namespace part designates: the policy's
