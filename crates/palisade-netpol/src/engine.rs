@@ -558,7 +558,7 @@ impl FlatRule<'_> {
 }
 
 /// The rules that decide one side of one class.
-#[derive(Default)]
+#[derive(Default, Clone, PartialEq, Eq, Hash)]
 struct SideRules {
     admin: Vec<usize>,
     isolated: bool,
@@ -698,30 +698,57 @@ fn build_classes(c: &Cluster) -> Classes {
     Classes { classes, by_ns }
 }
 
-/// A side's value for every counterpart: a default (per named-port signature of the
-/// counterpart when named ports are involved), exceptions for some classes, and the values
-/// for pieces of the outside address space.
-struct SideTable {
-    /// Value for classes not in `special`, indexed by port signature (or one value).
-    default: Vec<PortSet>,
-    special: HashMap<u32, PortSet>,
-    external: Vec<(bool, u128, u128, PortSet)>,
-}
+/// A set of classes.
+#[derive(Clone, PartialEq, Eq)]
+struct Bits(Vec<u64>);
 
-impl SideTable {
-    fn value(&self, x: u32, sig: usize) -> &PortSet {
-        self.special.get(&x).unwrap_or_else(|| {
-            if self.default.len() == 1 {
-                &self.default[0]
-            } else {
-                &self.default[sig]
-            }
+impl Bits {
+    fn new(n: usize) -> Self {
+        Bits(vec![0; n.div_ceil(64)])
+    }
+    fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+    fn and(&self, o: &Bits) -> Bits {
+        Bits(self.0.iter().zip(&o.0).map(|(a, b)| a & b).collect())
+    }
+    fn and_not(&self, o: &Bits) -> Bits {
+        Bits(self.0.iter().zip(&o.0).map(|(a, b)| a & !b).collect())
+    }
+    fn first(&self) -> Option<usize> {
+        self.0
+            .iter()
+            .enumerate()
+            .find(|(_, w)| **w != 0)
+            .map(|(i, w)| i * 64 + w.trailing_zeros() as usize)
+    }
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, &w)| {
+            let mut w = w;
+            std::iter::from_fn(move || {
+                if w == 0 {
+                    return None;
+                }
+                let b = w.trailing_zeros() as usize;
+                w &= w - 1;
+                Some(i * 64 + b)
+            })
         })
     }
+}
 
-    fn default_empty(&self) -> bool {
-        self.default.iter().all(PortSet::is_empty)
-    }
+/// One side (direction) of a group of classes sharing the same deciding rules: the
+/// counterpart classes cut into parts every rule treats alike, each part's value, and the
+/// values for pieces of the outside address space.
+struct SideTable {
+    /// Part index (into the engine-wide part list) of every counterpart class.
+    part_of: Vec<u32>,
+    /// Parts of this table with a non-empty value: (part index, members).
+    open_parts: Vec<(u32, Bits)>,
+    external: Vec<(bool, u128, u128, PortSet)>,
 }
 
 struct ClassEngine<'a> {
@@ -1027,52 +1054,92 @@ impl<'a> ClassEngine<'a> {
         &self.c.workloads[self.cl.classes[class].rep].ports
     }
 
+    /// The rule's counterparts as a class set.
+    fn bits_of(&self, m: &Matcher, all: &Bits, pods: &Bits) -> Bits {
+        if m.all {
+            return all.clone();
+        }
+        if m.all_pods {
+            return pods.clone();
+        }
+        let mut b = Bits::new(self.cl.classes.len());
+        for &k in &m.classes {
+            b.set(k as usize);
+        }
+        b
+    }
+
+    /// The table of one side group: `sr` decides, `class` is one of the group's classes.
+    #[allow(clippy::too_many_arguments)]
     fn table(
         &self,
-        class: u32,
+        class: usize,
         dir: Direction,
         sr: &SideRules,
-        hostnet_classes: &[u32],
+        rule_bits: &[Bits],
+        sig_bits: &[Bits],
+        all: &Bits,
+        parts: &mut Vec<PortSet>,
     ) -> SideTable {
-        let all_rules = || {
-            sr.admin
-                .iter()
-                .chain(&sr.np)
-                .chain(&sr.baseline)
-                .map(|&i| &self.rules[i])
+        let ids: Vec<usize> = sr
+            .admin
+            .iter()
+            .chain(&sr.np)
+            .chain(&sr.baseline)
+            .copied()
+            .collect();
+        let own_ports = self.ports_of(class);
+        let named = dir == Direction::Egress && ids.iter().any(|&i| self.rules[i].named);
+        // Cut the classes into parts no rule (and no port signature, when named ports
+        // resolve on the counterpart) tells apart.
+        let mut cut: Vec<Bits> = vec![all.clone()];
+        let mut refine = |by: &Bits| {
+            let mut next = Vec::with_capacity(cut.len() * 2);
+            for p in &cut {
+                let inside = p.and(by);
+                let outside = p.and_not(by);
+                if !inside.is_empty() {
+                    next.push(inside);
+                }
+                if !outside.is_empty() {
+                    next.push(outside);
+                }
+            }
+            cut = next;
         };
-        let own_ports = self.ports_of(class as usize);
-        let named = dir == Direction::Egress && all_rules().any(|r| r.named);
-        let dst_for = |x: usize| match dir {
-            Direction::Ingress => own_ports,
-            Direction::Egress => self.ports_of(x),
-        };
-        // Defaults: counterparts no listed class set names.
-        let default_hit = |m: &Matcher| m.all || m.all_pods;
-        let default = if named {
-            self.sig_rep
-                .iter()
-                .map(|&rep| self.value(sr, default_hit, Some(dst_for(rep))))
-                .collect()
-        } else {
-            vec![self.value(sr, default_hit, Some(own_ports))]
-        };
-        let mut specials: Vec<u32> = hostnet_classes.to_vec();
-        for r in all_rules() {
-            specials.extend_from_slice(&r.m.classes);
+        if named {
+            for b in sig_bits {
+                refine(b);
+            }
         }
-        specials.sort_unstable();
-        specials.dedup();
-        let mut special = HashMap::with_capacity(specials.len());
-        for x in specials {
-            let hn = self.cl.classes[x as usize].hostnet;
-            let v = self.value(sr, |m| m.class(x, hn), Some(dst_for(x as usize)));
-            special.insert(x, v);
+        for &i in &ids {
+            refine(&rule_bits[i]);
+        }
+        let n = self.cl.classes.len();
+        let mut part_of = vec![u32::MAX; n];
+        let mut open_parts = Vec::new();
+        for p in cut {
+            let Some(x) = p.first() else { continue };
+            let hn = self.cl.classes[x].hostnet;
+            let dst = match dir {
+                Direction::Ingress => own_ports,
+                Direction::Egress => self.ports_of(x),
+            };
+            let v = self.value(sr, |m| m.class(x as u32, hn), Some(dst));
+            let id = u32::try_from(parts.len()).unwrap_or(u32::MAX);
+            for k in p.iter() {
+                part_of[k] = id;
+            }
+            let empty = v.is_empty();
+            parts.push(v);
+            if !empty {
+                open_parts.push((id, p));
+            }
         }
         // Outside addresses.
         let mut nets: Vec<IpNet> = Vec::new();
-        for r in all_rules() {
-            for (n, ex) in &r.m.nets {
+        for &i in &ids {
+            for (n, ex) in &self.rules[i].m.nets {
                 nets.push(*n);
                 nets.extend(ex.iter().copied());
             }
@@ -1090,11 +1157,46 @@ impl<'a> ClassEngine<'a> {
             }
         }
         SideTable {
-            default,
-            special,
+            part_of,
+            open_parts,
             external,
         }
     }
+}
+
+/// Groups classes with identical side rules: (group of every class, tables built once per
+/// group).
+fn side_tables(
+    e: &ClassEngine<'_>,
+    dir: Direction,
+    side_rules: &[SideRules],
+    rule_bits: &[Bits],
+    sig_bits: &[Bits],
+    all: &Bits,
+    parts: &mut Vec<PortSet>,
+) -> (Vec<usize>, Vec<SideTable>) {
+    // Ingress values resolve named ports on the class itself: its port signature is part of
+    // the group.
+    let mut groups: HashMap<(&SideRules, usize), usize> = HashMap::new();
+    let mut group_of = Vec::with_capacity(side_rules.len());
+    let mut tables = Vec::new();
+    for (k, sr) in side_rules.iter().enumerate() {
+        let sig = match dir {
+            Direction::Ingress => e.cl.classes[k].sig,
+            Direction::Egress => 0,
+        };
+        let g = match groups.get(&(sr, sig)) {
+            Some(g) => *g,
+            None => {
+                let g = tables.len();
+                tables.push(e.table(k, dir, sr, rule_bits, sig_bits, all, parts));
+                groups.insert((sr, sig), g);
+                g
+            }
+        };
+        group_of.push(g);
+    }
+    (group_of, tables)
 }
 
 /// Every allowed connection: workload to workload, workload to outside address ranges and
@@ -1104,71 +1206,76 @@ pub fn connectivity(c: &Cluster) -> Vec<Connection> {
     let mut e = ClassEngine::new(c);
     let [ingress_rules, egress_rules] = e.side_rules();
     let n = e.cl.classes.len();
-    let hostnet: Vec<u32> = (0..n as u32)
-        .filter(|&k| e.cl.classes[k as usize].hostnet)
-        .collect();
-    let ingress: Vec<SideTable> = (0..n)
-        .map(|k| e.table(k as u32, Direction::Ingress, &ingress_rules[k], &hostnet))
-        .collect();
-    let egress: Vec<SideTable> = (0..n)
-        .map(|k| e.table(k as u32, Direction::Egress, &egress_rules[k], &hostnet))
-        .collect();
-    // Sources that reach some class through their default, and, per destination, the
-    // sources naming it specially.
-    let egress_open: Vec<u32> = (0..n as u32)
-        .filter(|&s| !egress[s as usize].default_empty())
-        .collect();
-    let mut named_by: Vec<Vec<u32>> = vec![Vec::new(); n];
-    for (s, t) in egress.iter().enumerate() {
-        for &d in t.special.keys() {
-            named_by[d as usize].push(s as u32);
+    let mut all = Bits::new(n);
+    let mut pods = Bits::new(n);
+    let mut sig_bits: Vec<Bits> = vec![Bits::new(n); e.sig_rep.len()];
+    for (k, class) in e.cl.classes.iter().enumerate() {
+        all.set(k);
+        if !class.hostnet {
+            pods.set(k);
         }
+        sig_bits[class.sig].set(k);
     }
+    let rule_bits: Vec<Bits> = e
+        .rules
+        .iter()
+        .map(|r| e.bits_of(&r.m, &all, &pods))
+        .collect();
+    let mut parts: Vec<PortSet> = Vec::new();
+    let (in_group, in_tables) = side_tables(
+        &e,
+        Direction::Ingress,
+        &ingress_rules,
+        &rule_bits,
+        &sig_bits,
+        &all,
+        &mut parts,
+    );
+    let (eg_group, eg_tables) = side_tables(
+        &e,
+        Direction::Egress,
+        &egress_rules,
+        &rule_bits,
+        &sig_bits,
+        &all,
+        &mut parts,
+    );
     let mut out = Vec::new();
-    let mut push = |s: u32, d: u32, ports: PortSet| {
-        let (sc, dc) = (&e.cl.classes[s as usize], &e.cl.classes[d as usize]);
-        for &a in &sc.members {
-            for &b in &dc.members {
-                if a != b {
-                    out.push(Connection {
-                        src: Endpoint::Workload(a),
-                        dst: Endpoint::Workload(b),
-                        ports: ports.clone(),
-                    });
+    let mut memo: HashMap<(u32, u32), PortSet> = HashMap::new();
+    for d in 0..n {
+        let it = &in_tables[in_group[d]];
+        for (ip, members) in &it.open_parts {
+            let iv = &parts[*ip as usize];
+            for s in members.iter() {
+                let ep = eg_tables[eg_group[s]].part_of[d];
+                let ev = &parts[ep as usize];
+                if ev.is_empty() {
+                    continue;
                 }
-            }
-        }
-    };
-    let mut cand: Vec<u32> = Vec::new();
-    for d in 0..n as u32 {
-        let it = &ingress[d as usize];
-        let dsig = e.cl.classes[d as usize].sig;
-        cand.clear();
-        if it.default_empty() {
-            cand.extend(it.special.keys().copied());
-        } else {
-            cand.extend_from_slice(&egress_open);
-            cand.extend_from_slice(&named_by[d as usize]);
-        }
-        cand.sort_unstable();
-        cand.dedup();
-        for &s in &cand {
-            let iv = it.value(s, e.cl.classes[s as usize].sig);
-            if iv.is_empty() {
-                continue;
-            }
-            let ev = egress[s as usize].value(d, dsig);
-            if ev.is_empty() {
-                continue;
-            }
-            let ports = ev.intersection(iv);
-            if !ports.is_empty() {
-                push(s, d, ports);
+                let ports = memo.entry((ep, *ip)).or_insert_with(|| ev.intersection(iv));
+                if ports.is_empty() {
+                    continue;
+                }
+                let (sc, dc) = (&e.cl.classes[s], &e.cl.classes[d]);
+                for &a in &sc.members {
+                    for &b in &dc.members {
+                        if a != b {
+                            out.push(Connection {
+                                src: Endpoint::Workload(a),
+                                dst: Endpoint::Workload(b),
+                                ports: ports.clone(),
+                            });
+                        }
+                    }
+                }
             }
         }
     }
     for (k, class) in e.cl.classes.iter().enumerate() {
-        for (table, is_src) in [(&egress[k], true), (&ingress[k], false)] {
+        for (table, is_src) in [
+            (&eg_tables[eg_group[k]], true),
+            (&in_tables[in_group[k]], false),
+        ] {
             for (v6, first, last, ports) in &table.external {
                 let nets = interval_nets(*v6, *first, *last);
                 for &w in &class.members {
