@@ -718,3 +718,119 @@ pub fn resolve_ports(items: Option<&[PortSpec]>, dst: Option<&[NamedPort]>) -> c
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_model::LoadOptions;
+
+    fn load(text: &str) -> (Cluster, Vec<Diagnostic>) {
+        let mut inv = Inventory::new();
+        inv.add_text("t.yaml", text, &LoadOptions::default());
+        Cluster::from_inventory(&inv)
+    }
+
+    #[test]
+    fn policy_types_defaulting_and_missing_vs_empty() {
+        let (c, d) = load(concat!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: a}\nspec:\n  podSelector: {}\n  egress: [{}]\n---\n",
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: b}\nspec:\n  podSelector: {}\n  egress: []\n  ingress:\n  - from: []\n    ports: []\n---\n",
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: c}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  ingress: [{}]\n",
+        ));
+        assert!(d.is_empty(), "{d:?}");
+        let t = |i: usize| c.policies[i].policy_types;
+        assert_eq!(
+            (t(0).ingress, t(0).egress, t(0).explicit),
+            (true, true, false)
+        );
+        assert_eq!((t(1).ingress, t(1).egress), (true, false));
+        assert_eq!(
+            (t(2).ingress, t(2).egress, t(2).explicit),
+            (false, true, true)
+        );
+        assert_eq!(c.policies[0].ingress.as_deref().map(<[Rule]>::len), Some(0));
+        assert_eq!(c.policies[0].egress.as_ref().unwrap()[0].peers, None);
+        let b = &c.policies[1].ingress.as_ref().unwrap()[0];
+        assert_eq!((b.peers.as_ref(), b.ports.as_ref()), (None, None));
+        assert!(c.policies[2].ingress.is_none());
+        assert_eq!(c.policies[2].egress.as_deref().map(<[Rule]>::len), Some(0));
+        assert_eq!(
+            c.namespaces["default"][NAMESPACE_NAME_LABEL], "default",
+            "namespaces referenced by policies get their name label"
+        );
+    }
+
+    #[test]
+    fn bad_input_is_a_diagnostic_not_a_panic() {
+        let (c, d) = load(concat!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: a}\nspec:\n  podSelector: {matchExpressions: [{key: k, operator: Has}]}\n---\n",
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: b}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress, Sideways]\n  ingress:\n  - from: [{ipBlock: {cidr: 10.0.0.0/33}}, {}, {podSelector: [x]}, {ipBlock: {cidr: 10.0.0.0/8, except: [nope]}}]\n    ports: [{port: 80, endPort: 70000}, {protocol: ICMP}, {port: [1]}, {endPort: 9}, {port: 65536}, {port: http, endPort: 90}]\n  - from: 3\n    ports: 4\n---\n",
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: c}\nspec: [1, 2]\n---\n",
+            "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: x}\nspec: {subject: {namespaces: {}}}\n---\n",
+            "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: y}\nspec:\n  priority: 1\n  subject: {namespaces: {}}\n  egress:\n  - {action: Explode, to: [{namespaces: {}}]}\n  - {action: Deny, to: [{nodes: {}}, {networks: [bad]}], ports: [{portNumber: {port: x}}]}\n---\n",
+            "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\nmetadata: {name: other}\nspec: {subject: {namespaces: {}}}\n---\n",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: true, containers: [{name: c, ports: [{containerPort: 99999}, {containerPort: 80, protocol: SCTP, name: s}]}]}\n",
+        ));
+        // a: invalid selector, dropped; b: kept with the valid parts; c: kept, selects all.
+        assert_eq!(
+            c.policies
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>(),
+            ["b", "c"]
+        );
+        let b = &c.policies[0];
+        let rules = b.ingress.as_ref().unwrap();
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[0].peers.as_ref().map(Vec::len), Some(0));
+        // Every port item is invalid: the rule admits nothing rather than every port.
+        assert_eq!(rules[0].ports.as_ref().map(Vec::len), Some(0));
+        assert_eq!(rules[1].peers.as_ref().map(Vec::len), Some(0));
+        assert_eq!(rules[1].ports.as_ref().map(Vec::len), Some(0));
+        assert_eq!(c.admin_policies.len(), 1);
+        assert_eq!(c.admin_policies[0].egress.len(), 1);
+        assert!(
+            c.admin_policies[0].egress[0]
+                .peers
+                .iter()
+                .all(|p| matches!(p, crate::AdminPeer::Networks(n) if n.is_empty()))
+        );
+        assert!(c.baseline.is_none());
+        let w = &c.workloads[0];
+        assert!(w.host_network);
+        assert_eq!(
+            w.ports,
+            [NamedPort {
+                name: "s".into(),
+                port: 80,
+                protocol: Protocol::SCTP
+            }]
+        );
+        for needle in [
+            "Has",
+            "Sideways",
+            "missing or invalid CIDR",
+            "needs podSelector, namespaceSelector or ipBlock",
+            "selector: expected a mapping",
+            "invalid CIDR; the peer matches nothing",
+            "invalid endPort",
+            "unknown protocol",
+            "expected a number or a name",
+            "endPort needs a numeric port",
+            "port out of range",
+            "expected a list of peers",
+            "expected a list of ports",
+            "missing or invalid priority",
+            "invalid action",
+            "nodes peers are not modelled",
+            "invalid CIDR; ignored",
+            "expected portNumber",
+            "must be named `default`",
+        ] {
+            assert!(
+                d.iter().any(|x| x.message.contains(needle)),
+                "no diagnostic with {needle:?}: {d:#?}"
+            );
+        }
+    }
+}
