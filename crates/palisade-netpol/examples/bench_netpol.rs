@@ -9,7 +9,9 @@
 //! small `--scale`).
 
 use palisade_model::{Inventory, LoadOptions};
-use palisade_netpol::{Cluster, connectivity, connectivity_pairwise, output};
+use palisade_netpol::{
+    Cluster, Endpoint, Protocol, connectivity, connectivity_pairwise, evaluate, output,
+};
 use std::fmt::Write as _;
 use std::time::Instant;
 
@@ -123,6 +125,31 @@ fn main() {
             conns.len()
         );
     }
+    let queries = 1000usize;
+    let t = Instant::now();
+    let mut allowed = 0usize;
+    let w = c.workloads.len().max(1);
+    for q in 0..queries {
+        // Half the queries stay inside a namespace (25 workloads each), where some paths are open.
+        let s = (q * 7919) % w;
+        let d = if q % 2 == 0 {
+            ((s / 25) * 25 + (s + 1 + q % 24) % 25) % w
+        } else {
+            (q * 104_729 + 1) % w
+        };
+        let v = evaluate(
+            &c,
+            &Endpoint::Workload(s),
+            &Endpoint::Workload(d),
+            Protocol::TCP,
+            8000 + (q % 8) as u16,
+        );
+        allowed += usize::from(v.allowed);
+    }
+    println!(
+        "evaluate: {:.1} us per query ({queries} queries, {allowed} allowed)",
+        t.elapsed().as_secs_f64() * 1e6 / queries as f64
+    );
     if check {
         let t = Instant::now();
         let reference = connectivity_pairwise(&c);

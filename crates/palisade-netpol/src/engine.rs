@@ -150,8 +150,10 @@ enum Other {
 struct Direct<'a> {
     c: &'a Cluster,
     order: Vec<usize>,
-    ns_labels: HashMap<&'a str, BTreeMap<&'a str, &'a str>>,
-    pod_labels: Vec<BTreeMap<&'a str, &'a str>>,
+    /// Namespace labels as borrowed maps, built when first needed.
+    ns_labels: std::cell::RefCell<HashMap<&'a str, std::rc::Rc<BTreeMap<&'a str, &'a str>>>>,
+    /// Pod labels as borrowed maps, built when first needed.
+    pod_labels: Vec<std::cell::OnceCell<BTreeMap<&'a str, &'a str>>>,
 }
 
 impl<'a> Direct<'a> {
@@ -159,30 +161,38 @@ impl<'a> Direct<'a> {
         Direct {
             c,
             order: admin_order(c),
-            ns_labels: c
-                .namespaces
-                .iter()
-                .map(|(n, l)| {
-                    (
-                        n.as_str(),
-                        l.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
-                    )
-                })
+            ns_labels: std::cell::RefCell::new(HashMap::new()),
+            pod_labels: (0..c.workloads.len())
+                .map(|_| std::cell::OnceCell::new())
                 .collect(),
-            pod_labels: c.workloads.iter().map(labels_of).collect(),
         }
     }
 
-    fn ns(&self, name: &str) -> &BTreeMap<&'a str, &'a str> {
-        static EMPTY: BTreeMap<&str, &str> = BTreeMap::new();
-        self.ns_labels.get(name).unwrap_or(&EMPTY)
+    fn ns(&self, name: &str) -> std::rc::Rc<BTreeMap<&'a str, &'a str>> {
+        if let Some(m) = self.ns_labels.borrow().get(name) {
+            return m.clone();
+        }
+        let (key, map) = match self.c.namespaces.get_key_value(name) {
+            Some((k, l)) => (
+                k.as_str(),
+                l.iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect::<BTreeMap<&str, &str>>(),
+            ),
+            None => return std::rc::Rc::new(BTreeMap::new()),
+        };
+        let m = std::rc::Rc::new(map);
+        self.ns_labels.borrow_mut().insert(key, m.clone());
+        m
+    }
+
+    fn pod(&self, i: usize) -> &BTreeMap<&'a str, &'a str> {
+        self.pod_labels[i].get_or_init(|| labels_of(&self.c.workloads[i]))
     }
 
     fn selects(&self, p: &Policy, w: usize) -> bool {
         let wl = &self.c.workloads[w];
-        !wl.host_network
-            && wl.namespace == p.namespace
-            && p.pod_selector.matches(&self.pod_labels[w])
+        !wl.host_network && wl.namespace == p.namespace && p.pod_selector.matches(self.pod(w))
     }
 
     fn np_peer(&self, policy_ns: &str, peer: &Peer, o: Other) -> bool {
@@ -200,12 +210,9 @@ impl<'a> Direct<'a> {
                 }
                 let ns_ok = match namespace_selector {
                     None => w.namespace == policy_ns,
-                    Some(s) => s.matches(self.ns(&w.namespace)),
+                    Some(s) => s.matches(&self.ns(&w.namespace)),
                 };
-                ns_ok
-                    && pod_selector
-                        .as_ref()
-                        .is_none_or(|s| s.matches(&self.pod_labels[i]))
+                ns_ok && pod_selector.as_ref().is_none_or(|s| s.matches(self.pod(i)))
             }
             (Peer::IpBlock { cidr, except }, Other::Ext(a)) => {
                 net_contains(cidr, a) && !except.iter().any(|e| net_contains(e, a))
@@ -218,7 +225,7 @@ impl<'a> Direct<'a> {
         match (peer, o) {
             (AdminPeer::Namespaces(s), Other::Pod(i)) => {
                 let w = &self.c.workloads[i];
-                !w.host_network && s.matches(self.ns(&w.namespace))
+                !w.host_network && s.matches(&self.ns(&w.namespace))
             }
             (
                 AdminPeer::Pods {
@@ -229,8 +236,8 @@ impl<'a> Direct<'a> {
             ) => {
                 let w = &self.c.workloads[i];
                 !w.host_network
-                    && namespace_selector.matches(self.ns(&w.namespace))
-                    && pod_selector.matches(&self.pod_labels[i])
+                    && namespace_selector.matches(&self.ns(&w.namespace))
+                    && pod_selector.matches(self.pod(i))
             }
             (AdminPeer::Networks(nets), Other::Ext(a)) => nets.iter().any(|n| net_contains(n, a)),
             _ => false,
