@@ -15,9 +15,10 @@
 use crate::{Cluster, Connection, Endpoint, PortSet};
 use ipnet::IpNet;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 /// An inclusive range of addresses of one family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -103,39 +104,50 @@ pub fn refine<T: Clone>(
 ) -> Vec<(IpRange, T)> {
     let mut out = Vec::new();
     for v6 in [false, true] {
-        let fam: Vec<&(IpRange, T)> = ranges.iter().filter(|(r, _)| r.v6 == v6).collect();
-        if fam.is_empty() {
+        let max = IpRange::family_max(v6);
+        // (point, range index, starts here?): a range is active on [start, end + 1).
+        let mut events: Vec<(u128, usize, bool)> = Vec::new();
+        for (i, (r, _)) in ranges.iter().enumerate().filter(|(_, (r, _))| r.v6 == v6) {
+            events.push((r.start, i, true));
+            if let Some(p) = r.end.checked_add(1).filter(|p| *p <= max) {
+                events.push((p, i, false));
+            }
+        }
+        if events.is_empty() {
             continue;
         }
-        let mut points: Vec<u128> = Vec::with_capacity(fam.len() * 2);
-        for (r, _) in &fam {
-            points.push(r.start);
-            if let Some(p) = r
-                .end
-                .checked_add(1)
-                .filter(|p| *p <= IpRange::family_max(v6))
-            {
-                points.push(p);
-            }
-        }
-        points.sort_unstable();
-        points.dedup();
-        for (i, &start) in points.iter().enumerate() {
-            let end = points
-                .get(i + 1)
-                .map_or(IpRange::family_max(v6), |next| next - 1);
-            // Boundaries line up with every range, so a range covers a piece or misses it.
-            let mut value: Option<T> = None;
-            for (r, t) in &fam {
-                if r.start <= start && r.end >= end {
-                    value = Some(match value {
-                        None => t.clone(),
-                        Some(v) => combine(&v, t),
-                    });
+        events.sort_unstable();
+        let mut active: BTreeSet<usize> = BTreeSet::new();
+        let mut k = 0;
+        while k < events.len() {
+            let point = events[k].0;
+            while k < events.len() && events[k].0 == point {
+                let (_, i, starts) = events[k];
+                if starts {
+                    active.insert(i);
+                } else {
+                    active.remove(&i);
                 }
+                k += 1;
+            }
+            let end = events.get(k).map_or(max, |e| e.0 - 1);
+            let mut value: Option<T> = None;
+            for &i in &active {
+                let t = &ranges[i].1;
+                value = Some(match value {
+                    None => t.clone(),
+                    Some(v) => combine(&v, t),
+                });
             }
             if let Some(v) = value {
-                out.push((IpRange { v6, start, end }, v));
+                out.push((
+                    IpRange {
+                        v6,
+                        start: point,
+                        end,
+                    },
+                    v,
+                ));
             }
         }
     }
@@ -169,11 +181,11 @@ pub enum Peer {
     /// A workload (or a bare Pod).
     Workload {
         /// Namespace.
-        namespace: String,
+        namespace: Arc<str>,
         /// Name of the workload.
-        name: String,
+        name: Arc<str>,
         /// Kind of the workload (`Deployment`, `Pod`, ...).
-        kind: String,
+        kind: Arc<str>,
     },
     /// Addresses outside the cluster.
     External(IpRange),
@@ -185,14 +197,14 @@ impl Peer {
         match e {
             Endpoint::Workload(i) => match c.workloads.get(*i) {
                 Some(w) => Peer::Workload {
-                    namespace: w.namespace.clone(),
-                    name: w.name.clone(),
-                    kind: w.kind.clone(),
+                    namespace: w.namespace.as_str().into(),
+                    name: w.name.as_str().into(),
+                    kind: w.kind.as_str().into(),
                 },
                 None => Peer::Workload {
-                    namespace: String::new(),
-                    name: format!("#{i}"),
-                    kind: String::new(),
+                    namespace: "".into(),
+                    name: format!("#{i}").into(),
+                    kind: "".into(),
                 },
             },
             Endpoint::External(n) => Peer::External(IpRange::from_net(n)),
@@ -210,8 +222,8 @@ impl Peer {
             Peer::Workload {
                 namespace, name, ..
             } => match spec.split_once('/') {
-                Some((ns, n)) => ns == namespace && n == name,
-                None => spec == name,
+                Some((ns, n)) => ns == &**namespace && n == &**name,
+                None => spec == &**name,
             },
             Peer::External(_) => false,
         }
@@ -271,18 +283,13 @@ pub fn lines(c: &Cluster, conns: &[Connection]) -> Vec<Line> {
     let mut out: Vec<Line> = Vec::new();
     // (direction, workload) -> external ranges with their ports.
     let mut ext: BTreeMap<(Dir, usize), Vec<(IpRange, PortSet)>> = BTreeMap::new();
-    let mut pairs: BTreeMap<(usize, usize), PortSet> = BTreeMap::new();
+    let mut pairs: Vec<(usize, usize, &PortSet)> = Vec::new();
     for conn in conns {
         if conn.ports.is_empty() {
             continue;
         }
         match (&conn.src, &conn.dst) {
-            (Endpoint::Workload(s), Endpoint::Workload(d)) => match pairs.get_mut(&(*s, *d)) {
-                Some(p) => *p = p.union(&conn.ports),
-                None => {
-                    pairs.insert((*s, *d), conn.ports.clone());
-                }
-            },
+            (Endpoint::Workload(s), Endpoint::Workload(d)) => pairs.push((*s, *d, &conn.ports)),
             (Endpoint::External(n), Endpoint::Workload(d)) => ext
                 .entry((Dir::In, *d))
                 .or_default()
@@ -295,26 +302,100 @@ pub fn lines(c: &Cluster, conns: &[Connection]) -> Vec<Line> {
             (Endpoint::External(_), Endpoint::External(_)) => {}
         }
     }
-    for ((s, d), ports) in pairs {
+    let peers: Vec<Peer> = (0..c.workloads.len())
+        .map(|i| Peer::of(c, &Endpoint::Workload(i)))
+        .collect();
+    let peer = |i: usize| {
+        peers
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| Peer::of(c, &Endpoint::Workload(i)))
+    };
+    // Outside ranges per workload and direction, canonical.
+    let mut outside: Vec<(Dir, usize, IpRange, PortSet)> = Vec::new();
+    for ((dir, w), ranges) in ext {
+        let pieces = refine(&ranges, |a, b| a.union(b));
+        for (r, ports) in merge_adjacent(pieces, |a, b| a == b) {
+            outside.push((dir, w, r, ports));
+        }
+    }
+    // Rank every end by its written name, once: lines are then ordered by ranks.
+    let mut names: Vec<(String, Option<usize>, Option<IpRange>)> = Vec::new();
+    let mut seen: BTreeSet<IpRange> = BTreeSet::new();
+    for i in 0..c
+        .workloads
+        .len()
+        .max(pairs.iter().map(|p| p.0.max(p.1) + 1).max().unwrap_or(0))
+    {
+        names.push((peer(i).to_string(), Some(i), None));
+    }
+    for (_, _, r, _) in &outside {
+        if seen.insert(*r) {
+            names.push((Peer::External(*r).to_string(), None, Some(*r)));
+        }
+    }
+    names.sort_unstable();
+    let mut wrank: Vec<u32> = vec![0; names.len()];
+    let mut erank: HashMap<IpRange, u32> = HashMap::new();
+    for (k, (_, w, r)) in names.iter().enumerate() {
+        let k = u32::try_from(k).unwrap_or(u32::MAX);
+        if let Some(w) = w {
+            wrank[*w] = k;
+        }
+        if let Some(r) = r {
+            erank.insert(*r, k);
+        }
+    }
+    drop(names);
+    let wr = |i: usize| wrank.get(i).copied().unwrap_or(u32::MAX);
+    pairs.sort_unstable_by_key(|&(s, d, _)| (wr(s), wr(d)));
+    let mut keyed_outside: Vec<((u32, u32), Line)> = outside
+        .into_iter()
+        .map(|(dir, w, r, ports)| {
+            let (er, wl) = (erank.get(&r).copied().unwrap_or(u32::MAX), wr(w));
+            match dir {
+                Dir::In => (
+                    (er, wl),
+                    Line {
+                        src: Peer::External(r),
+                        dst: peer(w),
+                        ports,
+                    },
+                ),
+                Dir::Out => (
+                    (wl, er),
+                    Line {
+                        src: peer(w),
+                        dst: Peer::External(r),
+                        ports,
+                    },
+                ),
+            }
+        })
+        .collect();
+    keyed_outside.sort_unstable_by_key(|(k, _)| *k);
+    let mut outside_iter = keyed_outside.into_iter().peekable();
+    out.reserve(pairs.len() + outside_iter.len());
+    let mut k = 0;
+    while k < pairs.len() {
+        let (s, d, first) = pairs[k];
+        let key = (wr(s), wr(d));
+        let mut ports = first.clone();
+        k += 1;
+        while k < pairs.len() && (pairs[k].0, pairs[k].1) == (s, d) {
+            ports = ports.union(pairs[k].2);
+            k += 1;
+        }
+        while let Some((_, l)) = outside_iter.next_if(|(ok, _)| *ok < key) {
+            out.push(l);
+        }
         out.push(Line {
-            src: Peer::of(c, &Endpoint::Workload(s)),
-            dst: Peer::of(c, &Endpoint::Workload(d)),
+            src: peer(s),
+            dst: peer(d),
             ports,
         });
     }
-    for ((dir, w), ranges) in ext {
-        let pieces = refine(&ranges, |a, b| a.union(b));
-        let pieces = merge_adjacent(pieces, |a, b| a.to_string() == b.to_string());
-        let wl = Peer::of(c, &Endpoint::Workload(w));
-        for (r, ports) in pieces {
-            let (src, dst) = match dir {
-                Dir::In => (Peer::External(r), wl.clone()),
-                Dir::Out => (wl.clone(), Peer::External(r)),
-            };
-            out.push(Line { src, dst, ports });
-        }
-    }
-    sort_lines(&mut out);
+    out.extend(outside_iter.map(|(_, l)| l));
     out
 }
 
@@ -409,8 +490,29 @@ pub fn split_at_policy_blocks(c: &Cluster, lines: Vec<Line>) -> Vec<Line> {
 }
 
 /// Sorts lines by source, then destination, as written (the order netpol-analyzer uses).
-pub fn sort_lines(lines: &mut [Line]) {
-    lines.sort_by_cached_key(|l| (l.src.to_string(), l.dst.to_string()));
+/// Each distinct end is written once and ranked; lines are then ordered by ranks, moving each
+/// line once.
+pub fn sort_lines(lines: &mut Vec<Line>) {
+    let mut rank: HashMap<&Peer, u32> = HashMap::new();
+    for l in lines.iter() {
+        rank.entry(&l.src).or_insert(0);
+        rank.entry(&l.dst).or_insert(0);
+    }
+    let mut named: Vec<(String, &Peer)> = rank.keys().map(|p| (p.to_string(), *p)).collect();
+    named.sort_unstable();
+    for (i, (_, p)) in named.iter().enumerate() {
+        rank.insert(p, u32::try_from(i).unwrap_or(u32::MAX));
+    }
+    let mut order: Vec<(u32, u32, usize)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (rank[&l.src], rank[&l.dst], i))
+        .collect();
+    drop(named);
+    drop(rank);
+    order.sort_unstable();
+    let mut slots: Vec<Option<Line>> = lines.drain(..).map(Some).collect();
+    lines.extend(order.iter().filter_map(|&(_, _, i)| slots[i].take()));
 }
 
 /// Keeps the lines with a workload named `spec` (`name` or `namespace/name`) at either end.
@@ -565,7 +667,7 @@ pub fn dot(lines: &[Line]) -> String {
                     kind,
                 } => {
                     namespaces
-                        .entry(namespace.as_str())
+                        .entry(&**namespace)
                         .or_default()
                         .insert(p.to_string(), format!("{name}[{kind}]"));
                 }
@@ -776,6 +878,22 @@ apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, names
                 "n/a[Pod] => 10.2.0.0-11.255.255.255[External] : All Connections",
             ]
         );
+        // lines() builds its order by ranks; a plain sort of the written names agrees.
+        let mut resorted = merged.clone();
+        resorted.reverse();
+        sort_lines(&mut resorted);
+        let text = |v: &[Line]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(text(&resorted), text(&merged));
+        let mut by_name = text(&merged);
+        by_name.sort_by(|a, b| {
+            let key = |s: &str| {
+                let (ends, _) = s.split_once(" : ").unwrap_or((s, ""));
+                let (src, dst) = ends.split_once(" => ").unwrap_or((ends, ""));
+                (src.to_string(), dst.to_string())
+            };
+            key(a).cmp(&key(b))
+        });
+        assert_eq!(by_name, text(&merged));
         let split = split_at_policy_blocks(&c, merged);
         let outside: Vec<String> = split
             .iter()

@@ -85,10 +85,15 @@ pub(crate) fn emit(text: &str, file: Option<&Path>) -> Result<()> {
 /// Runs `palisade netpol list`.
 pub fn run(a: &Args) -> Result<ExitCode> {
     let format: Format = a.output.parse().map_err(anyhow::Error::msg)?;
+    let timings = std::env::var_os("PALISADE_TIMINGS").is_some();
+    let t0 = std::time::Instant::now();
     let loaded = load(&a.files, &a.namespace)?;
     let c = &loaded.cluster;
+    let t_load = t0.elapsed();
     let conns = palisade_netpol::connectivity(c);
+    let t_conn = t0.elapsed();
     let mut lines = output::lines(c, &conns);
+    let t_lines = t0.elapsed();
     if a.split_ranges {
         lines = output::split_at_policy_blocks(c, lines);
     }
@@ -107,6 +112,19 @@ pub fn run(a: &Args) -> Result<ExitCode> {
         f => output::render(c, &lines, f),
     };
     emit(&text, a.output_file.as_deref())?;
+    if timings {
+        eprintln!(
+            "timings: load {:.3}s, connectivity {:.3}s ({} connections), lines {:.3}s ({} lines), render+write {:.3}s; {} workloads, {} policies",
+            t_load.as_secs_f64(),
+            (t_conn - t_load).as_secs_f64(),
+            conns.len(),
+            (t_lines - t_conn).as_secs_f64(),
+            lines.len(),
+            (t0.elapsed() - t_lines).as_secs_f64(),
+            c.workloads.len(),
+            c.policies.len()
+        );
+    }
     Ok(if loaded.errors {
         ExitCode::from(2)
     } else {
