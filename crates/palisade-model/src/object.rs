@@ -312,6 +312,10 @@ impl Inventory {
                 );
                 return;
             }
+            // Items of a typed list (`PodList`, as the API returns it) may omit their kind
+            // and apiVersion: they are the list's.
+            let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty());
+            let item_kind = item_kind.map(|k| (k.to_string(), api_version.clone()));
             let Node { value, .. } = root;
             let crate::node::Value::Map(entries) = value else {
                 unreachable!()
@@ -321,7 +325,20 @@ impl Inventory {
                     let crate::node::Value::Seq(items) = e.value.value else {
                         continue;
                     };
-                    for (i, item) in items.into_iter().enumerate() {
+                    for (i, mut item) in items.into_iter().enumerate() {
+                        if let (Some((k, av)), crate::node::Value::Map(fields)) =
+                            (&item_kind, &mut item.value)
+                        {
+                            for (key, text) in [("kind", k), ("apiVersion", av)] {
+                                if !fields.iter().any(|f| &*f.key == key) {
+                                    fields.push(crate::node::Entry {
+                                        key: key.into(),
+                                        key_pos: item.pos,
+                                        value: Node::scalar(text, true, item.pos),
+                                    });
+                                }
+                            }
+                        }
                         self.add_document(
                             source,
                             doc_index,
@@ -434,6 +451,17 @@ impl Inventory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_list_items_inherit_kind_and_api_version() {
+        let mut inv = Inventory::new();
+        let text = "kind: PodList\napiVersion: v1\nitems:\n- metadata: {name: a}\n- kind: ConfigMap\n  apiVersion: v1\n  metadata: {name: b}\n---\nkind: List\napiVersion: v1\nitems:\n- metadata: {name: c}\n";
+        inv.add_text("f.yaml", text, &LoadOptions::default());
+        let ids: Vec<String> = inv.objects.iter().map(|o| o.id.to_string()).collect();
+        assert_eq!(ids, ["Pod/default/a", "ConfigMap/default/b"]);
+        assert_eq!(inv.objects[0].id.api_version, "v1");
+        assert_eq!(inv.diagnostics.len(), 1, "an untyped List item has no kind");
+    }
 
     #[test]
     fn lists_namespaces_and_notices() {
