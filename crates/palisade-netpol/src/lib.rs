@@ -31,7 +31,7 @@ pub use engine::{
     endpoint_name, evaluate,
 };
 pub use model::{
-    Cluster, Connection, Endpoint, NamedPort, Peer, Policy, PolicyTypes, PortSpec, Protocol,
-    Rule, Workload, resolve_ports,
+    Cluster, Connection, Endpoint, NamedPort, Peer, Policy, PolicyTypes, PortSpec, Protocol, Rule,
+    Workload, resolve_ports,
 };
 pub use ports::PortSet;

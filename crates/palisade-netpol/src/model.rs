@@ -19,7 +19,7 @@ use palisade_model::selector::LabelSelector;
 use palisade_model::{
     DiagCode, DiagLevel, Diagnostic, FieldPath, Inventory, Node, Object, ObjectId, pod_template,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 /// The label every namespace carries with its own name.
@@ -265,6 +265,7 @@ impl Cluster {
             out: Vec::new(),
         };
         let mut c = Cluster::default();
+        let mut owned: HashMap<(String, String, String), usize> = HashMap::new();
         for (id, obj) in inv.objects.iter().enumerate() {
             let kind = obj.id.kind.as_str();
             let group = obj.group();
@@ -311,6 +312,20 @@ impl Cluster {
                     if kind != "PodTemplate"
                         && let Some(w) = workload(obj, id)
                     {
+                        // Pods of one controller are one workload, named after it.
+                        if w.kind != kind || w.name != obj.id.name {
+                            let key = (w.namespace.clone(), w.kind.clone(), w.name.clone());
+                            if let Some(&i) = owned.get(&key) {
+                                let existing: &mut Workload = &mut c.workloads[i];
+                                for p in w.ports {
+                                    if !existing.ports.contains(&p) {
+                                        existing.ports.push(p);
+                                    }
+                                }
+                                continue;
+                            }
+                            owned.insert(key, c.workloads.len());
+                        }
                         c.workloads.push(w);
                     }
                 }
@@ -383,10 +398,28 @@ fn workload(obj: &Object, id: ObjectId) -> Option<Workload> {
             });
         }
     }
+    // A Pod created by a controller is shown as that controller (`ns/owner[OwnerKind]`), as
+    // netpol-analyzer does; the controller reference wins over other owners. Mirror pods (owned
+    // by a Node) keep their own name.
+    let owner = pt
+        .is_pod
+        .then(|| {
+            let refs = obj.node.at(&["metadata", "ownerReferences"])?.items();
+            let r = refs
+                .iter()
+                .find(|r| r.get("controller").and_then(Node::as_bool) == Some(true))
+                .or_else(|| refs.first())?;
+            let name = r.get("name").and_then(Node::as_str)?;
+            let kind = r.get("kind").and_then(Node::as_str).unwrap_or("Pod");
+            // Static (mirror) pods are owned by their Node: they stay pods.
+            (kind != "Node").then(|| (name.to_string(), kind.to_string()))
+        })
+        .flatten();
+    let (name, kind) = owner.unwrap_or_else(|| (obj.id.name.clone(), obj.id.kind.clone()));
     Some(Workload {
         namespace: obj.id.namespace.clone().unwrap_or_else(|| "default".into()),
-        name: obj.id.name.clone(),
-        kind: obj.id.kind.clone(),
+        name,
+        kind,
         labels: pt
             .labels()
             .into_iter()
