@@ -13,6 +13,7 @@
 
 use crate::output::{self, IpRange, Line, Peer, csv_field, md_cell, refine};
 use serde::Serialize;
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 
@@ -110,72 +111,169 @@ pub fn diff(
     old_workloads: &BTreeSet<Peer>,
     new_workloads: &BTreeSet<Peer>,
 ) -> Vec<Change> {
-    let rows = |lines: &[Line]| -> Vec<Row> {
-        lines
-            .iter()
-            .map(|l| (l.src.clone(), l.dst.clone(), l.conn()))
-            .collect()
-    };
-    diff_rows(&rows(old), &rows(new), old_workloads, new_workloads)
+    diff_core(
+        old,
+        new,
+        |l| (&l.src, &l.dst, &l.ports),
+        old_workloads,
+        new_workloads,
+    )
 }
 
-/// A connection as source, destination and ports text.
+/// A connection as source, destination and ports text (unit tests).
+#[cfg(test)]
 type Row = (Peer, Peer, String);
 
+#[cfg(test)]
 fn diff_rows(
     old: &[Row],
     new: &[Row],
     old_workloads: &BTreeSet<Peer>,
     new_workloads: &BTreeSet<Peer>,
 ) -> Vec<Change> {
-    let mut pairs: BTreeMap<(Peer, Peer), Ports> = BTreeMap::new();
-    let mut ext: BTreeMap<(Side, Peer), Vec<(IpRange, Ports)>> = BTreeMap::new();
-    for (is_new, rows) in [(false, old), (true, new)] {
-        for (src, dst, conn) in rows {
-            let conn = Some(conn.clone());
-            let ports = if is_new { (None, conn) } else { (conn, None) };
-            match (src, dst) {
-                (Peer::External(r), w @ Peer::Workload { .. }) => ext
-                    .entry((Side::In, w.clone()))
-                    .or_default()
-                    .push((*r, ports)),
-                (w @ Peer::Workload { .. }, Peer::External(r)) => ext
-                    .entry((Side::Out, w.clone()))
-                    .or_default()
-                    .push((*r, ports)),
-                (s, d) => {
-                    let e = pairs.entry((s.clone(), d.clone())).or_default();
-                    if is_new {
-                        e.1 = ports.1;
-                    } else {
-                        e.0 = ports.0;
-                    }
-                }
+    diff_core(
+        old,
+        new,
+        |r| (&r.0, &r.1, &r.2),
+        old_workloads,
+        new_workloads,
+    )
+}
+
+/// Orders peers as written (`ns/name[Kind]`, `first-last[External]`) without writing
+/// workloads out.
+pub(crate) fn written_cmp(a: &Peer, b: &Peer) -> Ordering {
+    match (a, b) {
+        (
+            Peer::Workload {
+                namespace: n1,
+                name: m1,
+                kind: k1,
+            },
+            Peer::Workload {
+                namespace: n2,
+                name: m2,
+                kind: k2,
+            },
+        ) => {
+            let bytes = |n: &str, m: &str, k: &str| -> Vec<u8> {
+                let mut v = Vec::with_capacity(n.len() + m.len() + k.len() + 3);
+                v.extend_from_slice(n.as_bytes());
+                v.push(b'/');
+                v.extend_from_slice(m.as_bytes());
+                v.push(b'[');
+                v.extend_from_slice(k.as_bytes());
+                v.push(b']');
+                v
+            };
+            if n1 == n2 && m1 == m2 {
+                k1.cmp(k2)
+            } else if n1 == n2 {
+                bytes("", m1, k1).cmp(&bytes("", m2, k2))
+            } else {
+                bytes(n1, m1, k1).cmp(&bytes(n2, m2, k2))
             }
         }
+        _ => a.to_string().cmp(&b.to_string()),
     }
-    let mut out = Vec::new();
-    let mut push = |src: Peer, dst: Peer, (old, new): Ports| {
-        if old == new {
-            return;
+}
+
+fn pair_cmp(a: (&Peer, &Peer), b: (&Peer, &Peer)) -> Ordering {
+    written_cmp(a.0, b.0).then_with(|| written_cmp(a.1, b.1))
+}
+
+/// Sends the connections with an outside end to `ext` and returns the others in written order.
+fn split<'a, L, P: fmt::Display>(
+    lines: &'a [L],
+    is_new: bool,
+    get: &impl Fn(&L) -> (&Peer, &Peer, &P),
+    ext: &mut BTreeMap<(Side, Peer), Vec<(IpRange, Ports)>>,
+) -> Vec<(&'a Peer, &'a Peer, &'a P)> {
+    let mut pairs = Vec::with_capacity(lines.len());
+    for l in lines {
+        let (src, dst, ports) = get(l);
+        let text = || Some(ports.to_string());
+        let entry = if is_new {
+            (None, text())
+        } else {
+            (text(), None)
+        };
+        match (src, dst) {
+            (Peer::External(r), w) => ext
+                .entry((Side::In, w.clone()))
+                .or_default()
+                .push((*r, entry)),
+            (w, Peer::External(r)) => ext
+                .entry((Side::Out, w.clone()))
+                .or_default()
+                .push((*r, entry)),
+            _ => pairs.push((src, dst, ports)),
         }
+    }
+    if !pairs.is_sorted_by(|a, b| pair_cmp((a.0, a.1), (b.0, b.1)).is_le()) {
+        pairs.sort_by(|a, b| pair_cmp((a.0, a.1), (b.0, b.1)));
+    }
+    pairs
+}
+
+/// The diff of two connection lists read through `get` (source, destination, ports).
+/// Workload-to-workload connections are merge-joined in written order (the order
+/// [`output::lines`] returns; other input is sorted first); outside ranges are compared
+/// address by address.
+fn diff_core<L, P: PartialEq + fmt::Display>(
+    old: &[L],
+    new: &[L],
+    get: impl Fn(&L) -> (&Peer, &Peer, &P),
+    old_workloads: &BTreeSet<Peer>,
+    new_workloads: &BTreeSet<Peer>,
+) -> Vec<Change> {
+    let mut ext: BTreeMap<(Side, Peer), Vec<(IpRange, Ports)>> = BTreeMap::new();
+    let old_pairs = split(old, false, &get, &mut ext);
+    let new_pairs = split(new, true, &get, &mut ext);
+    let mut out = Vec::new();
+    let mut push = |src: &Peer, dst: &Peer, (old, new): Ports| {
         let kind = match (&old, &new) {
             (Some(_), Some(_)) => Kind::Changed,
             (None, _) => Kind::Added,
             (_, None) => Kind::Removed,
         };
-        let info = workloads_info(kind, &src, &dst, old_workloads, new_workloads);
+        let info = workloads_info(kind, src, dst, old_workloads, new_workloads);
         out.push(Change {
             kind,
-            src,
-            dst,
+            src: src.clone(),
+            dst: dst.clone(),
             old,
             new,
             info,
         });
     };
-    for ((s, d), ports) in pairs {
-        push(s, d, ports);
+    let (mut i, mut j) = (0, 0);
+    while i < old_pairs.len() || j < new_pairs.len() {
+        let ord = match (old_pairs.get(i), new_pairs.get(j)) {
+            (Some(o), Some(n)) => pair_cmp((o.0, o.1), (n.0, n.1)),
+            (Some(_), None) => Ordering::Less,
+            _ => Ordering::Greater,
+        };
+        match ord {
+            Ordering::Less => {
+                let (s, d, p) = old_pairs[i];
+                push(s, d, (Some(p.to_string()), None));
+                i += 1;
+            }
+            Ordering::Greater => {
+                let (s, d, p) = new_pairs[j];
+                push(s, d, (None, Some(p.to_string())));
+                j += 1;
+            }
+            Ordering::Equal => {
+                let ((s, d, po), (_, _, pn)) = (old_pairs[i], new_pairs[j]);
+                if po != pn {
+                    push(s, d, (Some(po.to_string()), Some(pn.to_string())));
+                }
+                i += 1;
+                j += 1;
+            }
+        }
     }
     for ((side, w), ranges) in ext {
         // Each version's ranges are disjoint, so a piece has at most one old and one new value.
@@ -185,14 +283,18 @@ fn diff_rows(
         let changed: Vec<(IpRange, Ports)> =
             pieces.into_iter().filter(|(_, (o, n))| o != n).collect();
         for (r, ports) in output::merge_adjacent(changed, |a, b| a == b) {
-            let (src, dst) = match side {
-                Side::In => (Peer::External(r), w.clone()),
-                Side::Out => (w.clone(), Peer::External(r)),
-            };
-            push(src, dst, ports);
+            let r = Peer::External(r);
+            match side {
+                Side::In => push(&r, &w, ports),
+                Side::Out => push(&w, &r, ports),
+            }
         }
     }
-    out.sort_by_cached_key(|c| (c.kind, c.src.to_string(), c.dst.to_string()));
+    out.sort_by(|a, b| {
+        a.kind
+            .cmp(&b.kind)
+            .then_with(|| pair_cmp((&a.src, &a.dst), (&b.src, &b.dst)))
+    });
     out
 }
 
@@ -385,6 +487,35 @@ mod tests {
 
     fn all(peers: &[&str]) -> BTreeSet<Peer> {
         peers.iter().map(|p| w(p)).collect()
+    }
+
+    #[test]
+    fn written_order_without_writing() {
+        let p = |ns: &str, n: &str, k: &str| Peer::Workload {
+            namespace: ns.into(),
+            name: n.into(),
+            kind: k.into(),
+        };
+        let peers = [
+            p("a", "x", "Pod"),
+            p("a-b", "x", "Pod"),
+            p("a", "x-y", "Pod"),
+            p("a", "x", "Deployment"),
+            p("a", "xy", "Pod"),
+            p("ab", "", "Pod"),
+            p("a", "x", "DaemonSet"),
+            ext("10.0.0.0/8"),
+            ext("9.0.0.0/8"),
+        ];
+        for a in &peers {
+            for b in &peers {
+                assert_eq!(
+                    written_cmp(a, b),
+                    a.to_string().cmp(&b.to_string()),
+                    "{a} vs {b}"
+                );
+            }
+        }
     }
 
     #[test]
