@@ -379,3 +379,28 @@ fn html_hover_in_headless_chromium() {
     assert!(tip.contains("TCP 8080: allowed"), "{tip}");
     assert!(dom.contains("<th class=\"row hl\" scope=\"row\">guestbook/frontend[Deployment]</th>"));
 }
+
+#[test]
+fn malformed_input_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x, namespace: a}\nspec:\n  podSelector: [not, a, map]\n  ingress:\n  - from: [{ipBlock: {cidr: 300.1.1.1/99, except: [nonsense]}}]\n    ports: [{port: -5, endPort: 99999}]\n---\n: : :\n  - [unbalanced\n",
+    )
+    .unwrap();
+    let bad_s = bad.to_str().unwrap();
+    for args in [
+        vec!["netpol", "list", "-f", bad_s],
+        vec!["netpol", "list", "-f", bad_s, "-o", "html"],
+        vec!["netpol", "diff", "-f", bad_s, "--f2", HARDENED],
+    ] {
+        let out = palisade(&args, &root());
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("panicked"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
