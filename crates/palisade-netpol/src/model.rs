@@ -6,6 +6,8 @@
 //! plugin:
 //! - A workload is a Pod or any object with a pod template (Deployment, StatefulSet, CronJob,
 //!   ...); its labels are the template's labels. `PodTemplate` objects are not workloads.
+//! - Pods created by a controller (`ownerReferences`) are one workload named after it, as
+//!   netpol-analyzer lists them; mirror pods (owned by a Node) stay pods.
 //! - Pod IPs are not modelled. `ipBlock` peers (and ANP `networks`) therefore only match
 //!   addresses outside the cluster, never pods, as most offline analyzers do.
 //! - `hostNetwork` pods: NetworkPolicies and AdminNetworkPolicies never select them (they are
