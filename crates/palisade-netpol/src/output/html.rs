@@ -314,6 +314,92 @@ fn grid(s: &mut String, c: &Cluster, lines: &[Line], peers: &[Peer]) {
     s.push_str("</tbody>\n</table>\n<div id=\"tip\" role=\"tooltip\" hidden></div>\n");
 }
 
+/// The group of a peer in the namespace grid: its namespace, or `(outside)`.
+fn group_of(p: &Peer) -> String {
+    match p {
+        Peer::Workload { namespace, .. } => namespace.to_string(),
+        Peer::External(_) => "(outside)".to_string(),
+    }
+}
+
+/// Peers grouped by namespace (outside ranges together, last), with the group sizes.
+fn group_peers(peers: &[Peer]) -> Vec<(String, usize)> {
+    let mut sizes: BTreeMap<(bool, String), usize> = BTreeMap::new();
+    for p in peers {
+        *sizes.entry((!p.is_workload(), group_of(p))).or_default() += 1;
+    }
+    sizes.into_iter().map(|((_, g), n)| (g, n)).collect()
+}
+
+/// The grid at namespace granularity, for clusters too large for a grid of workloads.
+fn namespace_grid(s: &mut String, lines: &[Line], groups: &[(String, usize)]) {
+    let index: BTreeMap<&str, usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, (g, _))| (g.as_str(), i))
+        .collect();
+    // (source group, destination group) -> (connected pairs, pairs with every port).
+    let mut counts: BTreeMap<(usize, usize), (usize, usize)> = BTreeMap::new();
+    for l in lines {
+        let (Some(&a), Some(&b)) = (
+            index.get(group_of(&l.src).as_str()),
+            index.get(group_of(&l.dst).as_str()),
+        ) else {
+            continue;
+        };
+        let e = counts.entry((a, b)).or_default();
+        e.0 += 1;
+        if l.ports.is_all() {
+            e.1 += 1;
+        }
+    }
+    s.push_str("<table class=\"grid\" id=\"grid\">\n<thead><tr><th class=\"corner\">source \\ destination</th>");
+    for (g, _) in groups {
+        let _ = write!(s, "<th class=\"col\" scope=\"col\">{}</th>", escape(g));
+    }
+    s.push_str("</tr></thead>\n<tbody>\n");
+    for (a, (ga, na)) in groups.iter().enumerate() {
+        let _ = write!(s, "<tr><th class=\"row\" scope=\"row\">{}</th>", escape(ga));
+        for (b, (gb, nb)) in groups.iter().enumerate() {
+            let outside = a == b && ga == "(outside)";
+            // Pairs of distinct endpoints (a workload is not paired with itself).
+            let total = if a == b {
+                na * na.saturating_sub(1)
+            } else {
+                na * nb
+            };
+            let (connected, all) = counts.get(&(a, b)).copied().unwrap_or((0, 0));
+            let state = if outside || total == 0 {
+                CellState::NotApplicable
+            } else if connected == 0 {
+                CellState::None
+            } else if all == total {
+                CellState::All
+            } else {
+                CellState::Some
+            };
+            let conn = if matches!(state, CellState::NotApplicable) {
+                "not analysed".to_string()
+            } else {
+                format!("{connected} of {total} pairs connected, {all} with all connections")
+            };
+            let _ = write!(
+                s,
+                "<td class=\"{}\" data-src=\"{}\" data-dst=\"{}\" data-conn=\"{}\" data-why=\"\" title=\"{} => {} : {}\"></td>",
+                state.class(),
+                escape(ga),
+                escape(gb),
+                escape(&conn),
+                escape(ga),
+                escape(gb),
+                escape(&conn)
+            );
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</tbody>\n</table>\n<div id=\"tip\" role=\"tooltip\" hidden></div>\n");
+}
+
 /// The page. `focus` is the `--focus-workload` the lines were filtered with, if any.
 pub fn page(c: &Cluster, lines: &[Line], focus: Option<&str>) -> String {
     let peers = grid_peers(c, lines, focus);
@@ -334,11 +420,22 @@ pub fn page(c: &Cluster, lines: &[Line], focus: Option<&str>) -> String {
     );
     s.push_str("<p class=\"legend\"><span style=\"background:#c62828\"></span>all connections<span style=\"background:#f9a825\"></span>some ports<span style=\"background:#e8f5e9\"></span>none<span style=\"background:#bdbdbd\"></span>itself</p>\n");
     if peers.len() > GRID_LIMIT {
-        let _ = writeln!(
-            s,
-            "<p class=\"note\" id=\"no-grid\">The grid is left out: {} endpoints is more than {GRID_LIMIT}. Use --focus-workload to draw the grid around one workload.</p>",
-            peers.len()
-        );
+        let groups = group_peers(&peers);
+        if groups.len() > GRID_LIMIT {
+            let _ = writeln!(
+                s,
+                "<p class=\"note\" id=\"no-grid\">The grid is left out: {} endpoints in {} namespaces is more than {GRID_LIMIT}. Use --focus-workload to draw the grid around one workload.</p>",
+                peers.len(),
+                groups.len()
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "<p class=\"note\" id=\"grouped\">{} endpoints is more than {GRID_LIMIT}: the grid shows namespaces (a cell is all connections when every pair of workloads is, none when no pair connects). Use --focus-workload for a grid of workloads.</p>",
+                peers.len()
+            );
+            namespace_grid(&mut s, lines, &groups);
+        }
     } else {
         grid(&mut s, c, lines, &peers);
     }
@@ -356,4 +453,84 @@ pub fn page(c: &Cluster, lines: &[Line], focus: Option<&str>) -> String {
     s.push_str(SCRIPT);
     s.push_str("</script>\n</body>\n</html>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_model::{Inventory, LoadOptions};
+
+    fn cluster(yaml: &str) -> Cluster {
+        let mut inv = Inventory::new();
+        inv.add_text("t.yaml", yaml, &LoadOptions::default());
+        Cluster::from_inventory(&inv).0
+    }
+
+    /// The class and data-conn of the cell from `src` to `dst`.
+    fn cell(html: &str, src: &str, dst: &str) -> Option<(String, String)> {
+        let key = format!("data-src=\"{src}\" data-dst=\"{dst}\" data-conn=\"");
+        let at = html.find(&key)?;
+        let class_start = html[..at].rfind("class=\"")? + 7;
+        let class = html[class_start..].split('"').next()?.to_string();
+        let conn = html[at + key.len()..].split('"').next()?.to_string();
+        Some((class, conn))
+    }
+
+    #[test]
+    fn large_clusters_get_a_namespace_grid() {
+        // 130 pods in each of `open` and `closed` (260 endpoints > GRID_LIMIT); `closed` denies
+        // all ingress and egress.
+        let mut yaml = String::new();
+        for ns in ["open", "closed"] {
+            for i in 0..130 {
+                yaml.push_str(&format!(
+                    "apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: {ns}}}\nspec: {{containers: [{{name: c}}]}}\n---\n"
+                ));
+            }
+        }
+        yaml.push_str("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: closed}\nspec: {podSelector: {}, policyTypes: [Ingress, Egress]}\n");
+        let c = cluster(&yaml);
+        let lines = super::super::lines(&c, &crate::connectivity(&c));
+        let html = page(&c, &lines, None);
+        assert!(html.contains("id=\"grouped\""));
+        assert_eq!(
+            html.matches("<th class=\"row\"").count(),
+            3,
+            "closed, open, (outside)"
+        );
+        assert_eq!(
+            cell(&html, "open", "open"),
+            Some((
+                "all".into(),
+                "16770 of 16770 pairs connected, 16770 with all connections".into()
+            ))
+        );
+        assert_eq!(cell(&html, "open", "closed").unwrap().0, "none");
+        assert_eq!(cell(&html, "closed", "open").unwrap().0, "none");
+        assert_eq!(cell(&html, "(outside)", "open").unwrap().0, "all");
+        assert_eq!(cell(&html, "(outside)", "(outside)").unwrap().0, "na");
+    }
+
+    #[test]
+    fn small_clusters_get_a_workload_grid_with_explanations() {
+        let c = cluster(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: n, labels: {app: a}}\nspec: {containers: [{name: c, ports: [{containerPort: 80}]}]}\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: n, labels: {app: b}}\nspec: {containers: [{name: c, ports: [{containerPort: 443}]}]}\n---\n\
+apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: b-in, namespace: n}\nspec:\n  podSelector: {matchLabels: {app: b}}\n  ingress: [{from: [{podSelector: {matchLabels: {app: a}}}], ports: [{port: 443}]}]\n",
+        );
+        let lines = super::super::lines(&c, &crate::connectivity(&c));
+        let html = page(&c, &lines, None);
+        assert!(!html.contains("id=\"grouped\""));
+        assert_eq!(
+            cell(&html, "n/a[Pod]", "n/b[Pod]"),
+            Some(("some".into(), "TCP 443".into()))
+        );
+        assert_eq!(cell(&html, "n/b[Pod]", "n/a[Pod]").unwrap().0, "all");
+        assert_eq!(cell(&html, "n/a[Pod]", "n/a[Pod]").unwrap().0, "self");
+        // Outside -> b is denied: b admits only a; the cell explains on b's declared port.
+        let (class, conn) = cell(&html, "0.0.0.0-255.255.255.255[External]", "n/b[Pod]").unwrap();
+        assert_eq!((class.as_str(), conn.as_str()), ("none", "No Connections"));
+        assert!(html.contains("data-why=\"TCP 443: denied&#10;"), "{html}");
+        assert!(html.contains("data-why=\"TCP 443: allowed&#10;"));
+    }
 }
