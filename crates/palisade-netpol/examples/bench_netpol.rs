@@ -3,7 +3,10 @@
 //! manifests and loaded like user input. Prints load, model and connectivity times, the
 //! number of connections and the peak resident memory. It prints figures and never asserts.
 //!
-//!   cargo run --release -p palisade-netpol --example bench_netpol -- [--scale F] [--runs N] [--check]
+//!   cargo run --release -p palisade-netpol --example bench_netpol -- [--scale F] [--runs N] [--open] [--check]
+//!
+//! `--open` leaves the NetworkPolicies out: nothing is isolated, every pair of workloads is
+//! listed (the densest output).
 //!
 //! `--check` also runs the pair-by-pair reference and reports whether both agree (slow: use a
 //! small `--scale`).
@@ -73,14 +76,18 @@ fn main() {
     let mut scale = 1.0f64;
     let mut runs = 3usize;
     let mut check = false;
+    let mut open = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--scale" => scale = args.next().and_then(|v| v.parse().ok()).unwrap_or(1.0),
             "--runs" => runs = args.next().and_then(|v| v.parse().ok()).unwrap_or(3),
             "--check" => check = true,
+            "--open" => open = true,
             other => {
-                eprintln!("usage: bench_netpol [--scale F] [--runs N] [--check] (unknown {other})");
+                eprintln!(
+                    "usage: bench_netpol [--scale F] [--runs N] [--open] [--check] (unknown {other})"
+                );
                 std::process::exit(2);
             }
         }
@@ -88,7 +95,14 @@ fn main() {
     let namespaces = ((200.0 * scale).round() as usize).max(1);
     let per_ns = 25;
     let t = Instant::now();
-    let text = manifests(namespaces, per_ns);
+    let mut text = manifests(namespaces, per_ns);
+    if open {
+        text = text
+            .split("---\n")
+            .filter(|d| !d.contains("NetworkPolicy"))
+            .collect::<Vec<_>>()
+            .join("---\n");
+    }
     let gen_time = t.elapsed();
     let t = Instant::now();
     let mut inv = Inventory::new();

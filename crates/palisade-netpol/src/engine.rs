@@ -153,7 +153,7 @@ struct Direct<'a> {
     /// Namespace labels as borrowed maps, built when first needed.
     ns_labels: std::cell::RefCell<HashMap<&'a str, std::rc::Rc<BTreeMap<&'a str, &'a str>>>>,
     /// Pod labels as borrowed maps, built when first needed.
-    pod_labels: Vec<std::cell::OnceCell<BTreeMap<&'a str, &'a str>>>,
+    pod_labels: std::cell::RefCell<HashMap<usize, std::rc::Rc<BTreeMap<&'a str, &'a str>>>>,
 }
 
 impl<'a> Direct<'a> {
@@ -162,9 +162,7 @@ impl<'a> Direct<'a> {
             c,
             order: admin_order(c),
             ns_labels: std::cell::RefCell::new(HashMap::new()),
-            pod_labels: (0..c.workloads.len())
-                .map(|_| std::cell::OnceCell::new())
-                .collect(),
+            pod_labels: std::cell::RefCell::new(HashMap::new()),
         }
     }
 
@@ -186,13 +184,17 @@ impl<'a> Direct<'a> {
         m
     }
 
-    fn pod(&self, i: usize) -> &BTreeMap<&'a str, &'a str> {
-        self.pod_labels[i].get_or_init(|| labels_of(&self.c.workloads[i]))
+    fn pod(&self, i: usize) -> std::rc::Rc<BTreeMap<&'a str, &'a str>> {
+        self.pod_labels
+            .borrow_mut()
+            .entry(i)
+            .or_insert_with(|| std::rc::Rc::new(labels_of(&self.c.workloads[i])))
+            .clone()
     }
 
     fn selects(&self, p: &Policy, w: usize) -> bool {
         let wl = &self.c.workloads[w];
-        !wl.host_network && wl.namespace == p.namespace && p.pod_selector.matches(self.pod(w))
+        !wl.host_network && wl.namespace == p.namespace && p.pod_selector.matches(&self.pod(w))
     }
 
     fn np_peer(&self, policy_ns: &str, peer: &Peer, o: Other) -> bool {
@@ -212,7 +214,10 @@ impl<'a> Direct<'a> {
                     None => w.namespace == policy_ns,
                     Some(s) => s.matches(&self.ns(&w.namespace)),
                 };
-                ns_ok && pod_selector.as_ref().is_none_or(|s| s.matches(self.pod(i)))
+                ns_ok
+                    && pod_selector
+                        .as_ref()
+                        .is_none_or(|s| s.matches(&self.pod(i)))
             }
             (Peer::IpBlock { cidr, except }, Other::Ext(a)) => {
                 net_contains(cidr, a) && !except.iter().any(|e| net_contains(e, a))
@@ -237,7 +242,7 @@ impl<'a> Direct<'a> {
                 let w = &self.c.workloads[i];
                 !w.host_network
                     && namespace_selector.matches(&self.ns(&w.namespace))
-                    && pod_selector.matches(self.pod(i))
+                    && pod_selector.matches(&self.pod(i))
             }
             (AdminPeer::Networks(nets), Other::Ext(a)) => nets.iter().any(|n| net_contains(n, a)),
             _ => false,

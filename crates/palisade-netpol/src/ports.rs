@@ -2,6 +2,7 @@
 
 use crate::model::Protocol;
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 /// The lowest and highest port a policy can name.
 const MIN_PORT: u16 = 1;
@@ -12,24 +13,58 @@ const MAX_PORT: u16 = 65535;
 /// The universe is TCP, UDP and SCTP ports 1-65535; [`PortSet::all`] is all of it and prints as
 /// `All Connections`. Otherwise the set prints as `SCTP 1-65535,TCP 80,8000-8080,UDP 53`
 /// (protocols in alphabetical order, the way netpol-analyzer writes connections).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// The ranges are shared: cloning a set (one per listed connection) does not copy them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PortSet {
     /// Ranges per protocol, indexed by [`Protocol::index`].
-    ranges: [Vec<(u16, u16)>; 3],
+    ranges: Arc<Ranges>,
+}
+
+type Ranges = [Vec<(u16, u16)>; 3];
+
+impl Default for PortSet {
+    fn default() -> Self {
+        PortSet::empty()
+    }
 }
 
 impl PortSet {
+    fn from_ranges(ranges: Ranges) -> Self {
+        if ranges.iter().all(Vec::is_empty) {
+            return PortSet::empty();
+        }
+        if ranges
+            .iter()
+            .all(|r| r.as_slice() == [(MIN_PORT, MAX_PORT)])
+        {
+            return PortSet::all();
+        }
+        PortSet {
+            ranges: Arc::new(ranges),
+        }
+    }
+
     /// The empty set.
     pub fn empty() -> Self {
-        PortSet::default()
+        static EMPTY: OnceLock<PortSet> = OnceLock::new();
+        EMPTY
+            .get_or_init(|| PortSet {
+                ranges: Arc::new([Vec::new(), Vec::new(), Vec::new()]),
+            })
+            .clone()
     }
 
     /// Every port of every protocol.
     pub fn all() -> Self {
-        let full = vec![(MIN_PORT, MAX_PORT)];
-        PortSet {
-            ranges: [full.clone(), full.clone(), full],
-        }
+        static ALL: OnceLock<PortSet> = OnceLock::new();
+        ALL.get_or_init(|| {
+            let full = vec![(MIN_PORT, MAX_PORT)];
+            PortSet {
+                ranges: Arc::new([full.clone(), full.clone(), full]),
+            }
+        })
+        .clone()
     }
 
     /// Every port of one protocol.
@@ -44,12 +79,12 @@ impl PortSet {
 
     /// The ports `lo..=hi` of a protocol (empty when `lo > hi`; port 0 is left out).
     pub fn range(p: Protocol, lo: u16, hi: u16) -> Self {
-        let mut s = PortSet::empty();
+        let mut r: Ranges = Default::default();
         let lo = lo.max(MIN_PORT);
         if lo <= hi {
-            s.ranges[p.index()].push((lo, hi));
+            r[p.index()].push((lo, hi));
         }
-        s
+        PortSet::from_ranges(r)
     }
 
     /// True when the set holds every port of every protocol.
@@ -84,17 +119,17 @@ impl PortSet {
         if other.is_empty() || self.is_all() {
             return self.clone();
         }
-        let mut out = PortSet::empty();
-        for i in 0..3 {
+        let mut out: Ranges = Default::default();
+        for (i, o) in out.iter_mut().enumerate() {
             let mut all: Vec<(u16, u16)> = self.ranges[i]
                 .iter()
                 .chain(&other.ranges[i])
                 .copied()
                 .collect();
             all.sort_unstable();
-            out.ranges[i] = normalize(all);
+            *o = normalize(all);
         }
-        out
+        PortSet::from_ranges(out)
     }
 
     /// Adds the ports of `other` to this set.
@@ -113,15 +148,15 @@ impl PortSet {
         if other.is_empty() || self.is_all() {
             return other.clone();
         }
-        let mut out = PortSet::empty();
-        for i in 0..3 {
+        let mut out: Ranges = Default::default();
+        for (i, o) in out.iter_mut().enumerate() {
             let (a, b) = (&self.ranges[i], &other.ranges[i]);
             let (mut x, mut y) = (0, 0);
             while x < a.len() && y < b.len() {
                 let lo = a[x].0.max(b[y].0);
                 let hi = a[x].1.min(b[y].1);
                 if lo <= hi {
-                    out.ranges[i].push((lo, hi));
+                    o.push((lo, hi));
                 }
                 if a[x].1 < b[y].1 {
                     x += 1;
@@ -130,7 +165,7 @@ impl PortSet {
                 }
             }
         }
-        out
+        PortSet::from_ranges(out)
     }
 
     /// Ports in this set and not in `other`.
@@ -141,8 +176,8 @@ impl PortSet {
         if other.is_all() {
             return PortSet::empty();
         }
-        let mut out = PortSet::empty();
-        for i in 0..3 {
+        let mut out: Ranges = Default::default();
+        for (i, o) in out.iter_mut().enumerate() {
             for &(lo, hi) in &self.ranges[i] {
                 let mut cur = lo;
                 let mut done = false;
@@ -151,7 +186,7 @@ impl PortSet {
                         continue;
                     }
                     if olo > cur {
-                        out.ranges[i].push((cur, olo - 1));
+                        o.push((cur, olo - 1));
                     }
                     if ohi >= hi {
                         done = true;
@@ -160,11 +195,11 @@ impl PortSet {
                     cur = ohi + 1;
                 }
                 if !done {
-                    out.ranges[i].push((cur, hi));
+                    o.push((cur, hi));
                 }
             }
         }
-        out
+        PortSet::from_ranges(out)
     }
 
     /// True when every port of `other` is in this set.
