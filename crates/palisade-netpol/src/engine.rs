@@ -1531,10 +1531,9 @@ fn explain_side(
         };
         return x;
     }
-    for (ri, action, ports) in &side.baseline {
+    for (ri, _, ports) in &side.baseline {
         if ports.contains(proto, port) {
             if let Some(b) = &c.baseline {
-                let _ = action;
                 x.baseline_rule = Some(admin_ref(b, dir, *ri));
             }
             x.decided_by = DecidedBy::BaselineAdminNetworkPolicy;
