@@ -183,14 +183,25 @@ impl Inventory {
         inv
     }
 
-    /// Collects and loads every input under `paths`.
+    /// Collects and loads every input under `paths` on every available core; problems with
+    /// the paths themselves come first among the diagnostics.
     pub fn load_paths(paths: &[PathBuf], opts: &LoadOptions) -> Inventory {
-        let (inputs, diags) = collect_inputs(paths);
-        let mut inv = Inventory::new();
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        Self::load_paths_with(paths, opts, threads, &|| {})
+    }
+
+    /// [`Inventory::load_paths`] with a thread count and a progress callback (called once per
+    /// input read, after the inputs are known; the count is returned by [`collect_inputs`]).
+    pub fn load_paths_with(
+        paths: &[PathBuf],
+        opts: &LoadOptions,
+        threads: usize,
+        progress: &(dyn Fn() + Sync),
+    ) -> Inventory {
+        let (inputs, mut diags) = collect_inputs(paths);
+        let mut inv = Inventory::load_inputs(&inputs, opts, threads, progress);
+        diags.append(&mut inv.diagnostics);
         inv.diagnostics = diags;
-        for i in &inputs {
-            inv.add_input(i, opts);
-        }
         inv
     }
 }

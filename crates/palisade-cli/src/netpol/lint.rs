@@ -3,7 +3,7 @@
 
 use crate::args::{ColorChoice, OutputFormat};
 use anyhow::{Context, Result};
-use palisade_model::{DiagLevel, Inventory, LoadOptions, Severity, collect_inputs};
+use palisade_model::{DiagLevel, Inventory, LoadOptions, Severity};
 use palisade_posture::Config;
 use palisade_report::{Format, RenderOptions, Report};
 use std::io::{IsTerminal, Write};
@@ -66,16 +66,11 @@ fn load_config(a: &Args) -> Result<Config> {
 pub fn run(a: &Args) -> Result<ExitCode> {
     let fail_on: Severity = a.fail_on.parse().context("--fail-on")?;
     let cfg = load_config(a)?;
-    let (inputs, diags) = collect_inputs(&a.files);
     let opts = LoadOptions {
         default_namespace: a.namespace.clone(),
         ..LoadOptions::default()
     };
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let mut inv = Inventory::load_inputs(&inputs, &opts, threads, &|| {});
-    let mut all = diags;
-    all.append(&mut inv.diagnostics);
-    inv.diagnostics = all;
+    let inv = Inventory::load_paths(&a.files, &opts);
     let mut stderr = std::io::stderr().lock();
     for d in inv
         .diagnostics

@@ -2,7 +2,7 @@
 //! outside the cluster, as text, JSON, CSV, Markdown, DOT or an HTML colour grid.
 
 use anyhow::{Context, Result, bail};
-use palisade_model::{DiagLevel, Inventory, LoadOptions, collect_inputs};
+use palisade_model::{DiagLevel, Inventory, LoadOptions};
 use palisade_netpol::Cluster;
 use palisade_netpol::output::{self, Format};
 use std::io::Write;
@@ -48,16 +48,11 @@ pub(crate) struct Loaded {
 
 /// Loads manifests and builds the cluster model, printing diagnostics to standard error.
 pub(crate) fn load(files: &[PathBuf], namespace: &str) -> Result<Loaded> {
-    let (inputs, diags) = collect_inputs(files);
     let opts = LoadOptions {
         default_namespace: namespace.to_string(),
         ..LoadOptions::default()
     };
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let mut inv = Inventory::load_inputs(&inputs, &opts, threads, &|| {});
-    let mut all = diags;
-    all.append(&mut inv.diagnostics);
-    inv.diagnostics = all;
+    let inv = Inventory::load_paths(files, &opts);
     let (cluster, netpol_diags) = Cluster::from_inventory(&inv);
     let mut stderr = std::io::stderr().lock();
     for d in inv.diagnostics.iter().chain(&netpol_diags) {

@@ -2,7 +2,7 @@
 //! to Secrets, as text, JSON or a DOT graph.
 
 use anyhow::{Context, Result};
-use palisade_model::{DiagLevel, Inventory, LoadOptions, Severity, collect_inputs};
+use palisade_model::{DiagLevel, Inventory, LoadOptions, Severity};
 use palisade_rbac::analysis::{self, GrantInfo, Hit, Principal, SourcePaths};
 use serde::Serialize;
 use std::io::Write;
@@ -171,16 +171,11 @@ pub fn run(a: &Args) -> Result<ExitCode> {
     };
     let timings = std::env::var_os("PALISADE_TIMINGS").is_some();
     let t0 = std::time::Instant::now();
-    let (inputs, diags) = collect_inputs(&a.files);
     let opts = LoadOptions {
         default_namespace: a.namespace.clone(),
         ..LoadOptions::default()
     };
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let mut inv = Inventory::load_inputs(&inputs, &opts, threads, &|| {});
-    let mut all = diags;
-    all.append(&mut inv.diagnostics);
-    inv.diagnostics = all;
+    let inv = Inventory::load_paths(&a.files, &opts);
     let t_load = t0.elapsed();
     let (store, rbac_diags) = analysis::load(&inv, a.with_defaults);
     let t_store = t0.elapsed();

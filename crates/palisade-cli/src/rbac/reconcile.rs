@@ -12,7 +12,7 @@
 //! errors.
 
 use anyhow::{Context, Result};
-use palisade_model::{DiagLevel, Diagnostic, Inventory, LoadOptions, collect_inputs};
+use palisade_model::{DiagLevel, Diagnostic, Inventory, LoadOptions};
 use palisade_rbac::RbacStore;
 use palisade_rbac::reconcile::{ClusterState, ObjectPlan, Operation, Options, Plan, reconcile};
 use std::io::Write;
@@ -79,16 +79,11 @@ pub struct Args {
 }
 
 fn load(paths: &[PathBuf], namespace: &str) -> Inventory {
-    let (inputs, mut diags) = collect_inputs(paths);
     let opts = LoadOptions {
         default_namespace: namespace.to_owned(),
         ..LoadOptions::default()
     };
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let mut inv = Inventory::load_inputs(&inputs, &opts, threads, &|| {});
-    diags.append(&mut inv.diagnostics);
-    inv.diagnostics = diags;
-    inv
+    Inventory::load_paths(paths, &opts)
 }
 
 fn print_diags(diags: &[Diagnostic], quiet: bool, err: &mut impl Write) -> Result<bool> {
