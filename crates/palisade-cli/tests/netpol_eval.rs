@@ -25,8 +25,14 @@ fn stderr(out: &Output) -> String {
 
 const HARDENED: &str = "examples/guestbook-hardened";
 
+/// A policy for the user service's database, kept out of the example itself.
+const USER_DB: &str = "crates/palisade-netpol/testdata/context/user-service-database.yaml";
+
 fn eval(extra: &[&str]) -> Output {
     let mut args = vec!["netpol", "eval", "-f", HARDENED];
+    if extra.contains(&"guestbook/user-service") {
+        args.push(USER_DB);
+    }
     args.extend_from_slice(extra);
     palisade(&args, &root())
 }
