@@ -69,6 +69,19 @@ pub enum OutputFormat {
     Policyreport,
 }
 
+impl From<OutputFormat> for palisade_report::Format {
+    fn from(o: OutputFormat) -> Self {
+        use palisade_report::Format;
+        match o {
+            OutputFormat::Human => Format::Human,
+            OutputFormat::Json => Format::Json,
+            OutputFormat::Sarif => Format::Sarif,
+            OutputFormat::Junit => Format::Junit,
+            OutputFormat::Policyreport => Format::PolicyReport,
+        }
+    }
+}
+
 /// Output format of `checks`.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ListFormat {

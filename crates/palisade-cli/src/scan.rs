@@ -1,6 +1,6 @@
 //! `palisade scan` and `palisade checks`.
 
-use crate::args::{ChecksArgs, ColorChoice, ListFormat, OutputFormat, ScanArgs};
+use crate::args::{ChecksArgs, ColorChoice, ListFormat, ScanArgs};
 use anyhow::{Context, Result, bail};
 use palisade_model::{DiagLevel, Inventory, LoadOptions, Severity, collect_inputs};
 use palisade_posture::Config;
@@ -11,7 +11,8 @@ use std::process::ExitCode;
 /// Above this many files a progress bar is shown (when standard error is a terminal).
 const PROGRESS_MIN_FILES: usize = 300;
 
-fn use_color(choice: ColorChoice, to_terminal: bool) -> bool {
+/// Whether to colour output for the user's choice and the kind of output stream.
+pub(crate) fn use_color(choice: ColorChoice, to_terminal: bool) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -134,13 +135,7 @@ pub fn run(a: &ScanArgs) -> Result<ExitCode> {
         show_suppressed: a.show_suppressed,
         tool_version: env!("CARGO_PKG_VERSION"),
     };
-    let format = match a.output {
-        OutputFormat::Human => Format::Human,
-        OutputFormat::Json => Format::Json,
-        OutputFormat::Sarif => Format::Sarif,
-        OutputFormat::Junit => Format::Junit,
-        OutputFormat::Policyreport => Format::PolicyReport,
-    };
+    let format = Format::from(a.output);
     match &a.output_file {
         Some(path) => {
             let file = std::fs::File::create(path)

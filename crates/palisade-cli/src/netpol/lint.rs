@@ -94,19 +94,9 @@ pub fn run(a: &Args) -> Result<ExitCode> {
         show_suppressed: a.show_suppressed,
         tool_version: env!("CARGO_PKG_VERSION"),
     };
-    let format = match a.output {
-        OutputFormat::Human => Format::Human,
-        OutputFormat::Json => Format::Json,
-        OutputFormat::Sarif => Format::Sarif,
-        OutputFormat::Junit => Format::Junit,
-        OutputFormat::Policyreport => Format::PolicyReport,
-    };
+    let format = Format::from(a.output);
     let stdout = std::io::stdout();
-    let color = match a.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-    };
+    let color = crate::scan::use_color(a.color, stdout.is_terminal());
     let mut w = std::io::BufWriter::new(stdout.lock());
     palisade_report::render(format, &report, &mut w, &RenderOptions { color })?;
     w.flush()?;
