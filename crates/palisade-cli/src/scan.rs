@@ -20,19 +20,20 @@ pub(crate) fn use_color(choice: ColorChoice, to_terminal: bool) -> bool {
     }
 }
 
+/// The configuration file in force: none with `--no-config`, the `--config` file, or
+/// `.palisade.yaml` in the current directory when it exists.
+pub(crate) fn config_file(no_config: bool, path: Option<&std::path::Path>) -> Result<Config> {
+    let default = std::path::Path::new(".palisade.yaml");
+    Ok(match path {
+        _ if no_config => Config::default(),
+        Some(path) => Config::from_file(path)?,
+        None if default.is_file() => Config::from_file(default)?,
+        None => Config::default(),
+    })
+}
+
 fn load_config(a: &ScanArgs) -> Result<Config> {
-    let mut cfg = if a.no_config {
-        Config::default()
-    } else if let Some(path) = &a.config {
-        Config::from_file(path)?
-    } else {
-        let default = std::path::Path::new(".palisade.yaml");
-        if default.is_file() {
-            Config::from_file(default)?
-        } else {
-            Config::default()
-        }
-    };
+    let mut cfg = config_file(a.no_config, a.config.as_deref())?;
     if let Some(level) = &a.pss_level {
         if !matches!(level.as_str(), "privileged" | "baseline" | "restricted") {
             bail!("--pss-level {level:?}: expected privileged, baseline or restricted");

@@ -46,18 +46,7 @@ pub struct Args {
 }
 
 fn load_config(a: &Args) -> Result<Config> {
-    let mut cfg = if a.no_config {
-        Config::default()
-    } else if let Some(path) = &a.config {
-        Config::from_file(path)?
-    } else {
-        let default = std::path::Path::new(".palisade.yaml");
-        if default.is_file() {
-            Config::from_file(default)?
-        } else {
-            Config::default()
-        }
-    };
+    let mut cfg = crate::scan::config_file(a.no_config, a.config.as_deref())?;
     cfg.disabled_checks.extend(a.disable.iter().cloned());
     Ok(cfg)
 }
