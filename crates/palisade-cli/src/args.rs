@@ -27,6 +27,16 @@ pub enum Command {
     /// NetworkPolicy: connectivity list, eval, diff and lint, offline from manifests.
     #[command(subcommand)]
     Netpol(crate::netpol::NetpolCommand),
+    /// Runtime: trace system calls and process events with the eBPF sensor (Tracee-style filters).
+    Trace(Box<crate::trace::TraceArgs>),
+    /// Runtime: detect attacks with Falco-compatible rules, live or from a capture.
+    Detect(Box<crate::detect::DetectArgs>),
+    /// Runtime: validate and list Falco-compatible rule files.
+    #[command(subcommand)]
+    Rules(crate::rules::RulesCommand),
+    /// Admission: the validating/mutating webhook (PSS and Gatekeeper policies), verify and audit.
+    #[command(subcommand)]
+    Admission(crate::admission::AdmissionCommand),
     /// List every check with its metadata.
     #[command(after_help = "Examples:\n  palisade checks\n  palisade checks -o json | jq '.[].id'")]
     Checks(ChecksArgs),

@@ -3,10 +3,14 @@
 //! A thin binary: it parses arguments, calls the library crates and maps outcomes to exit
 //! codes (0 clean, 1 findings at or above `--fail-on`, 2 usage or input errors).
 
+mod admission;
 mod args;
+mod detect;
 mod netpol;
 mod rbac;
+mod rules;
 mod scan;
+mod trace;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -18,6 +22,10 @@ fn main() -> ExitCode {
         args::Command::Checks(a) => scan::list_checks(&a),
         args::Command::Rbac(c) => rbac::run(&c),
         args::Command::Netpol(c) => netpol::run(&c),
+        args::Command::Trace(a) => trace::run(&a),
+        args::Command::Detect(a) => detect::run(&a),
+        args::Command::Rules(c) => rules::run(&c),
+        args::Command::Admission(c) => admission::run(&c),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,1 @@
+//! OPA Gatekeeper ConstraintTemplates and Constraints (to be written).
