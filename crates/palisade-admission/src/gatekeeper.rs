@@ -1,1 +1,0 @@
-//! OPA Gatekeeper ConstraintTemplates and Constraints (to be written).
