@@ -1,0 +1,1 @@
+//! Alert outputs (written by the outputs owner).
