@@ -404,8 +404,24 @@ impl State {
     }
 
     /// Makes sure a container has an entry, looking its runtime state up when it is new (or was
-    /// not found and the retry interval passed).
+    /// not found and the retry interval passed); users are read from the rootfs, else through
+    /// the live `/proc/<host_pid>/root`.
     pub(crate) fn note_container(&mut self, id: &str, host_pid: u32, ts: u64) {
+        let users_root = self
+            .opts
+            .proc_root
+            .as_ref()
+            .map(|r| r.join(host_pid.to_string()).join("root"));
+        self.note_container_with(id, users_root, ts);
+    }
+
+    /// [`State::note_container`] with an explicit fallback root for the container's users.
+    pub(crate) fn note_container_with(
+        &mut self,
+        id: &str,
+        users_root: Option<std::path::PathBuf>,
+        ts: u64,
+    ) {
         let retry = self.opts.container_retry_ns;
         let due = match self.containers.get(id) {
             None => true,
@@ -435,16 +451,39 @@ impl State {
             let root = if !e.info.rootfs.is_empty() {
                 Some(std::path::PathBuf::from(&e.info.rootfs))
             } else {
-                self.opts
-                    .proc_root
-                    .as_ref()
-                    .map(|r| r.join(host_pid.to_string()).join("root"))
+                users_root
             };
             if let Some(root) = root
                 && root.join("etc/passwd").exists()
             {
                 e.users = Some(super::UserDb::load(&root));
             }
+        }
+    }
+
+    /// Live only: reads the environment of a container's first exec'd process once, to learn
+    /// the Kubernetes API server address (`KUBERNETES_SERVICE_HOST`) for `fd.sip.name`.
+    fn check_container_env(&mut self, cid: &str, pid: u32) {
+        let Some(root) = self.opts.proc_root.as_ref() else {
+            return;
+        };
+        let Some(c) = self.containers.get_mut(cid) else {
+            return;
+        };
+        if c.env_checked {
+            return;
+        }
+        c.env_checked = true;
+        let Ok(env) = std::fs::read(root.join(pid.to_string()).join("environ")) else {
+            return;
+        };
+        let ip = env
+            .split(|&b| b == 0)
+            .filter_map(|v| std::str::from_utf8(v).ok())
+            .find_map(|v| v.strip_prefix("KUBERNETES_SERVICE_HOST="))
+            .and_then(|v| v.parse::<IpAddr>().ok());
+        if let Some(ip) = ip {
+            self.insert_ip_name(ip, super::KUBERNETES_API_NAME);
         }
     }
 
@@ -690,6 +729,7 @@ impl State {
         }
         if !cid.is_empty() {
             self.note_container(cid, pid, ev.ts);
+            self.check_container_env(cid, pid);
             let wrote = self
                 .containers
                 .get(cid)

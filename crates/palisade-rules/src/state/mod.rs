@@ -94,6 +94,9 @@ pub struct Process {
     pub exe_mtime: u64,
     /// Event time (ns) of the last state-changing event of this process; drives eviction.
     pub last_seen: u64,
+    /// Environment (`NAME=value`) read from `/proc/<pid>/environ` when seeding, inherited across
+    /// fork and exec (exec events do not carry the new environment); empty when unknown.
+    pub env: std::sync::Arc<[String]>,
 }
 
 impl Process {
@@ -548,6 +551,8 @@ pub(crate) struct ContainerEntry {
     pub(crate) found: bool,
     /// Event time of the last lookup.
     pub(crate) looked_up_at: u64,
+    /// Whether a process environment of the container was read for `KUBERNETES_SERVICE_HOST`.
+    pub(crate) env_checked: bool,
 }
 
 /// The process, fd, user and container state the rules read.
@@ -559,6 +564,9 @@ pub struct State {
     threads: FxHashMap<u32, u32>,
     containers: HashMap<String, ContainerEntry>,
     host_users: UserDb,
+    /// Names of addresses (`fd.sip.name`...): the host's `/etc/hosts`, the API server address of
+    /// `KUBERNETES_SERVICE_HOST` in seeded environments, and what callers add.
+    ip_names: FxHashMap<IpAddr, String>,
     boot_time_ns: u64,
     stats: StateStats,
 }
@@ -577,12 +585,19 @@ impl State {
                 .and_then(procfs::boot_time_ns)
                 .unwrap_or(0)
         });
+        let mut ip_names = FxHashMap::default();
+        if let Some(root) = &opts.host_root
+            && let Ok(hosts) = std::fs::read_to_string(root.join("etc/hosts"))
+        {
+            parse_hosts(&hosts, &mut ip_names);
+        }
         State {
             opts,
             procs: FxHashMap::default(),
             threads: FxHashMap::default(),
             containers: HashMap::new(),
             host_users,
+            ip_names,
             boot_time_ns,
             stats: StateStats::default(),
         }
@@ -717,6 +732,22 @@ impl State {
         }
     }
 
+    /// The environment of a process (`proc.env`), when known.
+    pub fn env(&self, host_pid: u32) -> Option<&[String]> {
+        let p = self.procs.get(&host_pid)?;
+        (!p.env.is_empty()).then_some(&p.env[..])
+    }
+
+    /// The name of an address (`fd.sip.name`, `fd.rip.name`...), when known.
+    pub fn ip_name(&self, ip: &IpAddr) -> Option<&str> {
+        self.ip_names.get(ip).map(String::as_str)
+    }
+
+    /// Names an address (the first name given to an address stays).
+    pub fn insert_ip_name(&mut self, ip: IpAddr, name: impl Into<String>) {
+        self.ip_names.entry(ip).or_insert_with(|| name.into());
+    }
+
     /// Metadata of a container seen in an event or while seeding.
     pub fn container(&self, id: &str) -> Option<&ContainerInfo> {
         self.containers.get(id).map(|c| &c.info)
@@ -818,5 +849,21 @@ impl<'a> Iterator for Ancestors<'a> {
         let p = self.state.parent(self.cur)?;
         self.cur = p;
         Some(p)
+    }
+}
+
+/// The name of the Kubernetes API server service, as pods resolve it.
+pub const KUBERNETES_API_NAME: &str = "kubernetes.default.svc.cluster.local";
+
+/// Adds the first name of each `/etc/hosts` line.
+fn parse_hosts(text: &str, out: &mut FxHashMap<IpAddr, String>) {
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut f = line.split_whitespace();
+        if let (Some(ip), Some(name)) = (f.next(), f.next())
+            && let Ok(ip) = ip.parse::<IpAddr>()
+        {
+            out.entry(ip).or_insert_with(|| name.to_string());
+        }
     }
 }
