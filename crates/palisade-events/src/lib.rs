@@ -16,6 +16,7 @@ pub mod capture;
 pub mod catalog;
 pub mod container;
 pub mod event;
+pub mod filter;
 mod tables;
 
 pub use catalog::{ArgDef, ArgKind, EventDef, EventId, EventSet};
