@@ -379,10 +379,15 @@ impl State {
                 p.pid = pid;
                 p.vpid = ev.pid;
                 p.ppid = ev.host_ppid;
-                p.name = ev.comm.clone();
-                if p.exe.is_empty() {
+                if p.name != ev.comm || p.exe.is_empty() {
+                    // it ran exec since the fork: the parent's program says nothing about it
                     p.exe = ev.comm.clone();
+                    p.exepath = String::new();
+                    p.args = Vec::new();
+                    p.exe_from_memfd = false;
+                    p.exe_upper_layer = false;
                 }
+                p.name = ev.comm.clone();
                 p.uid = ev.uid;
                 p.euid = ev.uid;
                 p.gid = ev.gid;
