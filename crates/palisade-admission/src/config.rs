@@ -1,0 +1,328 @@
+//! The server configuration file (YAML).
+//!
+//! ```yaml
+//! listen: 0.0.0.0:8443
+//! tls: {certFile: /tls/tls.crt, keyFile: /tls/tls.key, reloadSeconds: 10}
+//! namespaces: [/etc/palisade/namespaces]      # manifests with Namespace objects
+//! podSecurity:
+//!   kubeVersion: "1.37"
+//!   defaults: {enforce: baseline, enforceVersion: latest, warn: restricted}
+//!   exemptions: {usernames: [], namespaces: [kube-system], runtimeClasses: []}
+//! gatekeeper: [/etc/palisade/policies]          # ConstraintTemplates and Constraints
+//! mutation:
+//!   enabled: false                              # mutate in every namespace
+//!   namespaceLabel: palisade.dev/mutate         # ... or where this label is "enabled"
+//!   nonRootImages: ["registry.example/distroless/*"]
+//! limits: {maxBodyBytes: 6291456, timeoutMilliseconds: 9000}
+//! ```
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Errors reading the configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a valid configuration.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: u32,
+        /// 1-based column.
+        column: u32,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The whole server configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServerConfig {
+    /// Address to listen on (default `0.0.0.0:8443`).
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// Certificate and key.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Files or directories of manifests holding the Namespace objects (their labels).
+    #[serde(default)]
+    pub namespaces: Vec<PathBuf>,
+    /// Pod Security settings.
+    #[serde(default)]
+    pub pod_security: PodSecurityConfig,
+    /// Files or directories of Gatekeeper ConstraintTemplates and Constraints.
+    #[serde(default)]
+    pub gatekeeper: Vec<PathBuf>,
+    /// Mutation settings.
+    #[serde(default)]
+    pub mutation: MutationConfig,
+    /// Request limits.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Serving certificate and key (PEM files).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TlsConfig {
+    /// Certificate chain (PEM).
+    pub cert_file: PathBuf,
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// How often the files are checked for changes (seconds, default 10).
+    #[serde(default)]
+    pub reload_seconds: Option<u64>,
+}
+
+/// PodSecurity admission settings, as in its `PodSecurityConfiguration`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodSecurityConfig {
+    /// Whether PSS is evaluated at all (default true).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// The API server version whose PodSecurity is modelled (default 1.37).
+    #[serde(default)]
+    pub kube_version: Option<String>,
+    /// Levels and versions for modes a namespace does not label.
+    #[serde(default)]
+    pub defaults: PssDefaults,
+    /// Requests PodSecurity does not evaluate.
+    #[serde(default)]
+    pub exemptions: PssExemptions,
+}
+
+/// Default levels and versions (PodSecurity's `defaults`).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PssDefaults {
+    /// Enforce level (default `privileged`).
+    #[serde(default)]
+    pub enforce: Option<String>,
+    /// Enforce version (default `latest`).
+    #[serde(default)]
+    pub enforce_version: Option<String>,
+    /// Audit level.
+    #[serde(default)]
+    pub audit: Option<String>,
+    /// Audit version.
+    #[serde(default)]
+    pub audit_version: Option<String>,
+    /// Warn level.
+    #[serde(default)]
+    pub warn: Option<String>,
+    /// Warn version.
+    #[serde(default)]
+    pub warn_version: Option<String>,
+}
+
+/// PodSecurity exemptions.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PssExemptions {
+    /// Authenticated user names.
+    #[serde(default)]
+    pub usernames: Vec<String>,
+    /// Namespaces.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Runtime class names.
+    #[serde(default)]
+    pub runtime_classes: Vec<String>,
+}
+
+/// Mutation settings (`/mutate`).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MutationConfig {
+    /// Mutate in every namespace.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Mutate in namespaces carrying this label with the value `enabled` or `true`
+    /// (default `palisade.dev/mutate`).
+    #[serde(default)]
+    pub namespace_label: Option<String>,
+    /// Images known to run as a non-root user: exact references, or prefixes ending in `*`.
+    /// Pods whose every container uses such an image get `runAsNonRoot: true`.
+    #[serde(default)]
+    pub non_root_images: Vec<String>,
+    /// Files or directories with the cluster's RBAC objects (Roles, ClusterRoles, bindings).
+    /// When given, pods whose service account no binding grants anything get
+    /// `automountServiceAccountToken: false`.
+    #[serde(default)]
+    pub rbac: Vec<PathBuf>,
+}
+
+/// Request limits.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Limits {
+    /// Largest request body accepted (default 6 MiB: an object and its old version at the API
+    /// server's 3 MiB limit each); larger bodies get HTTP 413.
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
+    /// Per-request deadline in milliseconds (default 9000, under the API server's 10 s
+    /// default webhook timeout); late requests get HTTP 503.
+    #[serde(default)]
+    pub timeout_milliseconds: Option<u64>,
+    /// Time given to in-flight requests on shutdown, in seconds (default 10).
+    #[serde(default)]
+    pub shutdown_grace_seconds: Option<u64>,
+}
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8443";
+/// The default body limit.
+pub const DEFAULT_MAX_BODY: usize = 6 << 20;
+/// The default per-request timeout.
+pub const DEFAULT_TIMEOUT_MS: u64 = 9000;
+/// The default namespace label that opts a namespace into mutation.
+pub const DEFAULT_MUTATE_LABEL: &str = "palisade.dev/mutate";
+
+impl ServerConfig {
+    /// Parses a configuration from YAML text; `path` names the file in errors. Relative paths
+    /// in the file are resolved against the file's directory.
+    pub fn from_yaml(path: &str, text: &str) -> Result<ServerConfig, ConfigError> {
+        let docs = palisade_model::yaml::parse_stream(text, &Default::default());
+        let root = match docs.into_iter().next() {
+            None => return Ok(ServerConfig::default()),
+            Some(Err(e)) => {
+                return Err(ConfigError::Invalid {
+                    path: path.into(),
+                    line: e.pos.line,
+                    column: e.pos.col,
+                    message: e.message,
+                });
+            }
+            Some(Ok(d)) => d.root,
+        };
+        let Some(root) = root else {
+            return Ok(ServerConfig::default());
+        };
+        let mut cfg: ServerConfig = serde_json::from_value(root.to_json()).map_err(|e| {
+            let msg = e.to_string();
+            // Point at the key the error names when it can be found anywhere in the file.
+            let quoted = msg.split('`').nth(1).unwrap_or("");
+            let pos = find_key(&root, quoted).unwrap_or(root.pos);
+            ConfigError::Invalid {
+                path: path.into(),
+                line: pos.line,
+                column: pos.col,
+                message: msg,
+            }
+        })?;
+        let base = Path::new(path).parent().unwrap_or(Path::new(""));
+        cfg.resolve_paths(base);
+        cfg.check(path)?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a configuration file.
+    pub fn from_file(path: &Path) -> Result<ServerConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_yaml(&path.display().to_string(), &text)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        self.namespaces.iter_mut().for_each(fix);
+        self.gatekeeper.iter_mut().for_each(fix);
+        self.mutation.rbac.iter_mut().for_each(fix);
+        if let Some(t) = &mut self.tls {
+            fix(&mut t.cert_file);
+            fix(&mut t.key_file);
+        }
+    }
+
+    fn check(&self, path: &str) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.into(),
+            line: 1,
+            column: 1,
+            message,
+        };
+        if let Some(l) = &self.listen {
+            l.parse::<std::net::SocketAddr>()
+                .map_err(|e| invalid(format!("listen: {l:?}: {e}")))?;
+        }
+        crate::pss::PodSecurity::from_config(&self.pod_security).map_err(invalid)?;
+        Ok(())
+    }
+
+    /// The listen address.
+    pub fn listen_addr(&self) -> std::net::SocketAddr {
+        self.listen
+            .as_deref()
+            .and_then(|l| l.parse().ok())
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"))
+    }
+}
+
+fn find_key(n: &palisade_model::Node, key: &str) -> Option<palisade_model::Pos> {
+    if key.is_empty() {
+        return None;
+    }
+    for e in n.entries() {
+        if &*e.key == key {
+            return Some(e.key_pos);
+        }
+        if let Some(p) = find_key(&e.value, key) {
+            return Some(p);
+        }
+    }
+    n.items().iter().find_map(|i| find_key(i, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_resolves_paths() {
+        let cfg = ServerConfig::from_yaml(
+            "/etc/p/config.yaml",
+            "listen: 127.0.0.1:9443\ntls: {certFile: tls.crt, keyFile: /abs/tls.key}\nnamespaces: [ns]\npodSecurity:\n  defaults: {enforce: baseline}\n  exemptions: {usernames: [admin]}\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.listen_addr().port(), 9443);
+        let tls = cfg.tls.unwrap();
+        assert_eq!(tls.cert_file, PathBuf::from("/etc/p/tls.crt"));
+        assert_eq!(tls.key_file, PathBuf::from("/abs/tls.key"));
+        assert_eq!(cfg.namespaces, [PathBuf::from("/etc/p/ns")]);
+        assert_eq!(cfg.pod_security.exemptions.usernames, ["admin"]);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let e = ServerConfig::from_yaml("c.yaml", "listen: x\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.yaml:") && e.contains("listen"), "{e}");
+        let e = ServerConfig::from_yaml("c.yaml", "podSecurity:\n  defaults:\n    enforc: x\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.yaml:3:5:") && e.contains("enforc"), "{e}");
+        let e = ServerConfig::from_yaml("c.yaml", "podSecurity: {defaults: {enforce: strict}}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("strict"), "{e}");
+    }
+}

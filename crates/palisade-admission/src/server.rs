@@ -1,0 +1,348 @@
+//! The HTTPS server: axum on a multi-threaded tokio runtime, rustls (ring), HTTP/1.1 and
+//! HTTP/2.
+//!
+//! * `POST /validate`, `POST /mutate`: AdmissionReview in, AdmissionReview out (HTTP 200).
+//!   A body that is not an AdmissionReview gets HTTP 400 with the reason as text, a body over
+//!   the limit HTTP 413, a review not decided within the timeout HTTP 503.
+//! * `GET /healthz` (the process serves), `GET /readyz` (policies and namespaces are loaded),
+//!   `GET /metrics` (Prometheus text).
+//! * The certificate and key files are checked every few seconds and reloaded when their
+//!   modification time or size changes; a broken new pair is reported and the old one kept.
+//! * Shutdown (SIGTERM, SIGINT, or [`Running::shutdown`]) stops accepting connections and
+//!   lets in-flight requests finish within the grace period.
+
+use crate::engine::{Admission, Endpoint};
+use crate::tls::{self, PemPair, TlsError};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum_server::tls_rustls::RustlsConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Where the serving certificate comes from.
+#[derive(Debug, Clone)]
+pub enum TlsSource {
+    /// PEM files, polled for changes every `reload_every`.
+    Files {
+        /// Certificate chain.
+        cert: PathBuf,
+        /// Private key.
+        key: PathBuf,
+        /// Poll interval.
+        reload_every: Duration,
+    },
+    /// A certificate held in memory (self-signed).
+    Pem(PemPair),
+}
+
+/// Server options.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Largest accepted body.
+    pub max_body_bytes: usize,
+    /// Per-request deadline.
+    pub timeout: Duration,
+    /// Grace period for in-flight requests on shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            max_body_bytes: crate::config::DEFAULT_MAX_BODY,
+            timeout: Duration::from_millis(crate::config::DEFAULT_TIMEOUT_MS),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Server errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// Certificate problems.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Socket or runtime problems.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Clone)]
+struct AppState {
+    admission: Arc<Admission>,
+    opts: Arc<ServeOptions>,
+}
+
+/// A started server.
+#[derive(Debug)]
+pub struct Running {
+    /// The bound address.
+    pub addr: SocketAddr,
+    handle: axum_server::Handle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    reload: Option<tokio::task::JoinHandle<()>>,
+    grace: Duration,
+}
+
+impl Running {
+    /// Starts a graceful shutdown and waits for the server to stop.
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        self.handle.graceful_shutdown(Some(self.grace));
+        if let Some(r) = &self.reload {
+            r.abort();
+        }
+        match self.task.await {
+            Ok(r) => Ok(r?),
+            Err(e) => Err(ServeError::Io(std::io::Error::other(e.to_string()))),
+        }
+    }
+
+    /// Waits until the server stops (after a shutdown started elsewhere).
+    pub async fn wait(self) -> Result<(), ServeError> {
+        let r = self.task.await;
+        if let Some(t) = &self.reload {
+            t.abort();
+        }
+        match r {
+            Ok(r) => Ok(r?),
+            Err(e) => Err(ServeError::Io(std::io::Error::other(e.to_string()))),
+        }
+    }
+
+    /// A handle that can start the graceful shutdown from elsewhere.
+    pub fn shutdown_handle(&self) -> (axum_server::Handle, Duration) {
+        (self.handle.clone(), self.grace)
+    }
+}
+
+fn text(code: StatusCode, body: String) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+async fn review(state: AppState, endpoint: Endpoint, body: Bytes) -> Response {
+    let start = Instant::now();
+    let adm = state.admission.clone();
+    let slow = adm.constraint_count() > 0;
+    let work = move || adm.handle(endpoint, &body);
+    let result = if slow {
+        // Rego evaluation can take milliseconds: keep it off the I/O threads so the deadline
+        // can still be answered.
+        match tokio::time::timeout(state.opts.timeout, tokio::task::spawn_blocking(work)).await {
+            Ok(Ok(r)) => Some(r),
+            Ok(Err(e)) => {
+                let resp = text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("review failed: {e}\n"),
+                );
+                state
+                    .admission
+                    .metrics
+                    .request(endpoint.path(), 500, start.elapsed());
+                return resp;
+            }
+            Err(_) => None,
+        }
+    } else {
+        Some(work())
+    };
+    let (code, resp) = match result {
+        None => (
+            503,
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "review not decided within {} ms\n",
+                    state.opts.timeout.as_millis()
+                ),
+            ),
+        ),
+        Some(Err(e)) => (400, text(StatusCode::BAD_REQUEST, format!("{e}\n"))),
+        Some(Ok(json)) => (
+            200,
+            ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        ),
+    };
+    state
+        .admission
+        .metrics
+        .request(endpoint.path(), code, start.elapsed());
+    resp
+}
+
+async fn validate(State(s): State<AppState>, body: Bytes) -> Response {
+    review(s, Endpoint::Validate, body).await
+}
+
+async fn mutate(State(s): State<AppState>, body: Bytes) -> Response {
+    review(s, Endpoint::Mutate, body).await
+}
+
+async fn healthz() -> Response {
+    text(StatusCode::OK, "ok\n".into())
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    let st = s.admission.state();
+    text(
+        StatusCode::OK,
+        format!(
+            "ok: {} namespaces, {} constraints\n",
+            st.namespace_count(),
+            s.admission.constraint_count()
+        ),
+    )
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.admission.metrics.render(),
+    )
+        .into_response()
+}
+
+/// The HTTP routes (without TLS), for embedding and tests.
+pub fn router(admission: Arc<Admission>, opts: ServeOptions) -> Router {
+    let limit = opts.max_body_bytes;
+    let state = AppState {
+        admission,
+        opts: Arc::new(opts),
+    };
+    Router::new()
+        .route("/validate", post(validate))
+        .route("/mutate", post(mutate))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+fn stamp(p: &std::path::Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(p).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+/// Starts the server on `listener` (must be called inside a multi-threaded tokio runtime).
+pub fn spawn(
+    admission: Arc<Admission>,
+    listener: std::net::TcpListener,
+    source: TlsSource,
+    opts: ServeOptions,
+) -> Result<Running, ServeError> {
+    let addr = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    let (pair, name) = match &source {
+        TlsSource::Files { cert, key, .. } => {
+            (tls::read_pair(cert, key)?, cert.display().to_string())
+        }
+        TlsSource::Pem(p) => (p.clone(), "<self-signed>".to_owned()),
+    };
+    let config = RustlsConfig::from_config(tls::server_config(&pair, &name)?);
+    let reload = match source {
+        TlsSource::Files {
+            cert,
+            key,
+            reload_every,
+        } => {
+            let config = config.clone();
+            Some(tokio::spawn(async move {
+                let mut last = (stamp(&cert), stamp(&key));
+                loop {
+                    tokio::time::sleep(reload_every).await;
+                    let now = (stamp(&cert), stamp(&key));
+                    if now == last {
+                        continue;
+                    }
+                    last = now;
+                    let loaded = tls::read_pair(&cert, &key)
+                        .and_then(|p| tls::server_config(&p, &cert.display().to_string()));
+                    match loaded {
+                        Ok(c) => {
+                            config.reload_from_config(c);
+                            eprintln!("palisade admission: reloaded {}", cert.display());
+                        }
+                        Err(e) => {
+                            eprintln!("palisade admission: keeping the previous certificate: {e}")
+                        }
+                    }
+                }
+            }))
+        }
+        TlsSource::Pem(_) => None,
+    };
+    let handle = axum_server::Handle::new();
+    let grace = opts.shutdown_grace;
+    let app = router(admission, opts);
+    let server = axum_server::from_tcp_rustls(listener, config).handle(handle.clone());
+    let task = tokio::spawn(async move { server.serve(app.into_make_service()).await });
+    Ok(Running {
+        addr,
+        handle,
+        task,
+        reload,
+        grace,
+    })
+}
+
+/// Runs the server until SIGTERM or SIGINT, on a multi-threaded runtime with one worker per
+/// core. `ready` is called with the bound address once the server accepts connections.
+pub fn serve_blocking(
+    admission: Arc<Admission>,
+    addr: SocketAddr,
+    source: TlsSource,
+    opts: ServeOptions,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = std::net::TcpListener::bind(addr)?;
+        let running = spawn(admission, listener, source, opts)?;
+        ready(running.addr);
+        let (handle, grace) = running.shutdown_handle();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            eprintln!("palisade admission: shutting down");
+            handle.graceful_shutdown(Some(grace));
+        });
+        running.wait().await
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        match (term, int) {
+            (Ok(mut t), Ok(mut i)) => {
+                tokio::select! {
+                    _ = t.recv() => {},
+                    _ = i.recv() => {},
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
