@@ -1,0 +1,509 @@
+//! OPA Gatekeeper ConstraintTemplates and Constraints, run unchanged on the `regorus` Rego engine.
+//!
+//! - [`PolicySet::load`] reads ConstraintTemplates (`templates.gatekeeper.sh/v1`, `v1beta1`,
+//!   `v1alpha1`) and Constraints (`constraints.gatekeeper.sh/v1beta1`, `v1alpha1`) from files or
+//!   directories in any order; every template is compiled once, at load.
+//! - [`PolicySet::review`] evaluates an AdmissionRequest against every Constraint whose `match`
+//!   applies, with Gatekeeper's input contract (`input.review`, `input.parameters`,
+//!   `data.inventory`), and returns the `violation[{"msg", "details"}]` results.
+//! - [`suite`] runs `gator verify` test suites.
+//!
+//! Gatekeeper runs templates on OPA; regorus differs from OPA in a few places that matter for
+//! Gatekeeper's Rego v0 templates. [`rego`] explains how each is closed (source normalisation
+//! before compiling, a Go-compatible `sprintf`, non-strict builtin errors).
+
+mod constraint;
+mod gofmt;
+pub mod rego;
+mod schema;
+pub mod suite;
+mod template;
+
+pub use constraint::{Constraint, EnforcementAction, EnforcementPoint, Match};
+pub use template::Template;
+
+use palisade_model::{DiagCode, DiagLevel, Diagnostic, Node, Pos};
+use serde_json::Value as Json;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One violation reported by a Constraint.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Violation {
+    /// Name of the ConstraintTemplate (`metadata.name`).
+    pub template: String,
+    /// Kind of the Constraint (the template's `crd.spec.names.kind`).
+    pub constraint_kind: String,
+    /// Name of the Constraint.
+    pub constraint_name: String,
+    /// What to do about it at the enforcement point the review was made for.
+    pub enforcement_action: EnforcementAction,
+    /// The `msg` of the violation.
+    pub message: String,
+    /// The `details` of the violation (`null` when the template gives none).
+    pub details: Json,
+}
+
+/// A Constraint whose template failed while evaluating a review. Gatekeeper reports such errors
+/// instead of a verdict; a webhook should treat them per its failure policy.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EvalError {
+    /// Name of the ConstraintTemplate.
+    pub template: String,
+    /// Kind of the Constraint.
+    pub constraint_kind: String,
+    /// Name of the Constraint.
+    pub constraint_name: String,
+    /// The engine's error.
+    pub message: String,
+}
+
+/// Everything one review produced.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ReviewOutcome {
+    /// Violations, in Constraint order, each Constraint's violations sorted by message.
+    pub violations: Vec<Violation>,
+    /// Constraints whose evaluation failed.
+    pub errors: Vec<EvalError>,
+}
+
+static INVENTORY_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// Objects for referential policies (`data.inventory`), converted once for the engine.
+///
+/// Layout as Gatekeeper's sync puts it: `data.inventory.namespace[ns][groupVersion][kind][name]`
+/// and `data.inventory.cluster[groupVersion][kind][name]`.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    id: u64,
+    value: regorus::Value,
+    objects: usize,
+}
+
+impl Inventory {
+    /// Builds the inventory from objects (each a Kubernetes object with `apiVersion`, `kind`
+    /// and `metadata.name`; objects without them are ignored).
+    pub fn from_objects<'a>(objects: impl IntoIterator<Item = &'a Json>) -> Inventory {
+        let mut cluster = serde_json::Map::new();
+        let mut namespaced = serde_json::Map::new();
+        let mut count = 0;
+        for obj in objects {
+            let (Some(api_version), Some(kind), Some(name)) = (
+                obj.get("apiVersion").and_then(Json::as_str),
+                obj.get("kind").and_then(Json::as_str),
+                obj.pointer("/metadata/name").and_then(Json::as_str),
+            ) else {
+                continue;
+            };
+            let ns = obj.pointer("/metadata/namespace").and_then(Json::as_str);
+            let root = match ns {
+                Some(ns) if !ns.is_empty() => entry_map(&mut namespaced, ns),
+                _ => &mut cluster,
+            };
+            let by_gv = entry_map(root, api_version);
+            let by_kind = entry_map(by_gv, kind);
+            by_kind.insert(name.to_string(), obj.clone());
+            count += 1;
+        }
+        let json = serde_json::json!({
+            "inventory": { "cluster": cluster, "namespace": namespaced }
+        });
+        Inventory {
+            id: INVENTORY_IDS.fetch_add(1, Ordering::Relaxed),
+            value: rego::to_value(&json),
+            objects: count,
+        }
+    }
+
+    /// Number of objects in the inventory.
+    pub fn len(&self) -> usize {
+        self.objects
+    }
+
+    /// True when the inventory holds no object.
+    pub fn is_empty(&self) -> bool {
+        self.objects == 0
+    }
+}
+
+fn entry_map<'a>(
+    map: &'a mut serde_json::Map<String, Json>,
+    key: &str,
+) -> &'a mut serde_json::Map<String, Json> {
+    let slot = map
+        .entry(key.to_string())
+        .or_insert_with(|| Json::Object(serde_json::Map::new()));
+    if !slot.is_object() {
+        *slot = Json::Object(serde_json::Map::new());
+    }
+    match slot {
+        Json::Object(m) => m,
+        _ => unreachable!("slot was just made an object"),
+    }
+}
+
+/// What a review needs to know besides the request: Namespace objects (for `namespaceSelector`
+/// and `input.review.namespaceObject`) and the inventory for `data.inventory`.
+#[derive(Debug, Clone, Default)]
+pub struct ReviewContext {
+    namespaces: HashMap<String, Json>,
+    inventory: Option<Arc<Inventory>>,
+}
+
+impl ReviewContext {
+    /// An empty context: no namespace known, empty inventory.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a Namespace object (keyed by its `metadata.name`).
+    pub fn add_namespace(&mut self, namespace: Json) {
+        if let Some(name) = namespace.pointer("/metadata/name").and_then(Json::as_str) {
+            self.namespaces.insert(name.to_string(), namespace);
+        }
+    }
+
+    /// Adds every `Namespace` among `objects`.
+    pub fn with_namespaces_from<'a>(mut self, objects: impl IntoIterator<Item = &'a Json>) -> Self {
+        for o in objects {
+            if o.get("kind").and_then(Json::as_str) == Some("Namespace") {
+                self.add_namespace(o.clone());
+            }
+        }
+        self
+    }
+
+    /// Sets the inventory for referential templates.
+    pub fn with_inventory(mut self, inventory: Arc<Inventory>) -> Self {
+        self.inventory = Some(inventory);
+        self
+    }
+
+    /// The Namespace object called `name`, when known.
+    pub fn namespace(&self, name: &str) -> Option<&Json> {
+        self.namespaces.get(name)
+    }
+}
+
+/// The AdmissionRequest Gatekeeper builds for an object reviewed outside admission (audit,
+/// `gator verify`): `kind` from the object's `apiVersion`/`kind`, `name`, `namespace` and
+/// `object`. As in Gatekeeper, `operation` is empty and `userInfo` is an empty object, so
+/// templates behave exactly as under Gatekeeper's audit and gator.
+pub fn review_for_object(object: &Json) -> Json {
+    let api_version = object
+        .get("apiVersion")
+        .and_then(Json::as_str)
+        .unwrap_or("");
+    let (group, version) = split_api_version(api_version);
+    let kind = object.get("kind").and_then(Json::as_str).unwrap_or("");
+    let mut req = serde_json::Map::new();
+    req.insert("uid".into(), Json::String(String::new()));
+    req.insert(
+        "kind".into(),
+        serde_json::json!({"group": group, "version": version, "kind": kind}),
+    );
+    req.insert(
+        "resource".into(),
+        serde_json::json!({"group": "", "version": "", "resource": ""}),
+    );
+    if let Some(name) = object.pointer("/metadata/name").and_then(Json::as_str) {
+        req.insert("name".into(), Json::String(name.to_string()));
+    }
+    if let Some(ns) = object.pointer("/metadata/namespace").and_then(Json::as_str) {
+        req.insert("namespace".into(), Json::String(ns.to_string()));
+    }
+    req.insert("operation".into(), Json::String(String::new()));
+    req.insert("userInfo".into(), Json::Object(serde_json::Map::new()));
+    req.insert("object".into(), object.clone());
+    Json::Object(req)
+}
+
+/// Splits `apps/v1` into (`apps`, `v1`) and `v1` into (``, `v1`).
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    match api_version.split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", api_version),
+    }
+}
+
+/// Loaded ConstraintTemplates and Constraints, ready to review requests. `Send + Sync`: one set
+/// serves concurrent requests.
+#[derive(Debug, Default)]
+pub struct PolicySet {
+    templates: Vec<Arc<Template>>,
+    constraints: Vec<Constraint>,
+}
+
+/// A document read from a policy file.
+struct Doc {
+    file: String,
+    root: Node,
+}
+
+impl PolicySet {
+    /// Loads ConstraintTemplates and Constraints from files or directories (recursively, `.yaml`,
+    /// `.yml`, `.json`), multi-document YAML, in any order. Bad documents become diagnostics
+    /// (file, line, field, problem) and are skipped; other kinds of objects are ignored.
+    pub fn load(paths: &[PathBuf]) -> (PolicySet, Vec<Diagnostic>) {
+        let (inputs, mut diags) = palisade_model::collect_inputs(paths);
+        let mut docs = Vec::new();
+        for input in inputs {
+            let name = input.name();
+            let text = match &input {
+                palisade_model::Input::File(p) => std::fs::read_to_string(p),
+                palisade_model::Input::Stdin => {
+                    let mut s = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut s).map(|_| s)
+                }
+            };
+            match text {
+                Ok(text) => parse_docs(&name, &text, &mut docs, &mut diags),
+                Err(e) => diags.push(diag(&name, None, None, DiagCode::Io, e.to_string())),
+            }
+        }
+        let mut set = PolicySet::default();
+        set.add_docs(docs, &mut diags);
+        (set, diags)
+    }
+
+    /// Loads from YAML texts given as (file name, text) pairs; the same rules as [`PolicySet::load`].
+    pub fn from_texts<'a>(
+        texts: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> (PolicySet, Vec<Diagnostic>) {
+        let mut diags = Vec::new();
+        let mut docs = Vec::new();
+        for (name, text) in texts {
+            parse_docs(name, text, &mut docs, &mut diags);
+        }
+        let mut set = PolicySet::default();
+        set.add_docs(docs, &mut diags);
+        (set, diags)
+    }
+
+    fn add_docs(&mut self, docs: Vec<Doc>, diags: &mut Vec<Diagnostic>) {
+        let mut constraint_docs = Vec::new();
+        for doc in docs {
+            let api_version = doc
+                .root
+                .get("apiVersion")
+                .and_then(Node::as_str)
+                .unwrap_or("");
+            let kind = doc.root.get("kind").and_then(Node::as_str).unwrap_or("");
+            let group = split_api_version(api_version).0;
+            if group == "templates.gatekeeper.sh" && kind == "ConstraintTemplate" {
+                match Template::parse(&doc.file, &doc.root) {
+                    Ok(t) => {
+                        if let Some(prev) = self.templates.iter().find(|p| p.kind == t.kind) {
+                            diags.push(diag(
+                                &doc.file,
+                                Some(doc.root.pos),
+                                Some("spec.crd.spec.names.kind"),
+                                DiagCode::InvalidField,
+                                format!(
+                                    "ConstraintTemplate {}: kind {} is already defined by ConstraintTemplate {} ({}); skipped",
+                                    t.name, t.kind, prev.name, prev.file
+                                ),
+                            ));
+                        } else {
+                            self.templates.push(Arc::new(t));
+                        }
+                    }
+                    Err(d) => diags.extend(d),
+                }
+            } else if group == "constraints.gatekeeper.sh" {
+                constraint_docs.push(doc);
+            }
+        }
+        for doc in constraint_docs {
+            let kind = doc.root.get("kind").and_then(Node::as_str).unwrap_or("");
+            let Some(template) = self.templates.iter().find(|t| t.kind == kind) else {
+                let name = doc
+                    .root
+                    .at(&["metadata", "name"])
+                    .and_then(Node::as_str)
+                    .unwrap_or("<unnamed>");
+                diags.push(diag(
+                    &doc.file,
+                    Some(doc.root.pos),
+                    Some("kind"),
+                    DiagCode::InvalidField,
+                    format!("constraint {kind}/{name}: no ConstraintTemplate defines kind {kind:?}; skipped"),
+                ));
+                continue;
+            };
+            match Constraint::parse(&doc.file, &doc.root, template) {
+                Ok((c, warnings)) => {
+                    diags.extend(warnings);
+                    if self
+                        .constraints
+                        .iter()
+                        .any(|p| p.kind == c.kind && p.name == c.name)
+                    {
+                        diags.push(diag(
+                            &doc.file,
+                            Some(doc.root.pos),
+                            Some("metadata.name"),
+                            DiagCode::InvalidField,
+                            format!(
+                                "constraint {}/{} is defined twice; the first one is kept",
+                                c.kind, c.name
+                            ),
+                        ));
+                    } else {
+                        self.constraints.push(c);
+                    }
+                }
+                Err(d) => diags.extend(d),
+            }
+        }
+    }
+
+    /// The loaded templates.
+    pub fn templates(&self) -> &[Arc<Template>] {
+        &self.templates
+    }
+
+    /// The loaded constraints.
+    pub fn constraints(&self) -> &[Constraint] {
+        &self.constraints
+    }
+
+    /// Reviews an AdmissionRequest (the `request` of an AdmissionReview, which becomes
+    /// `input.review`) at the webhook (`validation.gatekeeper.sh`); returns the violations.
+    /// Constraints whose evaluation failed are left out: use [`PolicySet::evaluate`] to see them.
+    pub fn review(&self, request: &Json, ctx: &ReviewContext) -> Vec<Violation> {
+        self.evaluate(request, ctx, EnforcementPoint::Webhook)
+            .violations
+    }
+
+    /// Reviews an AdmissionRequest for an enforcement point; returns violations and errors.
+    pub fn evaluate(
+        &self,
+        request: &Json,
+        ctx: &ReviewContext,
+        point: EnforcementPoint,
+    ) -> ReviewOutcome {
+        let mut out = ReviewOutcome::default();
+        let target = constraint::Target::from_request(request, ctx);
+        let mut review_value: Option<regorus::Value> = None;
+        for c in &self.constraints {
+            let Some(action) = c.action_at(point) else {
+                continue;
+            };
+            if !c.matcher.matches(&target) {
+                continue;
+            }
+            let review = review_value
+                .get_or_insert_with(|| rego::review_value(request, target.namespace_object()));
+            match c
+                .template
+                .evaluate(review, &c.parameters_value, ctx.inventory.as_deref())
+            {
+                Ok(results) => {
+                    for r in results {
+                        out.violations.push(Violation {
+                            template: c.template.name.clone(),
+                            constraint_kind: c.kind.clone(),
+                            constraint_name: c.name.clone(),
+                            enforcement_action: action,
+                            message: r.message,
+                            details: r.details,
+                        });
+                    }
+                }
+                Err(e) => out.errors.push(EvalError {
+                    template: c.template.name.clone(),
+                    constraint_kind: c.kind.clone(),
+                    constraint_name: c.name.clone(),
+                    message: e,
+                }),
+            }
+        }
+        out
+    }
+}
+
+fn parse_docs(name: &str, text: &str, docs: &mut Vec<Doc>, diags: &mut Vec<Diagnostic>) {
+    for r in palisade_model::yaml::parse_stream(text, &palisade_model::Limits::default()) {
+        match r {
+            Ok(raw) => {
+                if let Some(root) = raw.root {
+                    if root.is_map() {
+                        docs.push(Doc {
+                            file: name.to_string(),
+                            root,
+                        });
+                    }
+                }
+            }
+            Err(e) => diags.push(diag(name, Some(e.pos), None, DiagCode::Syntax, e.message)),
+        }
+    }
+}
+
+pub(crate) fn diag(
+    file: &str,
+    pos: Option<Pos>,
+    field: Option<&str>,
+    code: DiagCode,
+    message: String,
+) -> Diagnostic {
+    Diagnostic {
+        level: DiagLevel::Error,
+        code,
+        file: file.to_string(),
+        pos,
+        field: field.map(str::to_string),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_set_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<PolicySet>();
+        check::<ReviewContext>();
+    }
+
+    #[test]
+    fn review_for_object_has_gatekeepers_shape() {
+        let obj = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "prod"}});
+        let r = review_for_object(&obj);
+        assert_eq!(
+            r["kind"],
+            serde_json::json!({"group": "apps", "version": "v1", "kind": "Deployment"})
+        );
+        assert_eq!(r["name"], "web");
+        assert_eq!(r["namespace"], "prod");
+        assert_eq!(r["operation"], "");
+        assert_eq!(r["userInfo"], serde_json::json!({}));
+        assert_eq!(r["object"], obj);
+    }
+
+    #[test]
+    fn inventory_layout_follows_gatekeeper_sync() {
+        let objs = [
+            serde_json::json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "x"}}),
+            serde_json::json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "fast"}}),
+            serde_json::json!({"kind": "Broken"}),
+        ];
+        let inv = Inventory::from_objects(objs.iter());
+        assert_eq!(inv.len(), 2);
+        let v = &inv.value;
+        assert_eq!(
+            v["inventory"]["namespace"]["x"]["v1"]["Service"]["a"]["kind"],
+            regorus::Value::from("Service")
+        );
+        assert_eq!(
+            v["inventory"]["cluster"]["storage.k8s.io/v1"]["StorageClass"]["fast"]["kind"],
+            regorus::Value::from("StorageClass")
+        );
+    }
+}

@@ -1,0 +1,723 @@
+//! The Rego side: compiling templates on `regorus` so that they behave as on OPA.
+//!
+//! Gatekeeper's templates are Rego v0 run by OPA. regorus 0.14 in v0 mode parses and evaluates
+//! almost all of them the same way; where it does not, Palisade closes the gap here:
+//!
+//! 1. **A line ending in a reference followed by a line starting with `(`.** OPA reads two
+//!    expressions (a call needs its `(` right after the name); regorus reads a call.
+//!    [`normalise`] ends the first expression with `;` (no line numbers change).
+//! 2. **`sprintf` with fewer arguments than verbs.** OPA formats with Go's `fmt` (`%!v(MISSING)`);
+//!    regorus fails. `sprintf` is replaced by an engine extension that follows Go's `fmt`
+//!    and OPA's conversion of arguments (numbers as numbers, strings raw, other values in Rego
+//!    syntax), including `%!v(MISSING)`, `%!(EXTRA …)` and `%!d(string=…)`.
+//! 3. **v0 rules with several bodies** (`p { a } { b }`, one rule per body). regorus rejects
+//!    them; [`normalise`] repeats the head before every further body.
+//! 4. **`not f(x.y)` where `x.y` is undefined.** OPA evaluates call arguments that are
+//!    references or calls before the negation (`t := x.y; not f(t)`), so the expression is
+//!    undefined; regorus evaluates them inside it (`not undefined` is true). [`normalise`]
+//!    makes that rewrite in the source. Nested calls in a negated operator expression
+//!    (`not count(x.y) > 0`) are lifted the same way.
+//! 5. **Builtin errors.** OPA (non-strict, as Gatekeeper runs it) makes a failing builtin call
+//!    undefined; regorus raises an error by default. Engines run with
+//!    `set_strict_builtin_errors(false)`, under which regorus 0.14 turns every builtin error
+//!    except resource limits into undefined.
+//!
+//! The rewrites work on tokens (strings, raw strings and comments are never touched) and only
+//! on v0 modules; Rego v1 templates (`source.version: v1`) compile as written.
+
+use super::gofmt;
+use super::template::RuleResult;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+/// A template compiled into a prepared engine.
+#[derive(Debug)]
+pub(crate) struct CompiledRego {
+    /// Prepared engine (policies added, analysed); cloned per concurrent review.
+    pub engine: regorus::Engine,
+    /// The main module's package, without `data.`.
+    pub package: String,
+    /// `data.<package>.violation`.
+    rule: String,
+}
+
+impl CompiledRego {
+    /// Evaluates `violation` with `input = {review, parameters}`.
+    pub fn eval(
+        &self,
+        engine: &mut regorus::Engine,
+        review: &regorus::Value,
+        parameters: &regorus::Value,
+    ) -> Result<regorus::Value, String> {
+        let mut input = BTreeMap::new();
+        input.insert(regorus::Value::from("review"), review.clone());
+        input.insert(regorus::Value::from("parameters"), parameters.clone());
+        engine.set_input(regorus::Value::from(input));
+        engine
+            .eval_rule(self.rule.clone())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A new engine set up as Gatekeeper's OPA behaves: v0 (unless `v1`), non-strict builtin
+/// errors, Go-compatible `sprintf`.
+pub fn new_engine(v1: bool) -> regorus::Engine {
+    let mut engine = regorus::Engine::new();
+    engine.set_rego_v0(!v1);
+    engine.set_strict_builtin_errors(false);
+    engine.set_gather_prints(true);
+    // Cannot fail on a fresh engine: the name is not registered yet.
+    let _ = engine.add_extension("sprintf".into(), 2, Box::new(gofmt::sprintf_extension));
+    engine
+}
+
+/// Compiles a template's Rego and libs; checks Gatekeeper's rules on packages.
+pub(crate) fn compile(rego: &str, libs: &[String], v1: bool) -> Result<CompiledRego, String> {
+    let mut engine = new_engine(v1);
+    let src = if v1 {
+        rego.to_string()
+    } else {
+        normalise(rego)
+    };
+    let package = engine
+        .add_policy("template.rego".into(), src)
+        .map_err(|e| e.to_string())?;
+    let package = package
+        .strip_prefix("data.")
+        .unwrap_or(&package)
+        .to_string();
+    if package == "lib" || package.starts_with("lib.") {
+        return Err(format!(
+            "the template's package {package} must not be under lib (reserved for libs)"
+        ));
+    }
+    for (i, lib) in libs.iter().enumerate() {
+        let src = if v1 { lib.clone() } else { normalise(lib) };
+        let pkg = engine
+            .add_policy(format!("lib{i}.rego"), src)
+            .map_err(|e| format!("libs[{i}]: {e}"))?;
+        if !pkg.starts_with("data.lib.") {
+            return Err(format!(
+                "libs[{i}]: package {} must be under lib (package lib.<name>)",
+                pkg.strip_prefix("data.").unwrap_or(&pkg)
+            ));
+        }
+    }
+    let rule = format!("data.{package}.violation");
+    let declared = engine
+        .has_declared_rule_rooted_at("template.rego", &rule)
+        .map_err(|e| e.to_string())?;
+    if !declared {
+        return Err(format!(
+            "package {package} has no violation rule (violation[{{\"msg\": msg}}] {{ ... }})"
+        ));
+    }
+    // Prepare (analyse and schedule) once, so clones start ready.
+    engine.set_input(regorus::Value::new_object());
+    engine.eval_rule(rule.clone()).map_err(|e| e.to_string())?;
+    Ok(CompiledRego {
+        engine,
+        package,
+        rule,
+    })
+}
+
+/// The elements of a `violation` set as (message, details).
+pub(crate) fn violations(value: &regorus::Value) -> Result<Vec<RuleResult>, String> {
+    let items: Vec<&regorus::Value> = match value {
+        regorus::Value::Undefined | regorus::Value::Null => return Ok(Vec::new()),
+        regorus::Value::Set(s) => s.iter().collect(),
+        regorus::Value::Array(a) => a.iter().collect(),
+        other => return Err(format!("violation is not a set: {other}")),
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let msg = &item["msg"];
+        let message = match msg {
+            regorus::Value::String(s) => s.to_string(),
+            regorus::Value::Undefined => {
+                return Err(format!("violation without msg: {item}"));
+            }
+            other => return Err(format!("violation msg is not a string: {other}")),
+        };
+        let details = match &item["details"] {
+            regorus::Value::Undefined => Json::Null,
+            d => serde_json::to_value(d).unwrap_or(Json::Null),
+        };
+        out.push(RuleResult { message, details });
+    }
+    Ok(out)
+}
+
+/// Converts JSON to an engine value without a round trip through text.
+pub fn to_value(json: &Json) -> regorus::Value {
+    match json {
+        Json::Null => regorus::Value::Null,
+        Json::Bool(b) => regorus::Value::Bool(*b),
+        Json::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                regorus::Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                regorus::Value::from(u)
+            } else {
+                regorus::Value::from(n.as_f64().unwrap_or(0.0))
+            }
+        }
+        Json::String(s) => regorus::Value::from(s.as_str()),
+        Json::Array(a) => regorus::Value::from(a.iter().map(to_value).collect::<Vec<_>>()),
+        Json::Object(o) => regorus::Value::from(
+            o.iter()
+                .map(|(k, v)| (regorus::Value::from(k.as_str()), to_value(v)))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+    }
+}
+
+/// `input.review`: the request, plus `namespaceObject` when the namespace is known and the
+/// request does not carry one.
+pub(crate) fn review_value(request: &Json, namespace: Option<&Json>) -> regorus::Value {
+    let mut v = to_value(request);
+    if let (Some(ns), regorus::Value::Object(_)) = (namespace, &v) {
+        if v["namespaceObject"] == regorus::Value::Undefined {
+            if let Ok(map) = v.as_object_mut() {
+                map.insert(regorus::Value::from("namespaceObject"), to_value(ns));
+            }
+        }
+    }
+    v
+}
+
+// ---------------------------------------------------------------------------------------------
+// Source normalisation (v0 modules).
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tk {
+    Ident,
+    Number,
+    Str,
+    Comment,
+    Space,
+    Newline,
+    Punct,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tok {
+    kind: Tk,
+    start: usize,
+    end: usize,
+}
+
+fn lex(src: &str) -> Vec<Tok> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        let c = b[i];
+        let kind = match c {
+            b'\n' => {
+                i += 1;
+                Tk::Newline
+            }
+            b' ' | b'\t' | b'\r' => {
+                while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r') {
+                    i += 1;
+                }
+                Tk::Space
+            }
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                Tk::Comment
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                i = (i + 1).min(b.len());
+                Tk::Str
+            }
+            b'`' => {
+                i += 1;
+                while i < b.len() && b[i] != b'`' {
+                    i += 1;
+                }
+                i = (i + 1).min(b.len());
+                Tk::Str
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                Tk::Ident
+            }
+            c if c.is_ascii_digit() => {
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.') {
+                    i += 1;
+                }
+                Tk::Number
+            }
+            _ => {
+                let two = &src[i..(i + 2).min(src.len())];
+                i += if matches!(two, ":=" | "==" | "!=" | "<=" | ">=") {
+                    2
+                } else {
+                    // One character (UTF-8 aware).
+                    src[i..].chars().next().map_or(1, char::len_utf8)
+                };
+                Tk::Punct
+            }
+        };
+        out.push(Tok {
+            kind,
+            start,
+            end: i,
+        });
+    }
+    out
+}
+
+const KEYWORDS: &[&str] = &[
+    "not", "some", "with", "else", "import", "package", "default", "in", "if", "contains", "every",
+    "as", "true", "false", "null",
+];
+
+fn significant(t: &Tok) -> bool {
+    !matches!(t.kind, Tk::Space | Tk::Newline | Tk::Comment)
+}
+
+fn text<'a>(src: &'a str, t: &Tok) -> &'a str {
+    &src[t.start..t.end]
+}
+
+/// Applies (position, insertion) edits.
+fn apply(src: &str, mut edits: Vec<(usize, usize, String)>) -> String {
+    if edits.is_empty() {
+        return src.to_string();
+    }
+    edits.sort_by_key(|e| (e.0, e.1));
+    let mut out = String::with_capacity(src.len() + 64);
+    let mut at = 0;
+    for (start, end, ins) in edits {
+        if start < at {
+            continue; // overlapping edit: keep the first
+        }
+        out.push_str(&src[at..start]);
+        out.push_str(&ins);
+        at = end;
+    }
+    out.push_str(&src[at..]);
+    out
+}
+
+/// Rewrites a v0 module where regorus would read it differently from OPA (see the module
+/// documentation): multi-body rules, newline-then-`(`, and call arguments of negated
+/// expressions.
+pub fn normalise(src: &str) -> String {
+    let s = split_multi_body_rules(src);
+    let s = separate_paren_lines(&s);
+    lift_negated_call_args(&s)
+}
+
+/// `p { a } { b }` → `p { a }` + `p { b }`.
+fn split_multi_body_rules(src: &str) -> String {
+    let toks = lex(src);
+    let mut edits = Vec::new();
+    let mut depth = 0i32;
+    let mut line_start = true;
+    let mut rule_start: Option<usize> = None;
+    let mut first_body: Option<usize> = None;
+    let mut prev_sig: Option<usize> = None; // index into toks
+    let mut last_body_close: Option<usize> = None; // index of `}` closing a depth-0 body
+    let mut body_open_stack: Vec<bool> = Vec::new(); // per open bracket: is a depth-0 body brace
+    for (i, t) in toks.iter().enumerate() {
+        match t.kind {
+            Tk::Newline => {
+                if depth == 0 {
+                    line_start = true;
+                }
+                continue;
+            }
+            Tk::Space | Tk::Comment => continue,
+            _ => {}
+        }
+        let tx = text(src, t);
+        if depth == 0 && line_start && tx != "{" && tx != "else" {
+            rule_start = Some(t.start);
+            first_body = None;
+            last_body_close = None;
+        }
+        line_start = false;
+        match tx {
+            "{" | "[" | "(" => {
+                let mut is_body = false;
+                if depth == 0 && tx == "{" {
+                    let prev = prev_sig.map(|p| text(src, &toks[p]));
+                    let value_brace = matches!(prev, Some("=" | ":="));
+                    if !value_brace {
+                        is_body = true;
+                        let chained = prev == Some("}") && last_body_close == prev_sig;
+                        match (chained, rule_start, first_body) {
+                            (true, Some(rs), Some(fb)) => {
+                                let head = head_text(src, &toks, rs, fb);
+                                edits.push((t.start, t.start, format!("\n{head} ")));
+                            }
+                            _ => first_body = first_body.or(Some(t.start)),
+                        }
+                    }
+                }
+                body_open_stack.push(is_body);
+                depth += 1;
+            }
+            "}" | "]" | ")" => {
+                let was_body = body_open_stack.pop().unwrap_or(false);
+                depth = (depth - 1).max(0);
+                if depth == 0 && was_body {
+                    last_body_close = Some(i);
+                }
+            }
+            _ => {}
+        }
+        prev_sig = Some(i);
+    }
+    apply(src, edits)
+}
+
+/// The head text between `start` and `end`, comments dropped and on one line.
+fn head_text(src: &str, toks: &[Tok], start: usize, end: usize) -> String {
+    let mut s = String::new();
+    for t in toks.iter().filter(|t| t.start >= start && t.end <= end) {
+        match t.kind {
+            Tk::Comment => {}
+            Tk::Newline | Tk::Space => {
+                if !s.ends_with(' ') {
+                    s.push(' ');
+                }
+            }
+            _ => s.push_str(text(src, t)),
+        }
+    }
+    s.trim().to_string()
+}
+
+/// `x.y` ⏎ `(a) ...` inside a body → `x.y;` ⏎ `(a) ...`.
+fn separate_paren_lines(src: &str) -> String {
+    let toks = lex(src);
+    let mut edits = Vec::new();
+    let mut stack: Vec<&str> = Vec::new();
+    let mut prev_sig: Option<&Tok> = None;
+    let mut newline_since_prev = false;
+    for t in &toks {
+        match t.kind {
+            Tk::Newline => {
+                newline_since_prev = true;
+                continue;
+            }
+            Tk::Space | Tk::Comment => continue,
+            _ => {}
+        }
+        let tx = text(src, t);
+        if tx == "(" && newline_since_prev && stack.last() == Some(&"{") {
+            if let Some(p) = prev_sig {
+                let ptx = text(src, p);
+                let ends_term = match p.kind {
+                    Tk::Ident => {
+                        !KEYWORDS.contains(&ptx) || matches!(ptx, "true" | "false" | "null")
+                    }
+                    Tk::Number | Tk::Str => true,
+                    Tk::Punct => matches!(ptx, "]" | ")"),
+                    _ => false,
+                };
+                if ends_term {
+                    edits.push((p.end, p.end, ";".to_string()));
+                }
+            }
+        }
+        match tx {
+            "{" | "[" | "(" => stack.push(tx),
+            "}" | "]" | ")" => {
+                stack.pop();
+            }
+            _ => {}
+        }
+        prev_sig = Some(t);
+        newline_since_prev = false;
+    }
+    apply(src, edits)
+}
+
+/// `not f(a.b, g(c))` → `__palisade_0 := a.b; __palisade_1 := g(c); not f(__palisade_0, __palisade_1)`.
+fn lift_negated_call_args(src: &str) -> String {
+    let toks = lex(src);
+    let sig: Vec<Tok> = toks.iter().copied().filter(significant).collect();
+    // Newline positions matter for where an expression ends.
+    let mut edits = Vec::new();
+    let mut counter = 0usize;
+    for (i, t) in sig.iter().enumerate() {
+        if t.kind != Tk::Ident || text(src, t) != "not" {
+            continue;
+        }
+        // `not` must start an expression.
+        let starts_expr = i == 0
+            || matches!(text(src, &sig[i - 1]), "{" | ";" | "|")
+            || has_newline_between(src, sig[i - 1].end, t.start);
+        if !starts_expr {
+            continue;
+        }
+        let Some(end) = expr_end(src, &sig, i + 1) else {
+            continue;
+        };
+        let expr = &sig[i + 1..end];
+        if expr.is_empty() || expr.iter().any(|t| text(src, t) == "with") {
+            continue;
+        }
+        let mut lifts: Vec<(usize, usize)> = Vec::new(); // byte ranges to lift
+        if let Some(open) = call_open(src, expr, 0) {
+            if close_of(src, expr, open) == Some(expr.len() - 1) {
+                // The whole expression is one call: lift reference and call arguments.
+                for (a, b) in split_args(src, expr, open) {
+                    let arg = &expr[a..b];
+                    if is_liftable_ref(src, arg) || is_whole_call(src, arg) {
+                        lifts.push((arg[0].start, arg[arg.len() - 1].end));
+                    }
+                }
+            }
+        }
+        if lifts.is_empty() && !is_whole_call(src, expr) {
+            // An operator expression: lift calls at its top level.
+            let mut j = 0;
+            while j < expr.len() {
+                if let Some(open) = call_open(src, expr, j) {
+                    if let Some(close) = close_of(src, expr, open) {
+                        lifts.push((expr[j].start, expr[close].end));
+                        j = close + 1;
+                        continue;
+                    }
+                }
+                match text(src, &expr[j]) {
+                    "(" | "[" | "{" => j = close_of(src, expr, j).map_or(expr.len(), |c| c + 1),
+                    _ => j += 1,
+                }
+            }
+        }
+        if lifts.is_empty() {
+            continue;
+        }
+        let mut prefix = String::new();
+        for (a, b) in lifts {
+            let var = format!("__palisade_{counter}");
+            counter += 1;
+            prefix.push_str(&format!("{var} := {}; ", &src[a..b]));
+            edits.push((a, b, var));
+        }
+        edits.push((t.start, t.start, prefix));
+    }
+    apply(src, edits)
+}
+
+fn has_newline_between(src: &str, a: usize, b: usize) -> bool {
+    src[a..b].contains('\n')
+}
+
+/// Index (in `sig`) one past the last token of the expression starting at `from`.
+fn expr_end(src: &str, sig: &[Tok], from: usize) -> Option<usize> {
+    let mut depth = 0i32;
+    let mut j = from;
+    while j < sig.len() {
+        let tx = text(src, &sig[j]);
+        if j > from && depth == 0 && has_newline_between(src, sig[j - 1].end, sig[j].start) {
+            // A newline at depth 0 ends the expression unless the previous token continues it.
+            let prev = text(src, &sig[j - 1]);
+            if !matches!(
+                prev,
+                "," | "+"
+                    | "-"
+                    | "*"
+                    | "/"
+                    | "=="
+                    | "!="
+                    | "<"
+                    | ">"
+                    | "<="
+                    | ">="
+                    | "&"
+                    | "|"
+                    | "."
+                    | ":="
+                    | "="
+            ) {
+                return Some(j);
+            }
+        }
+        match tx {
+            "(" | "[" | "{" => depth += 1,
+            ")" | "]" | "}" => {
+                if depth == 0 {
+                    return Some(j);
+                }
+                depth -= 1;
+            }
+            ";" if depth == 0 => return Some(j),
+            _ => {}
+        }
+        j += 1;
+    }
+    Some(j)
+}
+
+/// When a call starts at `at` (`name(.name)*(` with `(` right after the name), the index of
+/// its `(`.
+fn call_open(src: &str, toks: &[Tok], at: usize) -> Option<usize> {
+    let first = toks.get(at)?;
+    if first.kind != Tk::Ident || KEYWORDS.contains(&text(src, first)) {
+        return None;
+    }
+    let mut j = at + 1;
+    while j + 1 < toks.len()
+        && text(src, &toks[j]) == "."
+        && toks[j + 1].kind == Tk::Ident
+        && toks[j].start == toks[j - 1].end
+    {
+        j += 2;
+    }
+    let open = toks.get(j)?;
+    (text(src, open) == "(" && open.start == toks[j - 1].end).then_some(j)
+}
+
+/// Index of the bracket closing the one at `open`.
+fn close_of(src: &str, toks: &[Tok], open: usize) -> Option<usize> {
+    let mut depth = 0i32;
+    for (j, t) in toks.iter().enumerate().skip(open) {
+        match text(src, t) {
+            "(" | "[" | "{" => depth += 1,
+            ")" | "]" | "}" => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(j);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Argument token ranges of the call whose `(` is at `open`.
+fn split_args(src: &str, toks: &[Tok], open: usize) -> Vec<(usize, usize)> {
+    let Some(close) = close_of(src, toks, open) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut start = open + 1;
+    for j in open + 1..close {
+        match text(src, &toks[j]) {
+            "(" | "[" | "{" => depth += 1,
+            ")" | "]" | "}" => depth -= 1,
+            "," if depth == 0 => {
+                if j > start {
+                    out.push((start, j));
+                }
+                start = j + 1;
+            }
+            _ => {}
+        }
+    }
+    if close > start {
+        out.push((start, close));
+    }
+    out
+}
+
+/// `a.b`, `a.b.c`, `a["k"]`, `a[0].b`: a reference with at least one constant step. Variable
+/// indexes are left alone (lifting `x[_]` out of a negation would change its meaning).
+fn is_liftable_ref(src: &str, toks: &[Tok]) -> bool {
+    let Some(first) = toks.first() else {
+        return false;
+    };
+    if first.kind != Tk::Ident || KEYWORDS.contains(&text(src, first)) || text(src, first) == "_" {
+        return false;
+    }
+    let mut j = 1;
+    let mut steps = 0;
+    while j < toks.len() {
+        match text(src, &toks[j]) {
+            "." if toks.get(j + 1).is_some_and(|t| t.kind == Tk::Ident) => j += 2,
+            "[" if toks
+                .get(j + 1)
+                .is_some_and(|t| matches!(t.kind, Tk::Str | Tk::Number))
+                && toks.get(j + 2).is_some_and(|t| text(src, t) == "]") =>
+            {
+                j += 3
+            }
+            _ => return false,
+        }
+        steps += 1;
+    }
+    steps > 0
+}
+
+/// The tokens are exactly one call `f(...)`.
+fn is_whole_call(src: &str, toks: &[Tok]) -> bool {
+    call_open(src, toks, 0).is_some_and(|open| close_of(src, toks, open) == Some(toks.len() - 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_body_rules_get_their_head_repeated() {
+        let src = "package p\nviolation[{\"msg\": m}] {\n  input.a\n  m := \"a\"\n} {\n  input.b\n  m := \"b\"\n}\n";
+        let out = normalise(src);
+        assert!(out.contains("} \nviolation[{\"msg\": m}] {"), "{out}");
+        // A rule whose value is an object is not a multi-body rule.
+        let src = "package p\nx = {\"a\": 1}\ny { true }\n";
+        assert_eq!(normalise(src), src);
+        // else chains are left alone.
+        let src = "package p\nx = 1 { input.a } else = 2 { input.b }\n";
+        assert_eq!(normalise(src), src);
+    }
+
+    #[test]
+    fn newline_then_paren_is_two_expressions() {
+        let src = "package p\nr {\n  input.a\n  (input.b - 1) >= 0\n}\n";
+        assert_eq!(
+            normalise(src),
+            "package p\nr {\n  input.a;\n  (input.b - 1) >= 0\n}\n"
+        );
+        // Inside parentheses and after operators nothing changes.
+        let src = "package p\nr {\n  x := f(input.a,\n  (input.b))\n  y := 1 +\n  (2)\n}\n";
+        assert_eq!(normalise(src), src);
+    }
+
+    #[test]
+    fn negated_call_arguments_are_lifted() {
+        let src = "package p\nr { not f(1, p.ranges) }\n";
+        assert_eq!(
+            normalise(src),
+            "package p\nr { __palisade_0 := p.ranges; not f(1, __palisade_0) }\n"
+        );
+        let src = "package p\nr {\n  not count(input.x) > 0\n}\n";
+        assert_eq!(
+            normalise(src),
+            "package p\nr {\n  __palisade_0 := count(input.x); not __palisade_0 > 0\n}\n"
+        );
+        // Plain variables, wildcard indexes, operators on references: unchanged.
+        for src in [
+            "package p\nr { not f(x) }\n",
+            "package p\nr { not f(x[_]) }\n",
+            "package p\nr { not input.a == input.b }\n",
+            "package p\nr { not input.a }\n",
+            "package p\nr { x := \"not f(a.b)\" }\n",
+        ] {
+            assert_eq!(normalise(src), src);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! `gator verify` test suites (to be written).

@@ -1,0 +1,286 @@
+//! ConstraintTemplates: parsing, compiling once, and evaluating with a pool of engines.
+
+use super::rego::{self, CompiledRego};
+use super::{Inventory, diag};
+use palisade_model::{DiagCode, Diagnostic, Node};
+use serde_json::Value as Json;
+use std::sync::Mutex;
+
+/// The only target Gatekeeper's admission templates use.
+pub const ADMISSION_TARGET: &str = "admission.k8s.gatekeeper.sh";
+
+/// Most engines kept ready per template and inventory (one per concurrent review).
+const POOL_LIMIT: usize = 64;
+
+/// A compiled ConstraintTemplate.
+#[derive(Debug)]
+pub struct Template {
+    /// `metadata.name`.
+    pub name: String,
+    /// The Constraint kind it defines (`spec.crd.spec.names.kind`).
+    pub kind: String,
+    /// File it was loaded from.
+    pub file: String,
+    /// Line of the template in its file.
+    pub line: u32,
+    /// The parameters schema (`spec.crd.spec.validation.openAPIV3Schema`), when given.
+    pub schema: Option<Json>,
+    /// The Rego package of the template's main module (`data.<package>.violation` is queried).
+    pub package: String,
+    /// Whether the Rego reads `data.inventory` (only then is the inventory loaded into engines).
+    pub uses_inventory: bool,
+    compiled: CompiledRego,
+    pool: Mutex<Vec<(u64, regorus::Engine)>>,
+}
+
+/// One element of the `violation` set.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RuleResult {
+    pub message: String,
+    pub details: Json,
+}
+
+fn str_at<'a>(node: &'a Node, path: &[&str]) -> Option<&'a str> {
+    node.at(path).and_then(Node::as_str)
+}
+
+impl Template {
+    /// Parses and compiles a ConstraintTemplate document.
+    pub(crate) fn parse(file: &str, root: &Node) -> Result<Template, Vec<Diagnostic>> {
+        let err = |node: &Node, field: &str, code: DiagCode, msg: String| {
+            vec![diag(file, Some(node.pos), Some(field), code, msg)]
+        };
+        let name = match str_at(root, &["metadata", "name"]) {
+            Some(n) if !n.is_empty() => n.to_string(),
+            _ => {
+                return Err(err(
+                    root,
+                    "metadata.name",
+                    DiagCode::MissingField,
+                    "ConstraintTemplate without metadata.name; skipped".into(),
+                ));
+            }
+        };
+        let what = format!("ConstraintTemplate {name}");
+        let kind = match root.at(&["spec", "crd", "spec", "names", "kind"]) {
+            Some(n) => match n.as_string_value() {
+                Some(k) if !k.is_empty() => k.to_string(),
+                _ => {
+                    return Err(err(
+                        n,
+                        "spec.crd.spec.names.kind",
+                        DiagCode::InvalidField,
+                        format!("{what}: kind must be a non-empty string; skipped"),
+                    ));
+                }
+            },
+            None => {
+                return Err(err(
+                    root,
+                    "spec.crd.spec.names.kind",
+                    DiagCode::MissingField,
+                    format!("{what}: spec.crd.spec.names.kind is required; skipped"),
+                ));
+            }
+        };
+        let schema = match root.at(&["spec", "crd", "spec", "validation", "openAPIV3Schema"]) {
+            Some(n) if n.is_map() => Some(n.to_json()),
+            Some(n) if n.is_null() => None,
+            Some(n) => {
+                return Err(err(
+                    n,
+                    "spec.crd.spec.validation.openAPIV3Schema",
+                    DiagCode::InvalidField,
+                    format!("{what}: openAPIV3Schema must be a mapping; skipped"),
+                ));
+            }
+            None => None,
+        };
+        let Some(targets) = root.at(&["spec", "targets"]).filter(|t| t.is_seq()) else {
+            return Err(err(
+                root,
+                "spec.targets",
+                DiagCode::MissingField,
+                format!("{what}: spec.targets (a list) is required; skipped"),
+            ));
+        };
+        let Some(target) = targets
+            .items()
+            .iter()
+            .find(|t| str_at(t, &["target"]) == Some(ADMISSION_TARGET))
+        else {
+            return Err(err(
+                targets,
+                "spec.targets",
+                DiagCode::InvalidField,
+                format!("{what}: no target {ADMISSION_TARGET}; skipped"),
+            ));
+        };
+        let source = rego_source(file, &what, target)?;
+        let compiled = rego::compile(&source.rego, &source.libs, source.v1).map_err(|e| {
+            err(
+                source.node,
+                source.field,
+                DiagCode::InvalidField,
+                format!("{what}: Rego does not compile: {e}"),
+            )
+        })?;
+        let uses_inventory = std::iter::once(&source.rego)
+            .chain(source.libs.iter())
+            .any(|s| s.contains("data.inventory"));
+        Ok(Template {
+            name,
+            kind,
+            file: file.to_string(),
+            line: root.pos.line,
+            schema,
+            package: compiled.package.clone(),
+            uses_inventory,
+            compiled,
+            pool: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Evaluates `violation` for one review and one set of parameters.
+    pub(crate) fn evaluate(
+        &self,
+        review: &regorus::Value,
+        parameters: &regorus::Value,
+        inventory: Option<&Inventory>,
+    ) -> Result<Vec<RuleResult>, String> {
+        let inventory = inventory.filter(|_| self.uses_inventory);
+        let id = inventory.map_or(0, |i| i.id);
+        let mut engine = self.checkout(id, inventory)?;
+        let result = self.compiled.eval(&mut engine, review, parameters);
+        self.checkin(id, engine);
+        let value = result?;
+        rego::violations(&value)
+    }
+
+    fn checkout(&self, id: u64, inventory: Option<&Inventory>) -> Result<regorus::Engine, String> {
+        {
+            let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(i) = pool.iter().rposition(|(pid, _)| *pid == id) {
+                return Ok(pool.swap_remove(i).1);
+            }
+        }
+        let mut engine = self.compiled.engine.clone();
+        if let Some(inv) = inventory {
+            engine
+                .add_data(inv.value.clone())
+                .map_err(|e| format!("loading data.inventory: {e}"))?;
+        }
+        Ok(engine)
+    }
+
+    fn checkin(&self, id: u64, engine: regorus::Engine) {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        // Engines prepared for an older inventory are of no further use.
+        if pool.first().is_some_and(|(pid, _)| *pid != id) {
+            pool.retain(|(pid, _)| *pid == id);
+        }
+        if pool.len() < POOL_LIMIT {
+            pool.push((id, engine));
+        }
+    }
+}
+
+struct RegoSource<'a> {
+    rego: String,
+    libs: Vec<String>,
+    v1: bool,
+    node: &'a Node,
+    field: &'static str,
+}
+
+/// The Rego of a target: legacy `rego` + `libs` win over `code[engine=Rego].source`, as in
+/// Gatekeeper. CEL (`K8sNativeValidation`) code is not run; templates carrying both engines run
+/// their Rego, as `gator verify --enable-k8s-native-validation=false` does.
+fn rego_source<'a>(
+    file: &str,
+    what: &str,
+    target: &'a Node,
+) -> Result<RegoSource<'a>, Vec<Diagnostic>> {
+    let libs_of = |node: Option<&Node>, field: &str| -> Result<Vec<String>, Vec<Diagnostic>> {
+        let Some(libs) = node.filter(|n| !n.is_null()) else {
+            return Ok(Vec::new());
+        };
+        if !libs.is_seq() {
+            return Err(vec![diag(
+                file,
+                Some(libs.pos),
+                Some(field),
+                DiagCode::InvalidField,
+                format!("{what}: libs must be a list of Rego modules; skipped"),
+            )]);
+        }
+        libs.items()
+            .iter()
+            .map(|l| {
+                l.as_str().map(str::to_string).ok_or_else(|| {
+                    vec![diag(
+                        file,
+                        Some(l.pos),
+                        Some(field),
+                        DiagCode::InvalidField,
+                        format!("{what}: each lib must be a string; skipped"),
+                    )]
+                })
+            })
+            .collect()
+    };
+    if let Some(rego) = target.get("rego").filter(|n| !n.is_null()) {
+        let Some(text) = rego.as_str() else {
+            return Err(vec![diag(
+                file,
+                Some(rego.pos),
+                Some("spec.targets[].rego"),
+                DiagCode::InvalidField,
+                format!("{what}: rego must be a string; skipped"),
+            )]);
+        };
+        return Ok(RegoSource {
+            rego: text.to_string(),
+            libs: libs_of(target.get("libs"), "spec.targets[].libs")?,
+            v1: false,
+            node: rego,
+            field: "spec.targets[].rego",
+        });
+    }
+    if let Some(code) = target.get("code").filter(|c| c.is_seq()) {
+        for c in code.items() {
+            if str_at(c, &["engine"]) != Some("Rego") {
+                continue;
+            }
+            let Some(rego) = c.at(&["source", "rego"]).filter(|n| n.as_str().is_some()) else {
+                return Err(vec![diag(
+                    file,
+                    Some(c.pos),
+                    Some("spec.targets[].code[].source.rego"),
+                    DiagCode::MissingField,
+                    format!("{what}: code entry for engine Rego has no source.rego; skipped"),
+                )]);
+            };
+            let v1 = str_at(c, &["source", "version"]) == Some("v1");
+            return Ok(RegoSource {
+                rego: rego.as_str().unwrap_or_default().to_string(),
+                libs: libs_of(
+                    c.at(&["source", "libs"]),
+                    "spec.targets[].code[].source.libs",
+                )?,
+                v1,
+                node: rego,
+                field: "spec.targets[].code[].source.rego",
+            });
+        }
+    }
+    Err(vec![diag(
+        file,
+        Some(target.pos),
+        Some("spec.targets[].rego"),
+        DiagCode::MissingField,
+        format!(
+            "{what}: the {ADMISSION_TARGET} target has no Rego (rego, or code with engine Rego); CEL-only templates are not supported; skipped"
+        ),
+    )])
+}
