@@ -86,7 +86,7 @@ pub fn audit(adm: &Admission, inv: &Inventory) -> (Vec<Finding>, Vec<CheckMeta>)
                                 .map(|r| (r, policy.audit))
                         });
                     if let Some((r, p)) = found {
-                        let message = format!("would {}", pss::message(p, std::slice::from_ref(r)));
+                        let message = crate::pss::would(pss::message(p, std::slice::from_ref(r)));
                         findings.push(finding(
                             inv,
                             obj,

@@ -235,6 +235,14 @@ pub fn is_significant_pod_update(pod: &Value, old: &Value) -> bool {
     false
 }
 
+/// `violates PodSecurity ...` as `would violate PodSecurity ...` (audit and warn wording).
+pub fn would(message: String) -> String {
+    match message.strip_prefix("violates ") {
+        Some(rest) => format!("would violate {rest}"),
+        None => message,
+    }
+}
+
 fn forbidden_reason(results: &[CheckResult]) -> String {
     results
         .iter()
@@ -464,7 +472,7 @@ impl PodSecurity {
         if !audit.is_empty() {
             response.audit_annotations.insert(
                 AUDIT_VIOLATIONS_ANNOTATION.into(),
-                format!("would {}", pss::message(policy.audit, &audit)),
+                would(pss::message(policy.audit, &audit)),
             );
         }
         if response.allowed {
@@ -472,7 +480,7 @@ impl PodSecurity {
             if !warn.is_empty() {
                 response
                     .warnings
-                    .push(format!("would {}", pss::message(policy.warn, &warn)));
+                    .push(would(pss::message(policy.warn, &warn)));
             }
         }
         PodVerdict {
