@@ -2,10 +2,30 @@
 //!
 //! CONTRACT (skeleton written before the implementation; the implementation may add to it but
 //! keeps these names so `palisade trace` and `palisade detect` can be written against them).
+//!
+//! How it works: `bpf/sensor.bpf.c` hooks `raw_syscalls` `sys_enter`/`sys_exit` (as BTF
+//! tracepoints, or classic tracepoints when the kernel refuses those) and the scheduler's
+//! fork/exec/exit tracepoints. The filter ([`KernelFilter`]) is decided in the kernel before any
+//! ring-buffer space is reserved; a call that passes has its raw arguments kept in task-local
+//! storage at entry and is sent as one record at exit, with its return value. Strings, socket
+//! addresses and `argv` are read only for the calls whose catalog entry has them. Each task's
+//! context (namespaces, namespace pids, uts name) is sent once and cached here. Relative paths are
+//! resolved here, against `/proc/<pid>/cwd` or `/proc/<pid>/fd/<dirfd>` (with a per-process cwd
+//! cache for processes already gone); see the crate README.
 
-use palisade_events::{Event, EventId};
-use std::collections::BTreeSet;
-use std::time::Duration;
+mod cgroups;
+mod layout;
+mod record;
+mod sys;
+
+use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::{BtfTracePoint, TracePoint};
+use aya::{Btf, Ebpf, EbpfLoader};
+use palisade_events::{ArgValue, Event, EventId, EventSet};
+use record::{Header, Item, Kind, Record, TaskCtx};
+use std::collections::{BTreeSet, HashMap};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
 
 /// What the BPF programs decide in the kernel, before reserving ring-buffer space.
 /// Everything left at its default means "no restriction".
@@ -39,6 +59,21 @@ pub struct KernelFilter {
     pub follow: bool,
 }
 
+impl KernelFilter {
+    /// The events this filter selects (the default set when `events` is empty).
+    pub fn selected_events(&self) -> BTreeSet<EventId> {
+        if self.events.is_empty() {
+            palisade_events::catalog::catalog()
+                .iter()
+                .filter(|d| d.in_set(EventSet::Default))
+                .map(|d| d.id)
+                .collect()
+        } else {
+            self.events.clone()
+        }
+    }
+}
+
 /// Sensor settings.
 #[derive(Clone, Debug, Default)]
 pub struct SensorConfig {
@@ -48,7 +83,13 @@ pub struct SensorConfig {
     pub ring_bytes: usize,
 }
 
+/// Default ring buffer size (16 MiB).
+pub const DEFAULT_RING_BYTES: usize = 16 << 20;
+
 /// Counters. `lost` counts records the kernel could not reserve (ring buffer full).
+///
+/// Once the ring buffer is drained and no kept call is in flight,
+/// `delivered + filtered + lost == seen`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Events the programs saw (before filtering).
@@ -72,28 +113,901 @@ pub enum SensorError {
     Other(String),
 }
 
+/// Which kind of hook the sensor attached its system-call programs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hook {
+    /// BTF-typed raw tracepoints (`tp_btf/sys_enter`): the cheaper form.
+    TpBtf,
+    /// Classic tracepoints (`tracepoint/raw_syscalls/sys_enter`): the fallback.
+    Tracepoint,
+}
+
+impl std::fmt::Display for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Hook::TpBtf => "tp_btf (BTF tracepoints)",
+            Hook::Tracepoint => "tracepoint (classic tracepoints)",
+        })
+    }
+}
+
+static SENSOR_OBJ: &[u8] = aya::include_bytes_aligned!("../bpf/sensor.bpf.o");
+static EMPTY_OBJ: &[u8] = aya::include_bytes_aligned!("../bpf/empty.bpf.o");
+
+const NSLOTS: usize = 516;
+const CF_UID_RANGE: u32 = 1 << 0;
+const CF_PID_RANGE: u32 = 1 << 1;
+const CF_PIDS: u32 = 1 << 2;
+const CF_NOT_PIDS: u32 = 1 << 3;
+const CF_MNTNS: u32 = 1 << 4;
+const CF_NOT_MNTNS: u32 = 1 << 5;
+const CF_PIDNS: u32 = 1 << 6;
+const CF_NOT_PIDNS: u32 = 1 << 7;
+const CF_CONTAINER: u32 = 1 << 8;
+const CF_HOST: u32 = 1 << 9;
+const CF_NEW_PIDS: u32 = 1 << 10;
+const CF_NEW_CONTAINERS: u32 = 1 << 11;
+const CF_FOLLOW: u32 = 1 << 12;
+
+const CG_HOST: u8 = 1;
+const CG_CONTAINER: u8 = 2;
+const CG_NEW_CONTAINER: u8 = 3;
+
+fn slot(id: EventId) -> Option<usize> {
+    if id.is_syscall() {
+        Some(id.0 as usize)
+    } else if (EventId::FIRST_PROCESS_EVENT..EventId::FIRST_PROCESS_EVENT + 3).contains(&id.0) {
+        Some(512 + (id.0 - EventId::FIRST_PROCESS_EVENT) as usize)
+    } else {
+        None
+    }
+}
+
+/// The descriptor table for a filter.
+fn descriptors(filter: &KernelFilter) -> [u64; NSLOTS] {
+    let selected = filter.selected_events();
+    let mut d = [0u64; NSLOTS];
+    for def in palisade_events::catalog::catalog() {
+        if let Some(s) = slot(def.id) {
+            d[s] = layout::descriptor(def.id, selected.contains(&def.id));
+        }
+    }
+    d
+}
+
+fn config_flags(f: &KernelFilter) -> u32 {
+    let mut fl = 0;
+    let mut set = |cond: bool, bit: u32| {
+        if cond {
+            fl |= bit;
+        }
+    };
+    set(f.uid_range.is_some(), CF_UID_RANGE);
+    set(f.pid_range.is_some(), CF_PID_RANGE);
+    set(!f.pids.is_empty(), CF_PIDS);
+    set(!f.not_pids.is_empty(), CF_NOT_PIDS);
+    set(!f.mntns.is_empty(), CF_MNTNS);
+    set(!f.not_mntns.is_empty(), CF_NOT_MNTNS);
+    set(!f.pidns.is_empty(), CF_PIDNS);
+    set(!f.not_pidns.is_empty(), CF_NOT_PIDNS);
+    set(f.container == Some(true), CF_CONTAINER);
+    set(f.container == Some(false), CF_HOST);
+    set(f.new_pids, CF_NEW_PIDS);
+    set(f.new_containers, CF_NEW_CONTAINERS);
+    set(f.follow, CF_FOLLOW);
+    fl
+}
+
+/// Error text with its sources (aya nests the useful part, such as the verifier log).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    if s.len() > 4000 {
+        let cut = s.len() - 4000;
+        let cut = (cut..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(cut);
+        s = format!("...{}", &s[cut..]);
+    }
+    s
+}
+
+fn is_eperm(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && matches!(io.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES))
+        {
+            return true;
+        }
+        let t = c.to_string();
+        if t.contains("Operation not permitted") || t.contains("Permission denied") {
+            return true;
+        }
+        cur = c.source();
+    }
+    false
+}
+
+fn err(what: &str, e: &(dyn std::error::Error + 'static)) -> SensorError {
+    if is_eperm(e) && sys::euid() != 0 {
+        SensorError::Permission(format!("{what}: {}", chain(e)))
+    } else {
+        SensorError::Other(format!("{what}: {}", chain(e)))
+    }
+}
+
+/// Refuses early, with a clear message, when the process lacks the privileges.
+fn check_privileges() -> Result<(), SensorError> {
+    let uid = sys::euid();
+    if uid == 0 {
+        return Ok(());
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    const CAP_PERFMON: u64 = 1 << 38;
+    const CAP_BPF: u64 = 1 << 39;
+    const CAP_SYS_ADMIN: u64 = 1 << 21;
+    if eff & CAP_SYS_ADMIN != 0 || (eff & CAP_BPF != 0 && eff & CAP_PERFMON != 0) {
+        return Ok(());
+    }
+    let mut missing = Vec::new();
+    if eff & CAP_BPF == 0 {
+        missing.push("CAP_BPF");
+    }
+    if eff & CAP_PERFMON == 0 {
+        missing.push("CAP_PERFMON");
+    }
+    Err(SensorError::Permission(format!(
+        "running as uid {uid} without {} (run as root, or grant them with setcap/--cap-add)",
+        missing.join(" and ")
+    )))
+}
+
+/// Attaches the system-call programs of `ebpf`, BTF tracepoints first, classic tracepoints
+/// when the kernel refuses those. `names` = (tp_btf enter, tp_btf exit, classic enter, classic exit).
+fn attach_syscalls(ebpf: &mut Ebpf, names: [&str; 4], btf: &Btf) -> Result<Hook, SensorError> {
+    let forced_classic = std::env::var("PALISADE_SENSOR_HOOK").is_ok_and(|v| v == "tracepoint");
+    let mut btf_err = None;
+    if !forced_classic {
+        let mut ok = true;
+        for (prog, tp) in [(names[0], "sys_enter"), (names[1], "sys_exit")] {
+            let p: &mut BtfTracePoint = ebpf
+                .program_mut(prog)
+                .ok_or_else(|| SensorError::Other(format!("program {prog} missing")))?
+                .try_into()
+                .map_err(|e| err(prog, &e))?;
+            if let Err(e) = p.load(tp, btf).and_then(|_| p.attach().map(|_| ())) {
+                if is_eperm(&e) && sys::euid() != 0 {
+                    return Err(err(prog, &e));
+                }
+                btf_err = Some(err(prog, &e));
+                ok = false;
+                break;
+            }
+        }
+        if ok {
+            return Ok(Hook::TpBtf);
+        }
+    }
+    for (prog, tp) in [(names[2], "sys_enter"), (names[3], "sys_exit")] {
+        let p: &mut TracePoint = ebpf
+            .program_mut(prog)
+            .ok_or_else(|| SensorError::Other(format!("program {prog} missing")))?
+            .try_into()
+            .map_err(|e| err(prog, &e))?;
+        let both = |e: &(dyn std::error::Error + 'static)| match &btf_err {
+            Some(b) => SensorError::Other(format!("{b}; classic tracepoint fallback: {}", chain(e))),
+            None => err(prog, e),
+        };
+        p.load().map_err(|e| both(&e))?;
+        p.attach("raw_syscalls", tp).map_err(|e| both(&e))?;
+    }
+    Ok(Hook::Tracepoint)
+}
+
+/// An empty program on the sensor's system-call hooks: what any program there costs (the floor
+/// `scripts/bench-sensor` compares with). Detached when dropped.
+pub struct FloorProbe {
+    _ebpf: Ebpf,
+    hook: Hook,
+}
+
+impl FloorProbe {
+    /// Loads and attaches the empty programs (`tp_btf/sys_enter` and `sys_exit`).
+    pub fn attach() -> Result<FloorProbe, SensorError> {
+        check_privileges()?;
+        let btf = Btf::from_sys_fs().map_err(|e| err("reading kernel BTF", &e))?;
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&btf))
+            .load(EMPTY_OBJ)
+            .map_err(|e| err("loading the empty BPF object", &e))?;
+        for (prog, tp) in [("empty_enter", "sys_enter"), ("empty_exit", "sys_exit")] {
+            let p: &mut BtfTracePoint = ebpf
+                .program_mut(prog)
+                .ok_or_else(|| SensorError::Other(format!("program {prog} missing")))?
+                .try_into()
+                .map_err(|e| err(prog, &e))?;
+            p.load(tp, &btf).map_err(|e| err(prog, &e))?;
+            p.attach().map_err(|e| err(prog, &e))?;
+        }
+        Ok(FloorProbe {
+            _ebpf: ebpf,
+            hook: Hook::TpBtf,
+        })
+    }
+
+    /// The hook used.
+    pub fn hook(&self) -> Hook {
+        self.hook
+    }
+}
+
 /// A running sensor.
 pub struct Sensor {
-    _private: (),
+    _ebpf: Ebpf,
+    ring: RingBuf<MapData>,
+    epoll: sys::Epoll,
+    counters: PerCpuArray<MapData, u64>,
+    cg_class: Option<BpfHashMap<MapData, u64, u8>>,
+    followed: BpfHashMap<MapData, u32, u8>,
+    dec: Decoder,
+    hook: Hook,
+    process_hooks: Vec<&'static str>,
 }
 
 impl Sensor {
     /// Load, configure and attach the programs.
-    pub fn start(_cfg: SensorConfig) -> Result<Sensor, SensorError> {
-        Err(SensorError::Other("the sensor is not built yet".into()))
+    pub fn start(cfg: SensorConfig) -> Result<Sensor, SensorError> {
+        check_privileges()?;
+        let f = &cfg.filter;
+        let ring = if cfg.ring_bytes == 0 {
+            DEFAULT_RING_BYTES
+        } else {
+            cfg.ring_bytes.clamp(4096, 1 << 30).next_power_of_two()
+        };
+        let btf = Btf::from_sys_fs().map_err(|e| err("reading kernel BTF", &e))?;
+        let desc = descriptors(f);
+        let flags = config_flags(f);
+        let self_tgid = std::process::id();
+        let (uid_min, uid_max) = f.uid_range.unwrap_or((0, u32::MAX));
+        let (pid_min, pid_max) = f.pid_range.unwrap_or((0, u32::MAX));
+        let start_boot = sys::boottime_ns();
+        let wake_chunk = ((ring / 8) as u64).clamp(512, 256 * 1024);
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&btf))
+            // Task storage: aya has no typed wrapper for it; only the programs use it.
+            .allow_unsupported_maps()
+            .override_global("cfg_self_tgid", &self_tgid, true)
+            .override_global("cfg_flags", &flags, true)
+            .override_global("cfg_uid_min", &uid_min, true)
+            .override_global("cfg_uid_max", &uid_max, true)
+            .override_global("cfg_pid_min", &pid_min, true)
+            .override_global("cfg_pid_max", &pid_max, true)
+            .override_global("cfg_start_boottime", &start_boot, true)
+            .override_global("cfg_wake_chunk", &wake_chunk, true)
+            .override_global("cfg_desc", &desc, true)
+            .map_max_entries("events", ring as u32)
+            .load(SENSOR_OBJ)
+            .map_err(|e| err("loading the sensor's BPF object", &e))?;
+
+        // Filter sets, before anything is attached.
+        let fill = |ebpf: &mut Ebpf, name: &str, set: &BTreeSet<u32>| -> Result<(), SensorError> {
+            if set.is_empty() {
+                return Ok(());
+            }
+            let map = ebpf
+                .map_mut(name)
+                .ok_or_else(|| SensorError::Other(format!("map {name} missing")))?;
+            let mut m: BpfHashMap<_, u32, u8> =
+                BpfHashMap::try_from(map).map_err(|e| err(name, &e))?;
+            for k in set {
+                m.insert(k, 1, 0).map_err(|e| err(name, &e))?;
+            }
+            Ok(())
+        };
+        fill(&mut ebpf, "pids", &f.pids)?;
+        fill(&mut ebpf, "not_pids", &f.not_pids)?;
+        fill(&mut ebpf, "mntns_set", &f.mntns)?;
+        fill(&mut ebpf, "not_mntns_set", &f.not_mntns)?;
+        fill(&mut ebpf, "pidns_set", &f.pidns)?;
+        fill(&mut ebpf, "not_pidns_set", &f.not_pidns)?;
+        if f.follow {
+            fill(&mut ebpf, "followed", &f.pids)?;
+        }
+
+        let mut cgroups = cgroups::Cgroups::new();
+        let uses_cg = f.container.is_some() || f.new_containers;
+        let mut cg_class = None;
+        if uses_cg {
+            let map = ebpf
+                .take_map("cg_class")
+                .ok_or_else(|| SensorError::Other("map cg_class missing".into()))?;
+            let mut m: BpfHashMap<MapData, u64, u8> =
+                BpfHashMap::try_from(map).map_err(|e| err("cg_class", &e))?;
+            for id in cgroups.scan() {
+                if let Some(info) = cgroups.peek(id) {
+                    let cls = if info.container.is_empty() {
+                        CG_HOST
+                    } else {
+                        CG_CONTAINER
+                    };
+                    m.insert(id, cls, 0).map_err(|e| err("cg_class", &e))?;
+                }
+            }
+            cg_class = Some(m);
+        } else {
+            cgroups.scan();
+        }
+
+        let mut process_hooks = Vec::new();
+        let hook = attach_syscalls(
+            &mut ebpf,
+            ["sys_enter_btf", "sys_exit_btf", "sys_enter_tp", "sys_exit_tp"],
+            &btf,
+        )?;
+        // Process events: BTF tracepoints; exit also has a classic form.
+        for (prog, tp) in [
+            ("fork_btf", "sched_process_fork"),
+            ("exec_btf", "sched_process_exec"),
+            ("exit_btf", "sched_process_exit"),
+        ] {
+            let p: &mut BtfTracePoint = ebpf
+                .program_mut(prog)
+                .ok_or_else(|| SensorError::Other(format!("program {prog} missing")))?
+                .try_into()
+                .map_err(|e| err(prog, &e))?;
+            match p.load(tp, &btf).and_then(|_| p.attach().map(|_| ())) {
+                Ok(()) => process_hooks.push(tp),
+                Err(e) if hook == Hook::TpBtf => return Err(err(prog, &e)),
+                Err(_) if tp == "sched_process_exit" => {
+                    let p: &mut TracePoint = ebpf
+                        .program_mut("exit_tp")
+                        .ok_or_else(|| SensorError::Other("program exit_tp missing".into()))?
+                        .try_into()
+                        .map_err(|e| err("exit_tp", &e))?;
+                    p.load().map_err(|e| err("exit_tp", &e))?;
+                    p.attach("sched", tp).map_err(|e| err("exit_tp", &e))?;
+                    process_hooks.push(tp);
+                }
+                Err(_) => {}
+            }
+        }
+
+        let ring_map = ebpf
+            .take_map("events")
+            .ok_or_else(|| SensorError::Other("map events missing".into()))?;
+        let ring = RingBuf::try_from(ring_map).map_err(|e| err("events", &e))?;
+        let epoll = sys::Epoll::new(ring.as_raw_fd())
+            .map_err(|e| SensorError::Other(format!("epoll on the ring buffer: {e}")))?;
+        let counters = PerCpuArray::try_from(
+            ebpf.take_map("counters")
+                .ok_or_else(|| SensorError::Other("map counters missing".into()))?,
+        )
+        .map_err(|e| err("counters", &e))?;
+        let followed = BpfHashMap::try_from(
+            ebpf.take_map("followed")
+                .ok_or_else(|| SensorError::Other("map followed missing".into()))?,
+        )
+        .map_err(|e| err("followed", &e))?;
+        Ok(Sensor {
+            _ebpf: ebpf,
+            ring,
+            epoll,
+            counters,
+            cg_class,
+            followed,
+            dec: Decoder::new(cfg.filter.clone(), cgroups),
+            hook,
+            process_hooks,
+        })
     }
 
     /// Wait up to `timeout` for events and hand each decoded event to `f`; returns how many.
+    ///
+    /// Records are submitted without waking the reader; the kernel wakes it once per chunk of
+    /// data (an eighth of the ring, at most 256 KiB). Between wake-ups this drains every 20 ms,
+    /// so an event waits at most that long; the call returns as soon as a drain delivered events.
     pub fn poll(
         &mut self,
-        _timeout: Duration,
-        _f: &mut dyn FnMut(Event),
+        timeout: Duration,
+        f: &mut dyn FnMut(Event),
     ) -> Result<usize, SensorError> {
-        Ok(0)
+        let deadline = Instant::now() + timeout;
+        loop {
+            let n = self.drain(f);
+            if n > 0 {
+                return Ok(n);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(0);
+            }
+            let slice = (deadline - now).min(Duration::from_millis(20));
+            self.epoll
+                .wait(slice)
+                .map_err(|e| SensorError::Other(format!("waiting on the ring buffer: {e}")))?;
+        }
+    }
+
+    fn drain(&mut self, f: &mut dyn FnMut(Event)) -> usize {
+        let Sensor {
+            ring,
+            dec,
+            cg_class,
+            ..
+        } = self;
+        let mut n = 0;
+        while let Some(item) = ring.next() {
+            let rec = record::parse(&item);
+            drop(item);
+            match rec {
+                Ok(r) => {
+                    if let Some(ev) = dec.handle(r) {
+                        n += 1;
+                        f(ev);
+                    }
+                }
+                Err(_) => dec.bad += 1,
+            }
+            if let Some(m) = cg_class.as_mut() {
+                for (id, cls) in dec.cg_updates.drain(..) {
+                    // A full map only means the kernel keeps asking user space for this cgroup.
+                    let _ = m.insert(id, cls, 0);
+                }
+            }
+        }
+        n
     }
 
     /// Current counters.
     pub fn stats(&self) -> Stats {
-        Stats::default()
+        let sum = |i: u32| -> u64 {
+            self.counters
+                .get(&i, 0)
+                .map(|v| v.iter().copied().sum())
+                .unwrap_or(0)
+        };
+        // Read in the order the programs count (seen first), newest last, so that a snapshot
+        // taken while events flow never shows more outcomes than events seen.
+        let delivered = self.dec.delivered;
+        let user_filtered = self.dec.user_filtered;
+        let lost = sum(2);
+        let filtered = sum(1);
+        let seen = sum(0);
+        Stats {
+            seen,
+            filtered: filtered + user_filtered,
+            delivered,
+            lost,
+        }
+    }
+
+    /// Auxiliary records (task context, `execve` strings read at entry) lost because the ring
+    /// buffer was full; the events they belong to then lack some context or arguments.
+    pub fn aux_lost(&self) -> u64 {
+        self.counters
+            .get(&4, 0)
+            .map(|v| v.iter().copied().sum())
+            .unwrap_or(0)
+    }
+
+    /// Records that could not be parsed (a bug if ever non-zero).
+    pub fn bad_records(&self) -> u64 {
+        self.dec.bad
+    }
+
+    /// The hook type the system-call programs are attached with.
+    pub fn hook(&self) -> Hook {
+        self.hook
+    }
+
+    /// The scheduler tracepoints attached (fork, exec, exit where the kernel allows them).
+    pub fn process_hooks(&self) -> &[&'static str] {
+        &self.process_hooks
+    }
+
+    /// Adds a process (host pid) to the followed set: with [`KernelFilter::follow`], its events
+    /// and those of the children it forks from now on pass the kernel filter. For filters
+    /// decided in user space (`comm=bash --trace follow`).
+    pub fn follow_pid(&mut self, pid: u32) -> Result<(), SensorError> {
+        self.followed
+            .insert(pid, 1, 0)
+            .map_err(|e| err("followed", &e))
+    }
+}
+
+/// Turns records into events: task-context cache, path resolution, container ids.
+struct Decoder {
+    filter: KernelFilter,
+    wall_offset: u64,
+    tasks: HashMap<u32, TaskCtx>,
+    cwd: HashMap<u32, String>,
+    entry: HashMap<u32, (u32, Vec<Item>)>,
+    cg: cgroups::Cgroups,
+    cg_updates: Vec<(u64, u8)>,
+    delivered: u64,
+    user_filtered: u64,
+    bad: u64,
+}
+
+const CACHE_LIMIT: usize = 200_000;
+
+impl Decoder {
+    fn new(filter: KernelFilter, cg: cgroups::Cgroups) -> Decoder {
+        Decoder {
+            filter,
+            wall_offset: sys::boot_to_wall_offset(),
+            tasks: HashMap::new(),
+            cwd: HashMap::new(),
+            entry: HashMap::new(),
+            cg,
+            cg_updates: Vec::new(),
+            delivered: 0,
+            user_filtered: 0,
+            bad: 0,
+        }
+    }
+
+    fn handle(&mut self, r: Record) -> Option<Event> {
+        let ev = match r {
+            Record::Task { h, ctx } => {
+                if self.tasks.len() > CACHE_LIMIT {
+                    self.tasks.clear();
+                }
+                self.tasks.insert(h.tid, ctx);
+                return None;
+            }
+            Record::Sys { h, ret, args, items } if h.kind == Kind::EntryExt => {
+                let _ = (ret, args);
+                if self.entry.len() > CACHE_LIMIT {
+                    self.entry.clear();
+                }
+                self.entry.insert(h.tid, (h.pid, items));
+                return None;
+            }
+            Record::Sys {
+                h,
+                ret,
+                args,
+                mut items,
+            } => {
+                let id = EventId(h.id);
+                if layout::sources(&id.name()).is_some_and(|(_, at_entry)| at_entry) {
+                    let key = if self.entry.contains_key(&h.tid) {
+                        Some(h.tid)
+                    } else {
+                        self.entry
+                            .iter()
+                            .find(|(_, (pid, _))| *pid == h.pid)
+                            .map(|(k, _)| *k)
+                    };
+                    if let Some((_, it)) = key.and_then(|k| self.entry.remove(&k)) {
+                        items = it;
+                    }
+                }
+                let (mut vals, paths) = layout::decode_args(id, &args, &items);
+                for p in paths {
+                    let abs = self.resolve(h.pid, &p.path, p.dirfd);
+                    vals[p.index] = ArgValue::Str(abs);
+                }
+                if ret == 0 && (id.name() == "chdir" || id.name() == "fchdir") {
+                    self.track_cwd(h.pid, id, &vals);
+                }
+                self.event(&h, id, ret, vals)
+            }
+            Record::Fork {
+                h,
+                ids,
+                child_start,
+            } => {
+                if let Some(c) = self.cwd.get(&ids[2]).cloned() {
+                    self.cwd.insert(ids[6], c);
+                }
+                let mut vals: Vec<ArgValue> =
+                    ids.iter().map(|&x| ArgValue::UInt(u64::from(x))).collect();
+                vals.push(ArgValue::UInt(child_start + self.wall_offset));
+                self.event(&h, EventId::SCHED_PROCESS_FORK, 0, vals)
+            }
+            Record::Exec { h, items } => {
+                let cwd = proc_link(h.pid, "cwd");
+                if let Some(c) = &cwd {
+                    self.cwd.insert(h.pid, c.clone());
+                }
+                let find = |a: u8| items.iter().find(|i| i.arg == a);
+                let path = find(0).map(|i| record::cstr(&i.data));
+                let path = path.map(|p| self.resolve(h.pid, &p, None));
+                let argv = find(1).map(|i| layout::split_argv(&i.data));
+                let tty = find(3).map(|i| record::cstr(&i.data));
+                let ctx = self.tasks.get(&h.tid);
+                let vals = vec![
+                    path.map_or(ArgValue::None, ArgValue::Str),
+                    argv.map_or(ArgValue::None, ArgValue::StrList),
+                    cwd.map_or(ArgValue::None, ArgValue::Str),
+                    tty.map_or(ArgValue::None, ArgValue::Str),
+                    ctx.map_or(ArgValue::None, |c| ArgValue::UInt(u64::from(c.sid))),
+                    ctx.map_or(ArgValue::None, |c| ArgValue::UInt(u64::from(c.loginuid))),
+                    ctx.map_or(ArgValue::None, |c| {
+                        ArgValue::UInt(c.start_time + self.wall_offset)
+                    }),
+                ];
+                self.event(&h, EventId::SCHED_PROCESS_EXEC, 0, vals)
+            }
+            Record::Exit { h, code, group } => {
+                let vals = vec![
+                    ArgValue::Int(i64::from(exit_status(code))),
+                    ArgValue::Int(i64::from(group)),
+                ];
+                let ev = self.event(&h, EventId::SCHED_PROCESS_EXIT, 0, vals);
+                self.tasks.remove(&h.tid);
+                if group {
+                    self.cwd.remove(&h.pid);
+                }
+                ev
+            }
+        };
+        if ev.is_some() {
+            self.delivered += 1;
+        } else {
+            self.user_filtered += 1;
+        }
+        ev
+    }
+
+    /// Builds the event with its context; `None` when the container filter (decided here for
+    /// cgroups the kernel did not know yet) drops it.
+    fn event(&mut self, h: &Header, id: EventId, ret: i64, args: Vec<ArgValue>) -> Option<Event> {
+        let (info, added) = self.cg.get(h.cgroup);
+        let container_id = info.container.clone();
+        let new = info.new;
+        for a in added {
+            if let Some(i) = self.cg.peek(a) {
+                let cls = match (i.container.is_empty(), i.new) {
+                    (true, _) => CG_HOST,
+                    (false, false) => CG_CONTAINER,
+                    (false, true) => CG_NEW_CONTAINER,
+                };
+                self.cg_updates.push((a, cls));
+            }
+        }
+        if h.flags & record::HF_UNDECIDED != 0 {
+            let is_c = !container_id.is_empty();
+            let keep = match self.filter.container {
+                Some(want) => want == is_c,
+                None => true,
+            } && (!self.filter.new_containers || (is_c && new));
+            if !keep {
+                return None;
+            }
+        }
+        let ctx = match self.tasks.get(&h.tid) {
+            Some(c) => c.clone(),
+            None => {
+                let c = proc_ctx(h.pid, h.tid);
+                if self.tasks.len() > CACHE_LIMIT {
+                    self.tasks.clear();
+                }
+                self.tasks.insert(h.tid, c.clone());
+                c
+            }
+        };
+        Some(Event {
+            ts: h.ts + self.wall_offset,
+            id,
+            cpu: h.cpu,
+            pid: ctx.ns_pid,
+            tid: ctx.ns_tid,
+            ppid: ctx.ns_ppid,
+            host_pid: h.pid,
+            host_tid: h.tid,
+            host_ppid: ctx.ppid,
+            uid: h.uid,
+            gid: h.gid,
+            comm: h.comm.clone(),
+            uts: ctx.uts,
+            mntns: ctx.mntns,
+            pidns: ctx.pidns,
+            cgroup_id: h.cgroup,
+            container_id,
+            ret,
+            args,
+        })
+    }
+
+    /// Makes a path absolute: against the directory fd, else the process's cwd.
+    fn resolve(&mut self, pid: u32, path: &str, dirfd: Option<i32>) -> String {
+        if path.starts_with('/') {
+            return normalize(path);
+        }
+        let base = match dirfd {
+            Some(fd) => proc_link(pid, &format!("fd/{fd}")),
+            None => match proc_link(pid, "cwd") {
+                Some(c) => {
+                    self.cwd.insert(pid, c.clone());
+                    Some(c)
+                }
+                None => self.cwd.get(&pid).cloned(),
+            },
+        };
+        match base {
+            Some(b) if path.is_empty() => b,
+            Some(b) => normalize(&format!("{b}/{path}")),
+            None => path.to_string(),
+        }
+    }
+
+    fn track_cwd(&mut self, pid: u32, id: EventId, vals: &[ArgValue]) {
+        let new = if id.name() == "chdir" {
+            vals.first().and_then(|v| v.as_str()).map(str::to_string)
+        } else {
+            proc_link(pid, "cwd")
+        };
+        if let Some(c) = new {
+            self.cwd.insert(pid, c);
+        }
+    }
+}
+
+/// The shell's view of a wait status: the exit code, or 128 + the signal number.
+fn exit_status(code: i32) -> i32 {
+    if code & 0x7f == 0 {
+        (code >> 8) & 0xff
+    } else {
+        128 + (code & 0x7f)
+    }
+}
+
+/// Lexical normalisation: removes `.` and empty components and folds `..`.
+fn normalize(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+fn proc_link(pid: u32, what: &str) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/{what}"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// The task context from /proc, for a task whose context record was lost or never sent.
+fn proc_ctx(pid: u32, tid: u32) -> TaskCtx {
+    let mut c = TaskCtx {
+        ns_pid: pid,
+        ns_tid: tid,
+        ..TaskCtx::default()
+    };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status"));
+    if let Ok(s) = status {
+        for l in s.lines() {
+            let last = |l: &str| l.split_whitespace().last().and_then(|v| v.parse().ok());
+            if let Some(v) = l.strip_prefix("PPid:") {
+                c.ppid = v.trim().parse().unwrap_or(0);
+            } else if l.starts_with("NStgid:") {
+                c.ns_pid = last(l).unwrap_or(pid);
+            } else if l.starts_with("NSpid:") {
+                c.ns_tid = last(l).unwrap_or(tid);
+            }
+        }
+    }
+    let ns = |n: &str| {
+        proc_link(pid, &format!("ns/{n}"))
+            .and_then(|l| {
+                l.split_once('[')
+                    .and_then(|(_, r)| r.trim_end_matches(']').parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    c.mntns = ns("mnt");
+    c.pidns = ns("pid");
+    c.uts = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_and_descriptors() {
+        assert_eq!(slot(EventId(0)), Some(0));
+        assert_eq!(slot(EventId::SCHED_PROCESS_EXIT), Some(514));
+        assert_eq!(slot(EventId(700)), None);
+        let f = KernelFilter {
+            events: [EventId::from_name("openat").unwrap(), EventId::SCHED_PROCESS_EXEC]
+                .into_iter()
+                .collect(),
+            ..KernelFilter::default()
+        };
+        let d = descriptors(&f);
+        let selected: Vec<usize> = (0..NSLOTS).filter(|&i| d[i] >> 63 == 1).collect();
+        assert_eq!(selected, vec![257, 513]);
+        // Default set: execve selected, read not.
+        let d = descriptors(&KernelFilter::default());
+        assert_eq!(d[59] >> 63, 1);
+        assert_eq!(d[0] >> 63, 0);
+        assert_eq!(d[512] >> 63, 1);
+    }
+
+    #[test]
+    fn flags_follow_the_filter() {
+        let f = KernelFilter {
+            uid_range: Some((0, 0)),
+            container: Some(false),
+            follow: true,
+            ..KernelFilter::default()
+        };
+        assert_eq!(config_flags(&f), CF_UID_RANGE | CF_HOST | CF_FOLLOW);
+        assert_eq!(config_flags(&KernelFilter::default()), 0);
+    }
+
+    #[test]
+    fn normalizes_and_decodes_exit_statuses() {
+        assert_eq!(normalize("/tmp/./a//b/../c"), "/tmp/a/c");
+        assert_eq!(normalize("/.."), "/");
+        assert_eq!(exit_status(7 << 8), 7);
+        assert_eq!(exit_status(9), 137);
+        assert_eq!(exit_status(0), 0);
+    }
+
+    #[test]
+    fn decoder_pairs_execve_strings_and_resolves_relative_paths() {
+        use record::tests::{build, sys_body};
+        let mut d = Decoder::new(KernelFilter::default(), cgroups::Cgroups::new());
+        d.wall_offset = 5;
+        let me = std::process::id();
+        let set_pid = |mut b: Vec<u8>| {
+            b[16..20].copy_from_slice(&me.to_le_bytes());
+            b[20..24].copy_from_slice(&me.to_le_bytes());
+            b
+        };
+        // execve: strings at entry, return value at exit.
+        let entry = set_pid(build(
+            3,
+            59,
+            &sys_body(0, [0; 6]),
+            &[(0, 1, b"/bin/echo\0"), (1, 2, b"echo\0hi\0")],
+        ));
+        assert_eq!(d.handle(record::parse(&entry).unwrap()), None);
+        let exit = set_pid(build(1, 59, &sys_body(0, [0; 6]), &[]));
+        let ev = d.handle(record::parse(&exit).unwrap()).unwrap();
+        assert_eq!(ev.ts, 1_005);
+        assert_eq!(ev.arg("pathname"), Some(&ArgValue::Str("/bin/echo".into())));
+        assert_eq!(
+            ev.arg("argv"),
+            Some(&ArgValue::StrList(vec!["echo".into(), "hi".into()]))
+        );
+        // openat of a relative path resolves against this process's cwd.
+        let open = set_pid(build(
+            2,
+            257,
+            &sys_body(3, [(-100i64) as u64, 0, 0, 0, 0, 0]),
+            &[(1, 1, b"some/file\0")],
+        ));
+        let ev = d.handle(record::parse(&open).unwrap()).unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            ev.arg("pathname").and_then(ArgValue::as_str),
+            Some(format!("{}/some/file", cwd.display()).as_str())
+        );
+        assert_eq!(ev.ret, 3);
+        assert_eq!(d.delivered, 2);
     }
 }

@@ -1,0 +1,812 @@
+// SPDX-License-Identifier: GPL-2.0
+// Palisade sensor: system calls (entry/exit paired) and process events, filtered in the kernel,
+// delivered through one BPF ring buffer. The record layouts are mirrored in src/record.rs.
+//
+// Built by scripts/build-bpf (clang -O2 -g -target bpf, CO-RE against the pinned vmlinux.h).
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+// ---------------------------------------------------------------------------------------------
+// Configuration, fixed at load time (aya `override_global`); the verifier prunes what is unused.
+
+#define CF_UID_RANGE (1u << 0)
+#define CF_PID_RANGE (1u << 1)
+#define CF_PIDS (1u << 2)
+#define CF_NOT_PIDS (1u << 3)
+#define CF_MNTNS (1u << 4)
+#define CF_NOT_MNTNS (1u << 5)
+#define CF_PIDNS (1u << 6)
+#define CF_NOT_PIDNS (1u << 7)
+#define CF_CONTAINER (1u << 8)
+#define CF_HOST (1u << 9)
+#define CF_NEW_PIDS (1u << 10)
+#define CF_NEW_CONTAINERS (1u << 11)
+#define CF_FOLLOW (1u << 12)
+
+// Slots of the descriptor table: syscalls by number, then the three process events.
+#define NSLOTS 516
+#define SLOT_FORK 512
+#define SLOT_EXEC 513
+#define SLOT_EXIT 514
+
+// Descriptor of one slot: bit 63 = selected; bit 62 = strings are read at entry (execve).
+// Fields of 3 bits hold a raw argument index + 1 (0 = none): up to three strings, one socket
+// address (with the index of its length argument, and whether that argument points to the
+// length), one 24-byte user structure, one argv array. A fixed shape keeps verification small.
+#define D_SELECTED (1ull << 63)
+#define D_AT_ENTRY (1ull << 62)
+#define D_STR(d, k) (((d) >> (3 * (k))) & 7) // k = 0, 1, 2
+#define D_SOCK(d) (((d) >> 9) & 7)
+#define D_SOCK_LEN(d) (((d) >> 12) & 7)
+#define D_SOCK_PLEN (1ull << 15)
+#define D_STRUCT(d) (((d) >> 16) & 7)
+#define D_ARGV(d) (((d) >> 19) & 7)
+#define D_STRINGS_MASK 0x3fffffull
+
+const volatile u32 cfg_self_tgid = 0;
+const volatile u32 cfg_flags = 0;
+const volatile u32 cfg_uid_min = 0;
+const volatile u32 cfg_uid_max = 0;
+const volatile u32 cfg_pid_min = 0;
+const volatile u32 cfg_pid_max = 0;
+const volatile u64 cfg_start_boottime = 0;
+const volatile u64 cfg_wake_chunk = 262144;
+const volatile u64 cfg_desc[NSLOTS] = {};
+
+// ---------------------------------------------------------------------------------------------
+// Maps.
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 * 1024 * 1024);
+} events SEC(".maps");
+
+// Counters per CPU: events seen, filtered, lost (no ring space), submitted; and auxiliary
+// records (task context, execve strings) lost.
+#define C_SEEN 0
+#define C_FILTERED 1
+#define C_LOST 2
+#define C_SUBMITTED 3
+#define C_AUX_LOST 4
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 5);
+	__type(key, u32);
+	__type(value, u64);
+} counters SEC(".maps");
+
+#define SET(name, k)                                                                               \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_HASH);                                                   \
+		__uint(max_entries, 1024);                                                         \
+		__type(key, k);                                                                    \
+		__type(value, u8);                                                                 \
+	} name SEC(".maps")
+
+SET(pids, u32);
+SET(not_pids, u32);
+SET(mntns_set, u32);
+SET(not_mntns_set, u32);
+SET(pidns_set, u32);
+SET(not_pidns_set, u32);
+
+// Followed processes (tgid); a fork of a followed or matching process adds the child.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, u32);
+	__type(value, u8);
+} followed SEC(".maps");
+
+// cgroup id -> class, filled by user space: 1 host, 2 container present at start, 3 new container.
+#define CG_HOST 1
+#define CG_CONTAINER 2
+#define CG_NEW_CONTAINER 3
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, u64);
+	__type(value, u8);
+} cg_class SEC(".maps");
+
+// Per task: the pending system call (entry seen, exit not yet) and whether user space has the
+// task's context.
+struct task_state {
+	u64 args[6];
+	u32 id;
+	u8 pending;
+	u8 ctx_sent;
+	u8 undecided;
+	u8 pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_state);
+} task_st SEC(".maps");
+
+// Scratch space for records with strings. Offsets are masked to HALF-1 and single reads are at
+// most MAX_READ bytes, so every access stays inside the buffer.
+#define SCRATCH 32768
+#define HALF 16384
+#define MAX_READ 4096
+#define MAX_ARGV 64
+struct scratch {
+	u8 buf[SCRATCH];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+// ---------------------------------------------------------------------------------------------
+// Records (little endian; mirrored in src/record.rs).
+
+#define R_SYS 1       // struct rec_sys
+#define R_SYS_EXT 2   // struct rec_sys + items
+#define R_ENTRY_EXT 3 // struct rec_sys + items, sent at entry (execve strings), no ret
+#define R_TASK 4      // struct rec_task
+#define R_FORK 5      // struct rec_fork
+#define R_EXEC 6      // struct rec_hdr + items
+#define R_EXIT 7      // struct rec_exit
+#define R_NORET 8     // struct rec_sys, a call that does not return (exit, exit_group)
+
+#define HF_UNDECIDED 1 // the container filter could not be decided in the kernel (unknown cgroup)
+#define HF_TRUNCATED 2 // strings were cut
+
+struct rec_hdr {
+	u64 ts;
+	u64 cgroup;
+	u32 tid;
+	u32 pid;
+	u32 uid;
+	u32 gid;
+	u16 id;
+	u8 kind;
+	u8 flags;
+	u16 cpu;
+	u16 len;
+	char comm[16];
+};
+
+struct rec_sys {
+	struct rec_hdr h;
+	s64 ret;
+	u64 args[6];
+};
+
+struct rec_task {
+	struct rec_hdr h;
+	u32 ppid;
+	u32 ns_pid;
+	u32 ns_tid;
+	u32 ns_ppid;
+	u32 mntns;
+	u32 pidns;
+	u64 start_time;
+	u32 sid;
+	u32 loginuid;
+	char uts[65];
+	u8 pad[7];
+};
+
+struct rec_fork {
+	struct rec_hdr h;
+	u32 parent_tid;
+	u32 parent_ns_tid;
+	u32 parent_pid;
+	u32 parent_ns_pid;
+	u32 child_tid;
+	u32 child_ns_tid;
+	u32 child_pid;
+	u32 child_ns_pid;
+	u64 child_start_time;
+};
+
+struct rec_exit {
+	struct rec_hdr h;
+	s32 exit_code;
+	u8 group_exit;
+	u8 pad[3];
+};
+
+// Item types after a rec_sys / rec_hdr: {u8 arg; u8 type; u16 len; bytes[len]}, 4-aligned.
+#define I_STR 1
+#define I_ARGV 2 // NUL-separated strings
+#define I_SOCK 3
+#define I_BYTES 4
+#define I_TTY 5
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+// cfg_desc[slot] with a bound the verifier sees.
+static __always_inline u64 desc_at(u32 slot)
+{
+	asm volatile("" : "+r"(slot));
+	if (slot >= NSLOTS)
+		return 0;
+	return cfg_desc[slot];
+}
+
+static __always_inline void count(u32 which)
+{
+	u64 *c = bpf_map_lookup_elem(&counters, &which);
+	if (c)
+		*c += 1;
+}
+
+static __always_inline u64 wake_flags(void)
+{
+	u64 prod = bpf_ringbuf_query(&events, BPF_RB_PROD_POS);
+	u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	// Wake the reader once per chunk of produced data, and whenever the backlog is large.
+	if ((prod % cfg_wake_chunk) < 256 || avail >= cfg_wake_chunk)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline u32 pid_nr_at(struct pid *p, u32 level)
+{
+	struct upid up = {};
+	u32 plevel = BPF_CORE_READ(p, level);
+	if (level > plevel || level > 31)
+		return 0;
+	bpf_probe_read_kernel(&up, sizeof(up), &p->numbers[level]);
+	return up.nr;
+}
+
+static __always_inline u32 task_level(struct task_struct *t)
+{
+	return BPF_CORE_READ(t, thread_pid, level);
+}
+
+static __always_inline u32 ns_tid_of(struct task_struct *t)
+{
+	struct pid *p = BPF_CORE_READ(t, thread_pid);
+	return pid_nr_at(p, BPF_CORE_READ(p, level));
+}
+
+static __always_inline u32 ns_tgid_of(struct task_struct *t, u32 level)
+{
+	struct pid *p = BPF_CORE_READ(t, group_leader, thread_pid);
+	return pid_nr_at(p, level);
+}
+
+static __always_inline void fill_hdr(struct rec_hdr *h, u8 kind, u16 id, u16 len, u8 flags)
+{
+	u64 pt = bpf_get_current_pid_tgid();
+	u64 ug = bpf_get_current_uid_gid();
+	h->ts = bpf_ktime_get_boot_ns();
+	h->cgroup = bpf_get_current_cgroup_id();
+	h->tid = (u32)pt;
+	h->pid = pt >> 32;
+	h->uid = (u32)ug;
+	h->gid = ug >> 32;
+	h->id = id;
+	h->kind = kind;
+	h->flags = flags;
+	h->cpu = bpf_get_smp_processor_id();
+	h->len = len;
+	bpf_get_current_comm(&h->comm, sizeof(h->comm));
+}
+
+// The task filter (everything but the event bitmap). Returns 0 to drop, 1 to keep, 2 to keep
+// with the container part left to user space.
+static __always_inline int task_passes(struct task_struct *t, u32 tgid, u32 uid)
+{
+	u32 flags = cfg_flags;
+	if (tgid == cfg_self_tgid)
+		return 0;
+	if ((flags & CF_FOLLOW) && bpf_map_lookup_elem(&followed, &tgid))
+		return 1;
+	if ((flags & CF_UID_RANGE) && (uid < cfg_uid_min || uid > cfg_uid_max))
+		return 0;
+	if ((flags & CF_PID_RANGE) && (tgid < cfg_pid_min || tgid > cfg_pid_max))
+		return 0;
+	if ((flags & CF_PIDS) && !bpf_map_lookup_elem(&pids, &tgid))
+		return 0;
+	if ((flags & CF_NOT_PIDS) && bpf_map_lookup_elem(&not_pids, &tgid))
+		return 0;
+	if (flags & (CF_MNTNS | CF_NOT_MNTNS)) {
+		u32 mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+		if ((flags & CF_MNTNS) && !bpf_map_lookup_elem(&mntns_set, &mntns))
+			return 0;
+		if ((flags & CF_NOT_MNTNS) && bpf_map_lookup_elem(&not_mntns_set, &mntns))
+			return 0;
+	}
+	if (flags & (CF_PIDNS | CF_NOT_PIDNS)) {
+		u32 pidns = BPF_CORE_READ(t, nsproxy, pid_ns_for_children, ns.inum);
+		if ((flags & CF_PIDNS) && !bpf_map_lookup_elem(&pidns_set, &pidns))
+			return 0;
+		if ((flags & CF_NOT_PIDNS) && bpf_map_lookup_elem(&not_pidns_set, &pidns))
+			return 0;
+	}
+	if (flags & CF_NEW_PIDS) {
+		u64 st = BPF_CORE_READ(t, group_leader, start_boottime);
+		if (st < cfg_start_boottime)
+			return 0;
+	}
+	if (flags & (CF_CONTAINER | CF_HOST | CF_NEW_CONTAINERS)) {
+		u64 cg = bpf_get_current_cgroup_id();
+		u8 *cls = bpf_map_lookup_elem(&cg_class, &cg);
+		if (!cls)
+			return 2;
+		if ((flags & CF_CONTAINER) && *cls == CG_HOST)
+			return 0;
+		if ((flags & CF_HOST) && *cls != CG_HOST)
+			return 0;
+		if ((flags & CF_NEW_CONTAINERS) && *cls != CG_NEW_CONTAINER)
+			return 0;
+	}
+	return 1;
+}
+
+// Sends the task's context (namespaces, ids, uts name) once per task, and again after exec,
+// setns, unshare or sethostname.
+static __always_inline void send_task(struct task_struct *t, struct task_state *st)
+{
+	struct rec_task *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(C_AUX_LOST);
+		return;
+	}
+	fill_hdr(&r->h, R_TASK, 0, sizeof(*r), 0);
+	u32 level = task_level(t);
+	struct task_struct *parent = BPF_CORE_READ(t, real_parent);
+	r->ppid = BPF_CORE_READ(parent, tgid);
+	r->ns_tid = ns_tid_of(t);
+	r->ns_pid = ns_tgid_of(t, level);
+	r->ns_ppid = ns_tgid_of(parent, level);
+	r->mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+	r->pidns = BPF_CORE_READ(t, nsproxy, pid_ns_for_children, ns.inum);
+	r->start_time = BPF_CORE_READ(t, group_leader, start_boottime);
+	r->sid = pid_nr_at(BPF_CORE_READ(t, signal, pids[PIDTYPE_SID]), level);
+	if (bpf_core_field_exists(t->loginuid))
+		r->loginuid = BPF_CORE_READ(t, loginuid.val);
+	bpf_probe_read_kernel_str(&r->uts, sizeof(r->uts), BPF_CORE_READ(t, nsproxy, uts_ns, name.nodename));
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	if (st)
+		st->ctx_sent = 1;
+}
+
+// An offset into the scratch buffer, masked so that the verifier sees the bound (the empty asm
+// stops clang from proving the mask redundant and dropping it).
+static __always_inline u32 bnd(u32 x)
+{
+	asm volatile("" : "+r"(x));
+	return x & (HALF - 1);
+}
+
+// Writes one item header at off.
+static __always_inline void put_item(u8 *buf, u32 off, u8 arg, u8 type, u32 len)
+{
+	off = bnd(off);
+	buf[off] = arg;
+	buf[off + 1] = type;
+	buf[off + 2] = len & 0xff;
+	buf[off + 3] = (len >> 8) & 0xff;
+}
+
+static __always_inline u32 align4(u32 x)
+{
+	return (x + 3) & ~3u;
+}
+
+static __always_inline u32 read_argv(u8 *buf, u32 off, u64 uptr, u8 arg, u8 *flags)
+{
+	u32 start = off;
+	u32 data = off + 4;
+	for (int i = 0; i < MAX_ARGV; i++) {
+		const char *p = 0;
+		if (bpf_probe_read_user(&p, sizeof(p), (void *)(uptr + i * 8)) < 0 || !p)
+			break;
+		if (data - start > HALF / 2 - MAX_READ - 8) {
+			*flags |= HF_TRUNCATED;
+			break;
+		}
+		long n = bpf_probe_read_user_str(&buf[bnd(data)], MAX_READ, p);
+		if (n <= 0)
+			break;
+		data += n;
+	}
+	put_item(buf, start, arg, I_ARGV, data - start - 4);
+	return align4(data);
+}
+
+static __always_inline u32 read_sock(u8 *buf, u32 off, u64 uptr, u64 len, u8 arg)
+{
+	if (!uptr)
+		return off;
+	if (len > 128)
+		len = 128;
+	// Keep the bound visible to the verifier (clang would reuse the unclamped register).
+	asm volatile("" : "+r"(len));
+	if (len < 2 || len > 128)
+		return off;
+	if (bpf_probe_read_user(&buf[bnd(off + 4)], len, (void *)uptr) < 0)
+		return off;
+	put_item(buf, off, arg, I_SOCK, len);
+	return align4(off + 4 + len);
+}
+
+// args[i] with a bound the verifier sees.
+static __always_inline u64 arg_at(u64 *args, u32 i)
+{
+	asm volatile("" : "+r"(i));
+	if (i >= 6)
+		return 0;
+	return args[i];
+}
+
+static __always_inline u32 read_str(u8 *buf, u32 off, u64 uptr, u8 arg)
+{
+	if (!uptr || off > HALF / 2)
+		return off;
+	long n = bpf_probe_read_user_str(&buf[bnd(off + 4)], MAX_READ, (void *)uptr);
+	if (n <= 0)
+		return off;
+	put_item(buf, off, arg, I_STR, n);
+	return align4(off + 4 + n);
+}
+
+// Reads the strings and structures a system call's descriptor asks for, after the fixed part.
+static __always_inline u32 read_items(u8 *buf, u32 off, u64 desc, u64 *args, u8 *flags)
+{
+	u32 k;
+	k = D_STR(desc, 0);
+	if (k)
+		off = read_str(buf, off, arg_at(args, k - 1), k - 1);
+	k = D_STR(desc, 1);
+	if (k)
+		off = read_str(buf, off, arg_at(args, k - 1), k - 1);
+	k = D_STR(desc, 2);
+	if (k)
+		off = read_str(buf, off, arg_at(args, k - 1), k - 1);
+	k = D_SOCK(desc);
+	if (k && off <= HALF / 2) {
+		u64 len = arg_at(args, D_SOCK_LEN(desc)) & 0xffffffff;
+		if (desc & D_SOCK_PLEN) {
+			u32 l = 0;
+			if (!len || bpf_probe_read_user(&l, sizeof(l), (void *)len) < 0)
+				l = 0;
+			len = l;
+		}
+		off = read_sock(buf, off, arg_at(args, k - 1), len, k - 1);
+	}
+	k = D_STRUCT(desc);
+	if (k && off <= HALF / 2 && arg_at(args, k - 1)) {
+		if (bpf_probe_read_user(&buf[bnd(off + 4)], 24, (void *)arg_at(args, k - 1)) == 0) {
+			put_item(buf, off, k - 1, I_BYTES, 24);
+			off = align4(off + 28);
+		}
+	}
+	k = D_ARGV(desc);
+	if (k && off <= HALF / 2 && arg_at(args, k - 1))
+		off = read_argv(buf, off, arg_at(args, k - 1), k - 1, flags);
+	return off;
+}
+
+// Returns 0 when the record went out.
+static __always_inline int submit_ext(u8 kind, u32 id, s64 ret, u64 *args, u64 desc, u8 flags)
+{
+	u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return -1;
+	struct rec_sys *r = (struct rec_sys *)s->buf;
+	r->ret = ret;
+	for (int i = 0; i < 6; i++)
+		r->args[i] = args[i];
+	u32 off = read_items(s->buf, sizeof(*r), desc, args, &flags);
+	fill_hdr(&r->h, kind, id, 0, flags);
+	off &= HALF - 1;
+	r->h.len = off;
+	if (off < sizeof(*r))
+		return -1;
+	return bpf_ringbuf_output(&events, s->buf, off, wake_flags()) < 0 ? -1 : 0;
+}
+
+static __always_inline void submit_fixed(u8 kind, u32 id, s64 ret, u64 *args, u8 flags)
+{
+	struct rec_sys *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(C_LOST);
+		return;
+	}
+	fill_hdr(&r->h, kind, id, sizeof(*r), flags);
+	r->ret = ret;
+	for (int i = 0; i < 6; i++)
+		r->args[i] = args[i];
+	u64 wf = wake_flags();
+	bpf_ringbuf_submit(r, wf);
+	count(C_SUBMITTED);
+}
+
+// ---------------------------------------------------------------------------------------------
+// System calls.
+
+static __always_inline int on_enter(u32 id, u64 *args)
+{
+	if (id >= 512)
+		return 0;
+	u64 desc = desc_at(id);
+	count(C_SEEN);
+	if (!(desc & D_SELECTED)) {
+		count(C_FILTERED);
+		return 0;
+	}
+	u64 pt = bpf_get_current_pid_tgid();
+	struct task_struct *t = bpf_get_current_task_btf();
+	int pass = task_passes(t, pt >> 32, (u32)bpf_get_current_uid_gid());
+	if (!pass) {
+		count(C_FILTERED);
+		return 0;
+	}
+	struct task_state *st = bpf_task_storage_get(&task_st, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st) {
+		count(C_LOST);
+		return 0;
+	}
+	if (!st->ctx_sent)
+		send_task(t, st);
+	u8 flags = pass == 2 ? HF_UNDECIDED : 0;
+	// exit and exit_group never return: send them now.
+	if (id == 60 || id == 231) {
+		submit_fixed(R_NORET, id, 0, args, flags);
+		return 0;
+	}
+	if ((desc & D_AT_ENTRY) && submit_ext(R_ENTRY_EXT, id, 0, args, desc, flags) < 0)
+		count(C_AUX_LOST);
+	for (int i = 0; i < 6; i++)
+		st->args[i] = args[i];
+	st->id = id;
+	st->undecided = flags;
+	st->pending = 1;
+	return 0;
+}
+
+static __always_inline int on_exit(u32 id, s64 ret)
+{
+	if (id >= 512)
+		return 0;
+	u64 desc = desc_at(id);
+	if (!(desc & D_SELECTED))
+		return 0;
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct task_state *st = bpf_task_storage_get(&task_st, t, 0, 0);
+	if (!st || !st->pending)
+		return 0;
+	st->pending = 0;
+	if (st->id != id) // a call entered before the sensor started, or a restarted one
+		id = st->id;
+	u64 args[6];
+	for (int i = 0; i < 6; i++)
+		args[i] = st->args[i];
+	u64 strings = desc & D_STRINGS_MASK;
+	if (strings && !(desc & D_AT_ENTRY)) {
+		if (submit_ext(R_SYS_EXT, id, ret, args, desc, st->undecided) < 0)
+			count(C_LOST);
+		else
+			count(C_SUBMITTED);
+	} else
+		submit_fixed(R_SYS, id, ret, args, st->undecided);
+	// The task's context changes with these; send it again with its next event.
+	if (ret == 0 && (id == 308 /* setns */ || id == 272 /* unshare */ || id == 170 /* sethostname */))
+		st->ctx_sent = 0;
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long id)
+{
+	u64 args[6];
+	args[0] = BPF_CORE_READ(regs, di);
+	args[1] = BPF_CORE_READ(regs, si);
+	args[2] = BPF_CORE_READ(regs, dx);
+	args[3] = BPF_CORE_READ(regs, r10);
+	args[4] = BPF_CORE_READ(regs, r8);
+	args[5] = BPF_CORE_READ(regs, r9);
+	return on_enter((u32)id, args);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
+{
+	u32 id = BPF_CORE_READ(regs, orig_ax);
+	return on_exit(id, ret);
+}
+
+SEC("tracepoint/raw_syscalls/sys_enter")
+int sys_enter_tp(struct trace_event_raw_sys_enter *ctx)
+{
+	u64 args[6];
+	args[0] = ctx->args[0];
+	args[1] = ctx->args[1];
+	args[2] = ctx->args[2];
+	args[3] = ctx->args[3];
+	args[4] = ctx->args[4];
+	args[5] = ctx->args[5];
+	return on_enter((u32)ctx->id, args);
+}
+
+SEC("tracepoint/raw_syscalls/sys_exit")
+int sys_exit_tp(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exit((u32)ctx->id, ctx->ret);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process events.
+
+static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child)
+{
+	u64 desc = cfg_desc[SLOT_FORK];
+	u32 ptgid = BPF_CORE_READ(parent, tgid);
+	u32 ctgid = BPF_CORE_READ(child, tgid);
+	struct task_struct *cur = bpf_get_current_task_btf();
+	int pass = task_passes(cur, ptgid, (u32)bpf_get_current_uid_gid());
+	if ((cfg_flags & CF_FOLLOW) && pass && ptgid != cfg_self_tgid) {
+		u8 one = 1;
+		bpf_map_update_elem(&followed, &ctgid, &one, BPF_ANY);
+	}
+	count(C_SEEN);
+	if (!(desc & D_SELECTED) || !pass) {
+		count(C_FILTERED);
+		return 0;
+	}
+	struct task_state *st = bpf_task_storage_get(&task_st, cur, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (st && !st->ctx_sent)
+		send_task(cur, st);
+	struct rec_fork *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(C_LOST);
+		return 0;
+	}
+	fill_hdr(&r->h, R_FORK, 1000, sizeof(*r), pass == 2 ? HF_UNDECIDED : 0);
+	u32 plevel = task_level(parent);
+	r->parent_tid = BPF_CORE_READ(parent, pid);
+	r->parent_ns_tid = ns_tid_of(parent);
+	r->parent_pid = ptgid;
+	r->parent_ns_pid = ns_tgid_of(parent, plevel);
+	u32 clevel = task_level(child);
+	r->child_tid = BPF_CORE_READ(child, pid);
+	r->child_ns_tid = ns_tid_of(child);
+	r->child_pid = ctgid;
+	r->child_ns_pid = ns_tgid_of(child, clevel);
+	r->child_start_time = BPF_CORE_READ(child, start_boottime);
+	bpf_ringbuf_submit(r, wake_flags());
+	count(C_SUBMITTED);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(parent, child);
+}
+
+static __always_inline int on_exec(struct task_struct *t, struct linux_binprm *bprm)
+{
+	u64 desc = cfg_desc[SLOT_EXEC];
+	u64 pt = bpf_get_current_pid_tgid();
+	count(C_SEEN);
+	int pass = task_passes(t, pt >> 32, (u32)bpf_get_current_uid_gid());
+	if (!(desc & D_SELECTED) || !pass) {
+		count(C_FILTERED);
+		return 0;
+	}
+	struct task_state *st = bpf_task_storage_get(&task_st, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	send_task(t, st);
+	u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 0;
+	u8 *buf = s->buf;
+	u8 flags = pass == 2 ? HF_UNDECIDED : 0;
+	u32 off = sizeof(struct rec_hdr);
+	const char *fname = BPF_CORE_READ(bprm, filename);
+	long n = bpf_probe_read_kernel_str(&buf[bnd(off + 4)], MAX_READ, fname);
+	if (n > 0) {
+		put_item(buf, off, 0, I_STR, n);
+		off = align4(off + 4 + n);
+	}
+	u64 as = BPF_CORE_READ(t, mm, arg_start);
+	u64 ae = BPF_CORE_READ(t, mm, arg_end);
+	u64 len = ae > as ? ae - as : 0;
+	if (len > HALF / 2 - 64) {
+		len = HALF / 2 - 64;
+		flags |= HF_TRUNCATED;
+	}
+	asm volatile("" : "+r"(len));
+	off &= HALF - 1;
+	if (len && len <= HALF / 2 - 64 &&
+	    bpf_probe_read_user(&buf[bnd(off + 4)], len, (void *)as) == 0) {
+		put_item(buf, off, 1, I_ARGV, len);
+		off = align4(off + 4 + len);
+	}
+	off &= HALF - 1;
+	struct tty_struct *tty = BPF_CORE_READ(t, signal, tty);
+	if (tty) {
+		n = bpf_probe_read_kernel_str(&buf[bnd(off + 4)], 64, &tty->name);
+		if (n > 0) {
+			put_item(buf, off, 3, I_STR, n);
+			off = align4(off + 4 + n);
+		}
+	}
+	off &= HALF - 1;
+	struct rec_hdr *h = (struct rec_hdr *)buf;
+	fill_hdr(h, R_EXEC, 1001, off, flags);
+	if (off < sizeof(*h))
+		return 0;
+	if (bpf_ringbuf_output(&events, buf, off, wake_flags()) < 0)
+		count(C_LOST);
+	else
+		count(C_SUBMITTED);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return on_exec(p, bprm);
+}
+
+static __always_inline int on_exit_task(struct task_struct *t, int group_exit)
+{
+	u64 desc = cfg_desc[SLOT_EXIT];
+	u64 pt = bpf_get_current_pid_tgid();
+	u32 tgid = pt >> 32;
+	count(C_SEEN);
+	int pass = task_passes(t, tgid, (u32)bpf_get_current_uid_gid());
+	if (group_exit && (cfg_flags & CF_FOLLOW))
+		bpf_map_delete_elem(&followed, &tgid);
+	if (!(desc & D_SELECTED) || !pass) {
+		count(C_FILTERED);
+		return 0;
+	}
+	struct rec_exit *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(C_LOST);
+		return 0;
+	}
+	fill_hdr(&r->h, R_EXIT, 1002, sizeof(*r), pass == 2 ? HF_UNDECIDED : 0);
+	r->exit_code = BPF_CORE_READ(t, exit_code);
+	if (group_exit) {
+		int gc = BPF_CORE_READ(t, signal, group_exit_code);
+		if (BPF_CORE_READ(t, signal, flags) & 0x4 /* SIGNAL_GROUP_EXIT */)
+			r->exit_code = gc;
+	}
+	r->group_exit = group_exit;
+	bpf_ringbuf_submit(r, wake_flags());
+	count(C_SUBMITTED);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(exit_btf, struct task_struct *p, bool group_dead)
+{
+	return on_exit_task(p, group_dead);
+}
+
+// Classic tracepoint form of the exit event, for kernels that refuse tp_btf.
+SEC("tracepoint/sched/sched_process_exit")
+int exit_tp(void *ctx)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	return on_exit_task(t, BPF_CORE_READ(t, signal, live.counter) == 0);
+}
+
+_Static_assert(sizeof(struct rec_hdr) == 56, "rec_hdr layout");
+_Static_assert(sizeof(struct rec_sys) == 112, "rec_sys layout");
+_Static_assert(sizeof(struct rec_task) == 168, "rec_task layout");
+_Static_assert(sizeof(struct rec_fork) == 96, "rec_fork layout");
+_Static_assert(sizeof(struct rec_exit) == 64, "rec_exit layout");

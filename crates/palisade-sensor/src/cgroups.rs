@@ -1,0 +1,158 @@
+//! cgroup id -> cgroup path -> container id, by walking the cgroup v2 hierarchy (the id of a v2
+//! cgroup is the inode number of its directory). Cached; rescanned when an unknown id shows up.
+
+use palisade_events::container::from_cgroup_path;
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// What a cgroup is, as far as the filters care.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CgInfo {
+    /// Path below the cgroup v2 root.
+    pub path: String,
+    /// Container id, empty for the host.
+    pub container: String,
+    /// The cgroup appeared after the sensor started.
+    pub new: bool,
+}
+
+/// The cgroup cache.
+pub(crate) struct Cgroups {
+    root: Option<PathBuf>,
+    by_id: HashMap<u64, CgInfo>,
+    scanned: bool,
+    last_scan: Option<Instant>,
+}
+
+/// The cgroup v2 mount point, from /proc/self/mountinfo.
+fn cgroup2_root() -> Option<PathBuf> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mi.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        if post.split_whitespace().next()? != "cgroup2" {
+            return None;
+        }
+        pre.split_whitespace().nth(4).map(PathBuf::from)
+    })
+}
+
+impl Cgroups {
+    /// An empty cache on the system's cgroup v2 hierarchy.
+    pub(crate) fn new() -> Cgroups {
+        Cgroups {
+            root: cgroup2_root(),
+            by_id: HashMap::new(),
+            scanned: false,
+            last_scan: None,
+        }
+    }
+
+    /// Walks the hierarchy; returns the ids seen for the first time.
+    pub(crate) fn scan(&mut self) -> Vec<u64> {
+        let Some(root) = self.root.clone() else {
+            return Vec::new();
+        };
+        let first = !self.scanned;
+        self.scanned = true;
+        self.last_scan = Some(Instant::now());
+        let mut added = Vec::new();
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(md) = std::fs::metadata(&dir) else {
+                continue;
+            };
+            let id = md.ino();
+            if !self.by_id.contains_key(&id) {
+                let rel = rel_path(&root, &dir);
+                let container = from_cgroup_path(&rel).map(|c| c.id).unwrap_or_default();
+                self.by_id.insert(
+                    id,
+                    CgInfo {
+                        path: rel,
+                        container,
+                        new: !first,
+                    },
+                );
+                added.push(id);
+            }
+            if let Ok(rd) = std::fs::read_dir(&dir) {
+                for e in rd.flatten() {
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        stack.push(e.path());
+                    }
+                }
+            }
+        }
+        added
+    }
+
+    /// Looks an id up, rescanning (at most every 20 ms) when it is unknown. An id still unknown
+    /// after a rescan is a cgroup already removed: recorded as a host cgroup with an empty path.
+    pub(crate) fn get(&mut self, id: u64) -> (&CgInfo, Vec<u64>) {
+        let mut added = Vec::new();
+        if !self.by_id.contains_key(&id) {
+            let recent = self
+                .last_scan
+                .is_some_and(|t| t.elapsed() < Duration::from_millis(20));
+            if !recent || !self.scanned {
+                added = self.scan();
+            }
+            if !self.by_id.contains_key(&id) {
+                self.by_id.insert(
+                    id,
+                    CgInfo {
+                        path: String::new(),
+                        container: String::new(),
+                        new: true,
+                    },
+                );
+                added.push(id);
+            }
+        }
+        (&self.by_id[&id], added)
+    }
+
+    /// Known entries.
+    pub(crate) fn peek(&self, id: u64) -> Option<&CgInfo> {
+        self.by_id.get(&id)
+    }
+}
+
+fn rel_path(root: &Path, dir: &Path) -> String {
+    match dir.strip_prefix(root) {
+        Ok(r) => format!("/{}", r.display()),
+        Err(_) => dir.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(rel_path(Path::new("/sys/fs/cgroup"), Path::new("/sys/fs/cgroup")), "/");
+        assert_eq!(
+            rel_path(Path::new("/sys/fs/cgroup"), Path::new("/sys/fs/cgroup/a/b")),
+            "/a/b"
+        );
+    }
+
+    #[test]
+    fn the_cgroup_of_this_process_is_found() {
+        let mut cg = Cgroups::new();
+        let Some(root) = cg.root.clone() else {
+            return; // no cgroup v2 on this machine: nothing to check
+        };
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let v2 = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+        let dir = root.join(v2.trim_start_matches('/'));
+        let id = std::fs::metadata(&dir).unwrap().ino();
+        cg.scan();
+        let (info, _) = cg.get(id);
+        assert_eq!(info.path, v2);
+        assert!(!info.new);
+    }
+}

@@ -1,0 +1,105 @@
+//! The few system interfaces the sensor needs that have no safe wrapper: clocks, the
+//! effective uid and edge-triggered epoll on the ring buffer's fd.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// `CLOCK_BOOTTIME` in ns (the clock of `bpf_ktime_get_boot_ns` and `task->start_boottime`).
+pub(crate) fn boottime_ns() -> u64 {
+    clock_ns(libc::CLOCK_BOOTTIME)
+}
+
+/// Wall-clock minus boot-clock, in ns: added to BPF timestamps to make them wall-clock.
+pub(crate) fn boot_to_wall_offset() -> u64 {
+    // Take the smallest gap of a few samples so that a preemption between the reads does not skew it.
+    (0..5)
+        .map(|_| {
+            let b1 = clock_ns(libc::CLOCK_BOOTTIME);
+            let w = clock_ns(libc::CLOCK_REALTIME);
+            let b2 = clock_ns(libc::CLOCK_BOOTTIME);
+            (b2 - b1, w.saturating_sub(b1 / 2 + b2 / 2))
+        })
+        .min_by_key(|&(gap, _)| gap)
+        .map_or(0, |(_, off)| off)
+}
+
+/// The effective uid.
+pub(crate) fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+/// An epoll instance watching one fd, edge-triggered.
+pub(crate) struct Epoll {
+    fd: OwnedFd,
+}
+
+impl Epoll {
+    /// Watches `target` for readability, edge-triggered.
+    pub(crate) fn new(target: RawFd) -> io::Result<Epoll> {
+        // SAFETY: plain syscall; the result is checked.
+        let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a new fd we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+            u64: 0,
+        };
+        // SAFETY: both fds are open and `ev` is valid for the call.
+        let rc = unsafe { libc::epoll_ctl(fd.as_raw_fd(), libc::EPOLL_CTL_ADD, target, &mut ev) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Epoll { fd })
+    }
+
+    /// Waits up to `timeout`; true when the fd became readable.
+    pub(crate) fn wait(&self, timeout: Duration) -> io::Result<bool> {
+        let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: `ev` is a valid buffer of one event.
+        let n = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), &mut ev, 1, ms) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(false);
+            }
+            return Err(e);
+        }
+        Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clocks_are_consistent() {
+        let off = boot_to_wall_offset();
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        let converted = boottime_ns() + off;
+        // The conversion lands within a second of the wall clock (it is exact up to the reads).
+        assert!(converted.abs_diff(wall) < 1_000_000_000, "{converted} vs {wall}");
+    }
+}
