@@ -792,6 +792,19 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Parses an operand (a field with its argument, or a transformer call) at the start of `text`
+/// and returns it with the number of bytes it took (for output templates).
+pub fn parse_operand_prefix(text: &str) -> Result<(Operand, usize), ParseError> {
+    let mut p = Parser {
+        s: text.as_bytes(),
+        text,
+        i: 0,
+        depth: 0,
+    };
+    let o = p.operand()?;
+    Ok((o, p.i))
+}
+
 /// Interprets a list item or a textual value as Falco's textual list substitution would: an
 /// item written with quotes (`'"(systemd)"'`) stands for its unquoted text.
 pub fn unquote_item(item: &str) -> String {

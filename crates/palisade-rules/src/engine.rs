@@ -283,7 +283,7 @@ impl Engine {
         if list.is_empty() {
             return;
         }
-        let ctx = Ctx::new(ev, state);
+        let ctx = Ctx::new(ev, state, self.events, &self.hostname);
         for &i in list {
             let rule = &self.rules.compiled[i as usize];
             let st = &mut self.stats[i as usize];

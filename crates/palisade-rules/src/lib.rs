@@ -18,6 +18,8 @@ pub mod condition;
 pub mod engine;
 pub mod error;
 mod eval;
+mod evinfo;
+mod format;
 pub mod fields;
 mod loader;
 pub mod output;
@@ -29,4 +31,4 @@ pub use engine::{
     ENGINE_VERSION, Engine, LoadOptions, LoadOutcome, RuleInfo, RuleMatching, RuleSet, RuleStats,
 };
 pub use error::{ItemKind, ItemRef, LoadError, LoadErrors, Location, Warning, WarningCode};
-pub use view::{Caps, MemState, StateView};
+pub use view::{MemState, StateView};

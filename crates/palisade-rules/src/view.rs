@@ -3,19 +3,8 @@
 //! The engine evaluates fields against any `StateView`; the live state of [`crate::state`]
 //! implements it, and [`MemState`] is a plain in-memory table for tests, fixtures and benches.
 
-use crate::state::{ContainerInfo, Process};
+use crate::state::{ContainerInfo, Process, State};
 use std::collections::HashMap;
-
-/// Capability sets of a thread (bit masks, bit n = capability n).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Caps {
-    /// Effective set.
-    pub effective: u64,
-    /// Permitted set.
-    pub permitted: u64,
-    /// Inheritable set.
-    pub inheritable: u64,
-}
 
 /// Read access to the process, fd, user and container tables.
 pub trait StateView {
@@ -35,16 +24,8 @@ pub trait StateView {
     fn user_shell(&self, _uid: u32, _container_id: &str) -> Option<&str> {
         None
     }
-    /// Capabilities of a process, when known.
-    fn caps(&self, _host_pid: u32) -> Option<Caps> {
-        None
-    }
     /// Environment (`NAME=value` strings) of a process, when known.
     fn env(&self, _host_pid: u32) -> Option<&[String]> {
-        None
-    }
-    /// Change and modification time (ns since the epoch) of a process's executable.
-    fn exe_times(&self, _host_pid: u32) -> Option<(u64, u64)> {
         None
     }
     /// Name a reverse DNS lookup gives for an address (`fd.sip.name`), when known.
@@ -64,8 +45,6 @@ pub struct MemState {
     pub users: HashMap<(String, u32), String>,
     /// Group names by (container id, gid).
     pub groups: HashMap<(String, u32), String>,
-    /// Capabilities by host pid.
-    pub caps: HashMap<u32, Caps>,
     /// Environments by host pid.
     pub envs: HashMap<u32, Vec<String>>,
     /// Names of addresses.
@@ -89,13 +68,32 @@ impl StateView for MemState {
             .get(&(container_id.to_string(), gid))
             .map(String::as_str)
     }
-    fn caps(&self, host_pid: u32) -> Option<Caps> {
-        self.caps.get(&host_pid).copied()
-    }
     fn env(&self, host_pid: u32) -> Option<&[String]> {
         self.envs.get(&host_pid).map(Vec::as_slice)
     }
     fn ip_name(&self, ip: &std::net::IpAddr) -> Option<&str> {
         self.ip_names.get(ip).map(String::as_str)
+    }
+}
+
+impl StateView for State {
+    #[inline]
+    fn process(&self, host_pid: u32) -> Option<&Process> {
+        State::process(self, host_pid)
+    }
+    fn container(&self, id: &str) -> Option<&ContainerInfo> {
+        State::container(self, id)
+    }
+    fn user_name(&self, uid: u32, container_id: &str) -> Option<&str> {
+        State::user_name(self, uid, container_id)
+    }
+    fn group_name(&self, gid: u32, container_id: &str) -> Option<&str> {
+        State::group_name(self, gid, container_id)
+    }
+    fn user_home(&self, uid: u32, container_id: &str) -> Option<&str> {
+        State::user_home(self, uid, container_id)
+    }
+    fn user_shell(&self, uid: u32, container_id: &str) -> Option<&str> {
+        State::user_shell(self, uid, container_id)
     }
 }
