@@ -1,0 +1,307 @@
+//! Seeding from /proc: a fake tree written to a temp dir, and the real /proc (no root needed).
+
+use palisade_rules::state::{FdKind, L4Proto, State, StateOptions};
+use std::fs;
+use std::io::Write;
+use std::net::IpAddr;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+
+const CID: &str = "3f9a1c0e5b7d2a4f6e8c0b1d3a5f7e9c2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a";
+
+fn write(p: &Path, text: &str) {
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, text).unwrap();
+}
+
+struct FakeProc<'a> {
+    dir: &'a Path,
+}
+
+impl FakeProc<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn process(
+        &self,
+        pid: u32,
+        tgid: u32,
+        ppid: u32,
+        name: &str,
+        argv: &[&str],
+        exe: &str,
+        cwd: &str,
+        stat_tail: &str,
+        cgroup: &str,
+    ) -> std::path::PathBuf {
+        let d = self.dir.join(pid.to_string());
+        fs::create_dir_all(d.join("fd")).unwrap();
+        fs::create_dir_all(d.join("fdinfo")).unwrap();
+        fs::create_dir_all(d.join("task").join(pid.to_string())).unwrap();
+        fs::create_dir_all(d.join("ns")).unwrap();
+        write(
+            &d.join("status"),
+            &format!(
+                "Name:\t{name}\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t{tgid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\nUid:\t1000\t0\t0\t0\nGid:\t1000\t1000\t1000\t1000\nNSpid:\t{pid}\t7\nNSpgid:\t{pid}\t7\nNSsid:\t{pid}\t1\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\n"
+            ),
+        );
+        write(&d.join("stat"), &format!("{pid} ({name}) {stat_tail}"));
+        let mut cmd = Vec::new();
+        for a in argv {
+            cmd.extend_from_slice(a.as_bytes());
+            cmd.push(0);
+        }
+        fs::write(d.join("cmdline"), cmd).unwrap();
+        symlink(exe, d.join("exe")).unwrap();
+        symlink(cwd, d.join("cwd")).unwrap();
+        symlink("net:[4026531840]", d.join("ns/net")).unwrap();
+        write(&d.join("loginuid"), "1000");
+        write(&d.join("cgroup"), cgroup);
+        d
+    }
+}
+
+#[test]
+fn seeds_from_a_fake_proc_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let proc_root = tmp.path().join("proc");
+    let fp = FakeProc { dir: &proc_root };
+    write(
+        &proc_root.join("stat"),
+        "cpu  1 2 3\nbtime 1700000000\nprocesses 99\n",
+    );
+    symlink("4242", proc_root.join("self")).unwrap();
+    // sockets of the namespace: tcp 10.0.0.9:40000 -> 10.0.0.5:443 established (inode 1001),
+    // tcp listening on 0.0.0.0:8080 (1002), tcp 10.0.0.9:8080 <- 10.0.0.7:50000 (1004),
+    // udp6 bound [::]:53 (1005), a listening unix socket (1003)
+    write(
+        &proc_root.join("net/tcp"),
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0900000A:9C40 0500000A:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 1001 1 0000000000000000 20 4 30 10 -1\n   1: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 1002 1 0000000000000000 100 0 0 10 0\n   2: 0900000A:1F90 0700000A:C350 01 00000000:00000000 00:00000000 00000000  1000        0 1004 1 0000000000000000 20 4 30 10 -1\n",
+    );
+    write(
+        &proc_root.join("net/udp6"),
+        "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n    0: 00000000000000000000000000000000:0035 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1005 2 0000000000000000 0\n",
+    );
+    write(
+        &proc_root.join("net/unix"),
+        "Num       RefCount Protocol Flags    Type St Inode Path\n0000000000000000: 00000002 00000000 00010000 0001 01 1003 /run/app.sock\n",
+    );
+    write(&proc_root.join("net/tcp6"), "header\n");
+    // pid 1: init on the host
+    fp.process(
+        1,
+        1,
+        0,
+        "systemd",
+        &["/sbin/init", "splash"],
+        "/usr/lib/systemd/systemd",
+        "/",
+        "S 0 1 1 0 -1 4194560 1 0 0 0 3 4 0 0 20 0 1 0 5 0",
+        "0::/init.scope\n",
+    );
+    // pid 4242: a shell in a container, on pts/1, two threads
+    let d = fp.process(
+        4242,
+        4242,
+        1,
+        "bash (x)",
+        &["bash", "-c", "sleep 100"],
+        "/usr/bin/bash",
+        "/work dir",
+        "S 1 4242 4200 34817 4242 4194560 1 0 0 0 3 4 0 0 20 0 2 0 12345 0",
+        &format!("0::/kubepods/besteffort/pod1/{CID}\n"),
+    );
+    fs::create_dir_all(d.join("task/4243")).unwrap();
+    fs::write(
+        d.join("environ"),
+        b"PATH=/usr/bin\0KUBERNETES_SERVICE_HOST=10.96.0.1\0HOME=/root\0",
+    )
+    .unwrap();
+    let real_dir = tmp.path().join("a dir");
+    fs::create_dir_all(&real_dir).unwrap();
+    for (n, target) in [
+        ("0", "/dev/pts/1".to_string()),
+        ("3", "socket:[1001]".into()),
+        ("4", "socket:[1002]".into()),
+        ("5", "socket:[1003]".into()),
+        ("6", "pipe:[77]".into()),
+        ("7", "anon_inode:[eventpoll]".into()),
+        ("8", real_dir.display().to_string()),
+        ("9", "socket:[1004]".into()),
+        ("10", "socket:[9999]".into()),
+        ("11", "socket:[1005]".into()),
+        ("12", "/memfd:blob (deleted)".into()),
+    ] {
+        symlink(&target, d.join("fd").join(n)).unwrap();
+    }
+    write(
+        &d.join("fdinfo/3"),
+        "pos:\t0\nflags:\t02000002\nmnt_id:\t9\n",
+    );
+    write(
+        &d.join("fdinfo/0"),
+        "pos:\t0\nflags:\t0100002\nmnt_id:\t9\n",
+    );
+    // a thread id listed at the top level is not a process
+    fp.process(
+        4243,
+        4242,
+        1,
+        "bash",
+        &["bash"],
+        "/usr/bin/bash",
+        "/",
+        "S 1 4242 4200 34817 4242 4194560 1 0 0 0 3 4 0 0 20 0 2 0 12345 0",
+        "0::/\n",
+    );
+    // a process that vanished: a directory without status
+    fs::create_dir_all(proc_root.join("5555")).unwrap();
+
+    let mut st = State::new(StateOptions::isolated());
+    let stats = st.seed_from_proc(&proc_root).unwrap();
+    assert_eq!(stats.processes, 2, "{stats:?}");
+    assert_eq!(stats.skipped, 2, "{stats:?}");
+    assert_eq!(stats.threads, 1);
+    assert_eq!(stats.fds, 11);
+    assert_eq!(stats.sockets_resolved, 5);
+    assert_eq!(stats.containers, 1);
+    assert_eq!(st.boot_time_ns(), 1_700_000_000_000_000_000);
+
+    let init = st.process(1).unwrap();
+    assert_eq!(init.name, "systemd");
+    assert_eq!(init.exe, "/sbin/init");
+    assert_eq!(init.args, ["splash"]);
+    assert_eq!(init.container_id, "");
+
+    let p = st.process(4242).unwrap();
+    assert_eq!(p.name, "bash (x)");
+    assert_eq!(p.exe, "bash");
+    assert_eq!(p.exepath, "/usr/bin/bash");
+    assert_eq!(p.args, ["-c", "sleep 100"]);
+    assert_eq!(p.cmdline(), "bash (x) -c sleep 100");
+    assert_eq!(p.cwd, "/work dir");
+    assert_eq!((p.ppid, p.vpid, p.pgid, p.sid, p.vsid), (1, 7, 7, 4200, 1));
+    assert_eq!(p.tty, 34817);
+    assert_eq!((p.uid, p.euid, p.gid, p.egid), (1000, 0, 1000, 1000));
+    assert_eq!(p.loginuid, 1000);
+    assert_eq!(p.cap_effective, 0x1ff_ffff_ffff);
+    assert_eq!(p.start_ts, 1_700_000_000_000_000_000 + 12345 * 10_000_000);
+    assert_eq!(p.container_id, CID);
+    assert_eq!(st.thread_group(4243).map(|g| g.pid), Some(4242));
+    assert_eq!(st.parent(p).map(|g| g.name.as_str()), Some("systemd"));
+    assert_eq!(
+        st.env(4242)
+            .unwrap()
+            .iter()
+            .filter(|v| v.starts_with("HOME="))
+            .count(),
+        1
+    );
+    let api: IpAddr = "10.96.0.1".parse().unwrap();
+    assert_eq!(
+        st.ip_name(&api),
+        Some("kubernetes.default.svc.cluster.local")
+    );
+
+    let fd = |n| st.fd(4242, n).unwrap_or_else(|| panic!("fd {n}"));
+    assert_eq!(fd(0).kind, FdKind::File);
+    assert_eq!(fd(0).name, "/dev/pts/1");
+    assert_eq!(fd(0).flags, 0o100002);
+    let c = fd(3);
+    assert_eq!((c.kind.clone(), c.l4proto), (FdKind::Ipv4, L4Proto::Tcp));
+    assert_eq!(c.name, "10.0.0.9:40000->10.0.0.5:443");
+    assert!(!c.is_server);
+    assert_eq!(c.flags & 0o2000000, 0o2000000);
+    let l = fd(4);
+    assert!(l.is_server);
+    assert_eq!(l.name, "0.0.0.0:8080");
+    let s = fd(9);
+    assert!(s.is_server, "local port 8080 is listening: server side");
+    assert_eq!(s.name, "10.0.0.7:50000->10.0.0.9:8080");
+    assert_eq!(s.remote().map(|r| r.1), Some(50000));
+    let u = fd(5);
+    assert_eq!(
+        (u.kind.clone(), u.name.as_str(), u.is_server),
+        (FdKind::Unix, "/run/app.sock", true)
+    );
+    assert_eq!(fd(6).kind, FdKind::Pipe);
+    assert_eq!(fd(7).kind, FdKind::Eventpoll);
+    assert_eq!(fd(8).kind, FdKind::Directory);
+    assert_eq!(fd(10).kind, FdKind::Other);
+    assert_eq!(fd(10).name, "socket:[9999]");
+    let udp = fd(11);
+    assert_eq!(
+        (udp.kind.clone(), udp.l4proto),
+        (FdKind::Ipv6, L4Proto::Udp)
+    );
+    assert_eq!(udp.bound.map(|b| b.1), Some(53));
+    assert_eq!(fd(12).kind, FdKind::Memfd);
+    assert_eq!(fd(12).name, "memfd:blob");
+
+    // the container was noted (no runc root: only its id is known)
+    assert_eq!(st.container(CID).map(|c| c.id.as_str()), Some(CID));
+}
+
+#[test]
+fn a_missing_proc_root_is_a_clear_error() {
+    let mut st = State::new(StateOptions::isolated());
+    let err = st
+        .seed_from_proc(Path::new("/nonexistent/proc"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/nonexistent/proc"), "{err}");
+    assert!(st.is_empty());
+}
+
+/// Seeds from the real /proc and finds this test process with its cmdline, cwd and fds.
+#[test]
+fn live_proc_finds_this_process() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("held-open.txt");
+    let mut file = fs::File::create(&path).unwrap();
+    file.write_all(b"x").unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (accepted, _) = listener.accept().unwrap();
+    let client_port = client.local_addr().unwrap().port();
+
+    let mut st = State::new(StateOptions::live());
+    let stats = st.seed_from_proc(Path::new("/proc")).unwrap();
+    assert!(stats.processes >= 2, "{stats:?}");
+    let me = st.process(std::process::id()).expect("this process");
+    let argv: Vec<String> = std::env::args().collect();
+    assert_eq!(me.exe, argv[0]);
+    assert_eq!(me.args, argv[1..]);
+    assert_eq!(
+        me.cwd,
+        std::env::current_dir().unwrap().display().to_string()
+    );
+    assert_eq!(
+        me.exepath,
+        std::env::current_exe().unwrap().display().to_string()
+    );
+    assert!(me.start_ts > 1_600_000_000_000_000_000, "{}", me.start_ts);
+    assert!(st.parent(me).is_some(), "the parent of the test is known");
+
+    let f = st.fd(me.pid, file.as_raw_fd()).expect("the open file");
+    assert_eq!(f.kind, FdKind::File);
+    assert_eq!(f.name, path.display().to_string());
+    assert_eq!(f.flags & 0o3, 0o1, "opened write-only");
+
+    let l = st.fd(me.pid, listener.as_raw_fd()).expect("listener");
+    assert_eq!(
+        (l.kind.clone(), l.l4proto, l.is_server),
+        (FdKind::Ipv4, L4Proto::Tcp, true)
+    );
+    assert_eq!(l.name, format!("127.0.0.1:{port}"));
+    let c = st.fd(me.pid, client.as_raw_fd()).expect("client socket");
+    assert!(!c.is_server);
+    assert_eq!(c.name, format!("127.0.0.1:{client_port}->127.0.0.1:{port}"));
+    let a = st
+        .fd(me.pid, accepted.as_raw_fd())
+        .expect("accepted socket");
+    assert!(a.is_server);
+    assert_eq!(a.name, format!("127.0.0.1:{client_port}->127.0.0.1:{port}"));
+    // root's user name comes from the host's passwd
+    assert_eq!(st.user_name(0, ""), Some("root"));
+}
