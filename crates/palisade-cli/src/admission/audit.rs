@@ -1,0 +1,119 @@
+//! `palisade admission audit`.
+
+use crate::args::{ColorChoice, OutputFormat};
+use crate::scan::use_color;
+use anyhow::{Context, Result};
+use clap::Args;
+use palisade_admission::engine::ClusterState;
+use palisade_admission::{Admission, ServerConfig};
+use palisade_model::{DiagLevel, Inventory, LoadOptions, Severity};
+use palisade_report::{Format, RenderOptions, Report};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `palisade admission audit`.
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// Files or directories of existing objects (a cluster dump); repeatable.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Server configuration: PSS defaults and exemptions, Gatekeeper policies, namespaces.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Gatekeeper ConstraintTemplates and Constraints (files or directories; repeatable), in
+    /// addition to those of the configuration.
+    #[arg(long, value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+    /// Exit with 1 when a finding has at least this severity (info, low, medium, high, critical).
+    #[arg(long, value_name = "SEVERITY", default_value = "info")]
+    pub fail_on: String,
+    /// Namespace for objects that do not set one.
+    #[arg(short, long, value_name = "NS", default_value = "default")]
+    pub namespace: String,
+    /// Also list suppressed findings (with the reason).
+    #[arg(long)]
+    pub show_suppressed: bool,
+    /// Colour.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// Runs `palisade admission audit`.
+pub fn run(a: &AuditArgs) -> Result<ExitCode> {
+    let fail_on: Severity = a.fail_on.parse().context("--fail-on")?;
+    let mut cfg = match &a.config {
+        Some(p) => ServerConfig::from_file(p)?,
+        None => ServerConfig::default(),
+    };
+    cfg.gatekeeper.extend(a.policies.iter().cloned());
+    let opts = LoadOptions {
+        default_namespace: a.namespace.clone(),
+        ..LoadOptions::default()
+    };
+    let inv = Inventory::load_paths(&a.paths, &opts);
+    // What the admission controller would know: the configured namespaces plus every object
+    // audited (its Namespaces' labels, its pods, the Gatekeeper inventory).
+    let mut known_paths = cfg.namespaces.clone();
+    known_paths.extend(a.paths.iter().cloned());
+    cfg.namespaces.clear();
+    let (admission, diags) = Admission::from_config(&cfg)?;
+    admission.set_state(ClusterState::from_inventory(&Inventory::load_paths(
+        &known_paths,
+        &opts,
+    )));
+    let mut stderr = anstream::stderr();
+    for d in diags.iter().chain(&inv.diagnostics) {
+        if d.level != DiagLevel::Notice {
+            writeln!(stderr, "{d}")?;
+        }
+    }
+    let policy_errors = diags.iter().any(|d| d.level == DiagLevel::Error);
+    let (findings, checks) = palisade_admission::audit::audit(&admission, &inv);
+    let findings =
+        palisade_posture::sink::apply_config(&inv, &palisade_posture::Config::default(), findings);
+    let findings = palisade_posture::sort_findings(&inv, findings);
+    let report = Report {
+        findings: &findings,
+        checks: &checks,
+        diagnostics: &inv.diagnostics,
+        files_scanned: inv.sources.len(),
+        objects_scanned: inv.objects.len(),
+        show_suppressed: a.show_suppressed,
+        tool_version: env!("CARGO_PKG_VERSION"),
+    };
+    let format = Format::from(a.output);
+    match &a.output_file {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let mut w = std::io::BufWriter::new(file);
+            let color = a.color == ColorChoice::Always;
+            palisade_report::render(format, &report, &mut w, &RenderOptions { color })?;
+            w.flush()?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let color = use_color(a.color, stdout.is_terminal());
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            palisade_report::render(format, &report, &mut w, &RenderOptions { color })?;
+            w.flush()?;
+        }
+    }
+    Ok(if inv.has_errors() || policy_errors {
+        ExitCode::from(2)
+    } else if findings
+        .iter()
+        .any(|f| f.suppressed.is_none() && f.severity >= fail_on)
+    {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
