@@ -298,7 +298,7 @@ impl Admission {
     /// Keeps the namespace index current from admitted Namespace requests (never on dry run).
     fn observe_namespace(&self, review: &AdmissionReview) {
         let req = &review.request;
-        if req.resource.group != ""
+        if !req.resource.group.is_empty()
             || req.resource.resource != "namespaces"
             || !req.sub_resource.is_empty()
         {
@@ -356,18 +356,20 @@ impl Admission {
             Operation::Update => req.kind.kind != "Pod",
             _ => false,
         };
-        if applies && req.sub_resource.is_empty() && self.mutation_enabled(&state, &req.namespace) {
-            if let Some(obj) = review.object() {
-                let ops = self.mutator.patch(obj, &req.kind.kind, &req.namespace);
-                if !ops.is_empty() {
-                    response
-                        .audit_annotations
-                        .insert(MUTATIONS_ANNOTATION.into(), mutate::describe(&ops));
-                    response.patch = ops;
-                    self.metrics.decision("mutation", "mutate");
-                } else {
-                    self.metrics.decision("mutation", "unchanged");
-                }
+        if applies
+            && req.sub_resource.is_empty()
+            && self.mutation_enabled(&state, &req.namespace)
+            && let Some(obj) = review.object()
+        {
+            let ops = self.mutator.patch(obj, &req.kind.kind, &req.namespace);
+            if !ops.is_empty() {
+                response
+                    .audit_annotations
+                    .insert(MUTATIONS_ANNOTATION.into(), mutate::describe(&ops));
+                response.patch = ops;
+                self.metrics.decision("mutation", "mutate");
+            } else {
+                self.metrics.decision("mutation", "unchanged");
             }
         }
         self.metrics.policy("mutation").observe(t.elapsed());

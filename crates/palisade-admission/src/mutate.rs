@@ -78,10 +78,11 @@ impl BoundAccounts {
                         b.accounts.insert(format!("{ns}/{name}"));
                     }
                     "User" => {
-                        if let Some(rest) = name.strip_prefix("system:serviceaccount:") {
-                            if let Some((ns, sa)) = rest.split_once(':') {
-                                b.accounts.insert(format!("{ns}/{sa}"));
-                            }
+                        if let Some((ns, sa)) = name
+                            .strip_prefix("system:serviceaccount:")
+                            .and_then(|rest| rest.split_once(':'))
+                        {
+                            b.accounts.insert(format!("{ns}/{sa}"));
                         }
                     }
                     "Group" => {
@@ -237,16 +238,16 @@ impl Mutator {
         }
 
         // Service account token.
-        if let Some(bound) = &self.bound_service_accounts {
-            if spec.get("automountServiceAccountToken").is_none() {
-                let sa = spec
-                    .get("serviceAccountName")
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or("default");
-                if !bound.is_bound(namespace, sa) {
-                    ops.push(json!({"op": "add", "path": format!("{spec_ptr}/automountServiceAccountToken"), "value": false}));
-                }
+        if let Some(bound) = &self.bound_service_accounts
+            && spec.get("automountServiceAccountToken").is_none()
+        {
+            let sa = spec
+                .get("serviceAccountName")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .unwrap_or("default");
+            if !bound.is_bound(namespace, sa) {
+                ops.push(json!({"op": "add", "path": format!("{spec_ptr}/automountServiceAccountToken"), "value": false}));
             }
         }
         ops

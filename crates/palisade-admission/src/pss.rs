@@ -76,7 +76,7 @@ pub const ERROR_ANNOTATION: &str = "error";
 pub const NAMESPACE_MAX_PODS_TO_CHECK: usize = 3000;
 
 /// PodSecurity admission with its configuration (defaults, exemptions, server version).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PodSecurity {
     /// Policy for modes a namespace does not label.
     pub defaults: NamespacePolicy,
@@ -85,18 +85,6 @@ pub struct PodSecurity {
     exempt_users: HashSet<String>,
     exempt_namespaces: HashSet<String>,
     exempt_runtime_classes: HashSet<String>,
-}
-
-impl Default for PodSecurity {
-    fn default() -> Self {
-        PodSecurity {
-            defaults: NamespacePolicy::default(),
-            opts: PssOptions::default(),
-            exempt_users: HashSet::new(),
-            exempt_namespaces: HashSet::new(),
-            exempt_runtime_classes: HashSet::new(),
-        }
-    }
 }
 
 /// What the server knows about a namespace.
