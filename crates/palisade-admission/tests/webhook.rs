@@ -398,3 +398,87 @@ async fn mutation_patches_opted_in_namespaces_only() {
     assert!(r["response"].get("patch").is_none());
     s.running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gatekeeper_constraints_deny_warn_and_dryrun() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "namespaces: [{}]\ngatekeeper: [{}]\n",
+        testdata().join("namespaces.yaml").display(),
+        testdata().join("policies").display()
+    );
+    let s = start(dir.path(), &cfg, ServeOptions::default()).await;
+    assert_eq!(s.admission.constraint_count(), 3);
+    let pod = |labels: Value| {
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "baseline", "labels": labels},
+            "spec": {"securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [{"name": "a", "image": "nginx", "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}]}})
+    };
+    // missing team: denied by the deny constraint; warnings are not added to a denial
+    let r = s
+        .client
+        .post(
+            "/validate",
+            &review("g1", "CREATE", &pod(json!({})), json!({})),
+        )
+        .await
+        .json();
+    let resp = &r["response"];
+    assert_eq!(resp["allowed"], false, "{resp}");
+    assert_eq!(resp["status"]["code"], 403);
+    assert_eq!(
+        resp["status"]["message"],
+        "[team-label] missing required labels: team"
+    );
+    assert!(resp.get("warnings").is_none(), "{resp}");
+    assert_eq!(
+        resp["auditAnnotations"]["gatekeeper-dryrun-violations"],
+        "[cost-center] missing required labels: cost-center"
+    );
+    assert_eq!(resp["auditAnnotations"]["enforce-policy"], "baseline:v1.30");
+    // team present: admitted with the warn constraint's warning
+    let r = s
+        .client
+        .post(
+            "/validate",
+            &review("g2", "CREATE", &pod(json!({"team": "a"})), json!({})),
+        )
+        .await
+        .json();
+    let resp = &r["response"];
+    assert_eq!(resp["allowed"], true, "{resp}");
+    assert_eq!(
+        resp["warnings"],
+        json!(["[owner-label] missing required labels: owner"])
+    );
+    // PSS and Gatekeeper denials together: both messages
+    let mut bad = pod(json!({}));
+    bad["spec"]["hostNetwork"] = json!(true);
+    let r = s
+        .client
+        .post("/validate", &review("g3", "CREATE", &bad, json!({})))
+        .await
+        .json();
+    assert_eq!(
+        r["response"]["status"]["message"],
+        "pod violates PodSecurity \"baseline:v1.30\": host namespaces (hostNetwork=true)\n[team-label] missing required labels: team"
+    );
+    // other namespaces are outside the deny constraint's match
+    let mut elsewhere = pod(json!({"cost-center": "x"}));
+    elsewhere["metadata"]["namespace"] = json!("open");
+    let r = s
+        .client
+        .post("/validate", &review("g4", "CREATE", &elsewhere, json!({})))
+        .await
+        .json();
+    assert_eq!(r["response"]["allowed"], true);
+    assert!(r["response"].get("auditAnnotations").is_none(), "{r}");
+    let m = s.client.get("/metrics").await.text();
+    assert!(
+        m.contains("palisade_admission_policy_duration_seconds_count{policy=\"gatekeeper\"} 4"),
+        "{m}"
+    );
+    assert!(m.contains("decision=\"deny\"} 2"), "{m}");
+    s.running.shutdown().await.unwrap();
+}
