@@ -85,7 +85,10 @@ fn seeds_from_a_fake_proc_tree() {
         &proc_root.join("net/unix"),
         "Num       RefCount Protocol Flags    Type St Inode Path\n0000000000000000: 00000002 00000000 00010000 0001 01 1003 /run/app.sock\n",
     );
-    write(&proc_root.join("net/tcp6"), "header\n");
+    write(
+        &proc_root.join("net/tcp6"),
+        "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0000000000000000FFFF00000900000A:A000 0000000000000000FFFF00000500000A:0050 01 00000000:00000000 00:00000000 00000000  1000        0 1006 1 0000000000000000 20 4 30 10 -1\n",
+    );
     // pid 1: init on the host
     fp.process(
         1,
@@ -130,6 +133,7 @@ fn seeds_from_a_fake_proc_tree() {
         ("10", "socket:[9999]".into()),
         ("11", "socket:[1005]".into()),
         ("12", "/memfd:blob (deleted)".into()),
+        ("13", "socket:[1006]".into()),
     ] {
         symlink(&target, d.join("fd").join(n)).unwrap();
     }
@@ -161,8 +165,8 @@ fn seeds_from_a_fake_proc_tree() {
     assert_eq!(stats.processes, 2, "{stats:?}");
     assert_eq!(stats.skipped, 2, "{stats:?}");
     assert_eq!(stats.threads, 1);
-    assert_eq!(stats.fds, 11);
-    assert_eq!(stats.sockets_resolved, 5);
+    assert_eq!(stats.fds, 12);
+    assert_eq!(stats.sockets_resolved, 6);
     assert_eq!(stats.containers, 1);
     assert_eq!(st.boot_time_ns(), 1_700_000_000_000_000_000);
 
@@ -236,6 +240,9 @@ fn seeds_from_a_fake_proc_tree() {
     assert_eq!(udp.bound.map(|b| b.1), Some(53));
     assert_eq!(fd(12).kind, FdKind::Memfd);
     assert_eq!(fd(12).name, "memfd:blob");
+    let mapped = fd(13);
+    assert_eq!(mapped.kind, FdKind::Ipv4, "an IPv4-mapped tcp6 socket is IPv4");
+    assert_eq!(mapped.name, "10.0.0.9:40960->10.0.0.5:80");
 
     // the container was noted (no runc root: only its id is known)
     assert_eq!(st.container(CID).map(|c| c.id.as_str()), Some(CID));

@@ -112,10 +112,15 @@ fn id_arg(ev: &Event, i: usize) -> Option<u32> {
     (v32 != u32::MAX).then_some(v32)
 }
 
+/// The address and port of an inet socket address; IPv4-mapped IPv6 addresses are given as IPv4
+/// (as Falco shows a dual-stack socket talking IPv4).
 fn endpoint(s: &SockAddr) -> Option<(IpAddr, u16)> {
     match s {
         SockAddr::Inet { addr, port } => Some((IpAddr::V4(*addr), *port)),
-        SockAddr::Inet6 { addr, port, .. } => Some((IpAddr::V6(*addr), *port)),
+        SockAddr::Inet6 { addr, port, .. } => Some((
+            addr.to_ipv4_mapped().map_or(IpAddr::V6(*addr), IpAddr::V4),
+            *port,
+        )),
         _ => None,
     }
 }
@@ -130,8 +135,15 @@ fn kind_of_addr(s: &SockAddr) -> FdKind {
     }
 }
 
-/// Sets the name of a socket fd from its ends.
+/// Sets the name of a socket fd from its ends; an IPv6 socket whose known ends are IPv4 (mapped)
+/// becomes an IPv4 one.
 fn rename_socket(fd: &mut Fd) {
+    if fd.kind == FdKind::Ipv6 {
+        let v4 = |e: Option<(IpAddr, u16)>| e.is_none_or(|(ip, _)| ip.is_ipv4());
+        if (fd.client.is_some() || fd.server.is_some()) && v4(fd.client) && v4(fd.server) {
+            fd.kind = FdKind::Ipv4;
+        }
+    }
     match fd.kind {
         FdKind::Ipv4 | FdKind::Ipv6 => {
             fd.name = tuple_name(fd.client, fd.server, fd.kind == FdKind::Ipv6);
@@ -355,7 +367,14 @@ impl State {
             // reparented (the parent exited) or created without knowing the parent
             p.ppid = ev.host_ppid;
         }
-        p
+        if p.container_id != ev.container_id {
+            // moved into a container's cgroup (runc init) since its fork
+            p.container_id.clone_from(&ev.container_id);
+            if !ev.container_id.is_empty() {
+                self.note_container(&ev.container_id, pid, ev.ts);
+            }
+        }
+        self.procs.get_mut(&pid).expect("present")
     }
 
     fn create_from_event(&mut self, ev: &Event) {

@@ -140,13 +140,32 @@ impl SockTable {
             if f.len() < 10 {
                 continue;
             }
-            let (Some(local), Some(remote), Ok(inode)) = (
+            let (Some(mut local), Some(mut remote), Ok(inode)) = (
                 parse_hex_endpoint(f[1]),
                 parse_hex_endpoint(f[2]),
                 f[9].parse::<u64>(),
             ) else {
                 continue;
             };
+            let mut kind = kind.clone();
+            if kind == FdKind::Ipv6 {
+                // a dual-stack socket talking IPv4 shows as IPv4
+                let mapped = |ip: IpAddr| match ip {
+                    IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4),
+                    v4 => Some(v4),
+                };
+                if let (Some(l), Some(r)) = (mapped(local.0), mapped(remote.0))
+                    && !local.0.is_unspecified()
+                {
+                    local.0 = l;
+                    remote.0 = if remote.0.is_unspecified() {
+                        Ipv4Addr::UNSPECIFIED.into()
+                    } else {
+                        r
+                    };
+                    kind = FdKind::Ipv4;
+                }
+            }
             let listening = l4 == L4Proto::Tcp && f[3] == "0A";
             if listening {
                 self.listen_ports.push(local.1);
@@ -154,7 +173,7 @@ impl SockTable {
             self.by_inode.insert(
                 inode,
                 SockInfo {
-                    kind: kind.clone(),
+                    kind,
                     l4,
                     local: Some(local),
                     remote: (!is_unspecified(remote)).then_some(remote),
