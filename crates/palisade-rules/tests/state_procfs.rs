@@ -241,7 +241,11 @@ fn seeds_from_a_fake_proc_tree() {
     assert_eq!(fd(12).kind, FdKind::Memfd);
     assert_eq!(fd(12).name, "memfd:blob");
     let mapped = fd(13);
-    assert_eq!(mapped.kind, FdKind::Ipv4, "an IPv4-mapped tcp6 socket is IPv4");
+    assert_eq!(
+        mapped.kind,
+        FdKind::Ipv4,
+        "an IPv4-mapped tcp6 socket is IPv4"
+    );
     assert_eq!(mapped.name, "10.0.0.9:40960->10.0.0.5:80");
 
     // the container was noted (no runc root: only its id is known)
