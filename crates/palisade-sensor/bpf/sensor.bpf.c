@@ -47,6 +47,10 @@ char LICENSE[] SEC("license") = "GPL";
 #define D_STRUCT(d) (((d) >> 16) & 7)
 #define D_ARGV(d) (((d) >> 19) & 7)
 #define D_STRINGS_MASK 0x3fffffull
+// Bit 22 + k: string k is a path; bits 25 + 3k: its directory-fd argument index + 1 (0 = cwd).
+// A relative path gets an I_BASE item: the absolute path of its directory, walked in the kernel.
+#define D_IS_PATH(d, k) (((d) >> (22 + (k))) & 1)
+#define D_DIRFD(d, k) (((d) >> (25 + 3 * (k))) & 7)
 
 const volatile u32 cfg_self_tgid = 0;
 const volatile u32 cfg_flags = 0;
@@ -224,6 +228,7 @@ struct rec_exit {
 #define I_SOCK 3
 #define I_BYTES 4
 #define I_TTY 5
+#define I_BASE 6 // absolute directory a relative path (same arg) is relative to
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
@@ -438,6 +443,88 @@ static __always_inline u32 read_sock(u8 *buf, u32 off, u64 uptr, u64 len, u8 arg
 	return align4(off + 4 + len);
 }
 
+// Writes the absolute path of `path` (within its mount namespace) as an item at off. Components
+// are prepended into a separate area of the scratch buffer, then copied after the record.
+#define WALK_AREA 24576
+#define WALK_LEN 4096
+#define WALK_DEPTH 32
+static __always_inline u32 put_path(u8 *buf, u32 off, struct path *path, u8 arg)
+{
+	struct dentry *d = BPF_CORE_READ(path, dentry);
+	struct vfsmount *vm = BPF_CORE_READ(path, mnt);
+	struct mount *mnt = container_of(vm, struct mount, mnt);
+	struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
+	u32 pos = WALK_LEN;
+	for (int i = 0; i < WALK_DEPTH; i++) {
+		if (d == mnt_root) {
+			struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
+			if (parent == mnt || !parent)
+				break;
+			d = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = parent;
+			mnt_root = BPF_CORE_READ(parent, mnt.mnt_root);
+			continue;
+		}
+		struct dentry *up = BPF_CORE_READ(d, d_parent);
+		if (up == d || !up)
+			break;
+		u32 len = BPF_CORE_READ(d, d_name.len);
+		const u8 *name = BPF_CORE_READ(d, d_name.name);
+		asm volatile("" : "+r"(len));
+		if (len > 255)
+			len = 255;
+		if (pos < len + 1)
+			break;
+		pos -= len + 1;
+		asm volatile("" : "+r"(pos));
+		pos &= WALK_LEN - 1;
+		buf[WALK_AREA + pos] = '/';
+		u64 rl = len;
+		asm volatile("" : "+r"(rl));
+		rl &= 255;
+		if (rl)
+			bpf_probe_read_kernel(&buf[WALK_AREA + ((pos + 1) & (WALK_LEN - 1))], rl, name);
+		d = up;
+	}
+	if (pos >= WALK_LEN) {
+		pos = WALK_LEN - 1;
+		buf[WALK_AREA + pos] = '/';
+	}
+	u64 n = WALK_LEN - pos;
+	asm volatile("" : "+r"(n));
+	if (n == 0 || n > WALK_LEN)
+		return off;
+	if (bpf_probe_read_kernel(&buf[bnd(off + 4)], n, &buf[WALK_AREA + (pos & (WALK_LEN - 1))]) < 0)
+		return off;
+	put_item(buf, off, arg, I_BASE, n);
+	return align4(off + 4 + n);
+}
+
+// The base directory of a relative path: the directory fd's path, or the cwd.
+static __always_inline u32 put_base(u8 *buf, u32 off, int dirfd, u8 arg)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (off > HALF / 2)
+		return off;
+	if (dirfd == -100 /* AT_FDCWD */) {
+		struct path pwd = BPF_CORE_READ(t, fs, pwd);
+		return put_path(buf, off, &pwd, arg);
+	}
+	if (dirfd < 0)
+		return off;
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	u32 max = BPF_CORE_READ(fdt, max_fds);
+	if ((u32)dirfd >= max)
+		return off;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[dirfd]);
+	if (!f)
+		return off;
+	struct path fp = BPF_CORE_READ(f, f_path);
+	return put_path(buf, off, &fp, arg);
+}
+
 // args[i] with a bound the verifier sees.
 static __always_inline u64 arg_at(u64 *args, u32 i)
 {
@@ -447,30 +534,37 @@ static __always_inline u64 arg_at(u64 *args, u32 i)
 	return args[i];
 }
 
-static __always_inline u32 read_str(u8 *buf, u32 off, u64 uptr, u8 arg)
+// Reads string k of the descriptor; for a relative path, adds its base directory.
+static __always_inline u32 read_str(u8 *buf, u32 off, u64 *args, u64 desc, u32 k)
 {
+	u32 a = D_STR(desc, k);
+	if (!a)
+		return off;
+	u64 uptr = arg_at(args, a - 1);
 	if (!uptr || off > HALF / 2)
 		return off;
-	long n = bpf_probe_read_user_str(&buf[bnd(off + 4)], MAX_READ, (void *)uptr);
+	u32 data = bnd(off + 4);
+	long n = bpf_probe_read_user_str(&buf[data], MAX_READ, (void *)uptr);
 	if (n <= 0)
 		return off;
-	put_item(buf, off, arg, I_STR, n);
-	return align4(off + 4 + n);
+	u8 first = buf[data];
+	put_item(buf, off, a - 1, I_STR, n);
+	off = align4(off + 4 + n);
+	if (D_IS_PATH(desc, k) && first != '/') {
+		u32 fdarg = D_DIRFD(desc, k);
+		int dirfd = fdarg ? (int)arg_at(args, fdarg - 1) : -100;
+		off = put_base(buf, off, dirfd, a - 1);
+	}
+	return off;
 }
 
 // Reads the strings and structures a system call's descriptor asks for, after the fixed part.
 static __always_inline u32 read_items(u8 *buf, u32 off, u64 desc, u64 *args, u8 *flags)
 {
 	u32 k;
-	k = D_STR(desc, 0);
-	if (k)
-		off = read_str(buf, off, arg_at(args, k - 1), k - 1);
-	k = D_STR(desc, 1);
-	if (k)
-		off = read_str(buf, off, arg_at(args, k - 1), k - 1);
-	k = D_STR(desc, 2);
-	if (k)
-		off = read_str(buf, off, arg_at(args, k - 1), k - 1);
+	off = read_str(buf, off, args, desc, 0);
+	off = read_str(buf, off, args, desc, 1);
+	off = read_str(buf, off, args, desc, 2);
 	k = D_SOCK(desc);
 	if (k && off <= HALF / 2) {
 		u64 len = arg_at(args, D_SOCK_LEN(desc)) & 0xffffffff;
@@ -654,7 +748,10 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	u32 ctgid = BPF_CORE_READ(child, tgid);
 	struct task_struct *cur = bpf_get_current_task_btf();
 	int pass = task_passes(cur, ptgid, (u32)bpf_get_current_uid_gid());
-	if ((cfg_flags & CF_FOLLOW) && pass && ptgid != cfg_self_tgid) {
+	// A followed parent (even the sensor's own process, whose events are never sent) or a
+	// matching one passes the follow on to the child.
+	if ((cfg_flags & CF_FOLLOW) && ctgid != ptgid &&
+	    (pass || bpf_map_lookup_elem(&followed, &ptgid))) {
 		u8 one = 1;
 		bpf_map_update_elem(&followed, &ctgid, &one, BPF_ANY);
 	}
@@ -719,6 +816,9 @@ static __always_inline int on_exec(struct task_struct *t, struct linux_binprm *b
 		put_item(buf, off, 0, I_STR, n);
 		off = align4(off + 4 + n);
 	}
+	// The cwd: the base of a relative file name, and the event's cwd argument.
+	struct path pwd = BPF_CORE_READ(t, fs, pwd);
+	off = put_path(buf, off, &pwd, 2);
 	u64 as = BPF_CORE_READ(t, mm, arg_start);
 	u64 ae = BPF_CORE_READ(t, mm, arg_end);
 	u64 len = ae > as ? ae - as : 0;
@@ -773,6 +873,9 @@ static __always_inline int on_exit_task(struct task_struct *t, int group_exit)
 		count(C_FILTERED);
 		return 0;
 	}
+	struct task_state *st = bpf_task_storage_get(&task_st, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (st && !st->ctx_sent)
+		send_task(t, st);
 	struct rec_exit *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count(C_LOST);

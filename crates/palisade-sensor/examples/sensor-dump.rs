@@ -30,8 +30,19 @@ fn main() {
         let r = s.poll(Duration::from_millis(100), &mut |e| {
             println!(
                 "{} {} {}/{} ({}) uid={} uts={} mntns={} cg={} ctr={} {} ret={} {:?}",
-                e.ts, e.comm, e.host_pid, e.host_tid, e.pid, e.uid, e.uts, e.mntns, e.cgroup_id,
-                e.container_id, e.id, e.ret, e.args
+                e.ts,
+                e.comm,
+                e.host_pid,
+                e.host_tid,
+                e.pid,
+                e.uid,
+                e.uts,
+                e.mntns,
+                e.cgroup_id,
+                e.container_id,
+                e.id,
+                e.ret,
+                e.args
             )
         });
         if let Err(e) = r {
@@ -39,5 +50,10 @@ fn main() {
             std::process::exit(1);
         }
     }
-    eprintln!("{:?} aux_lost={} bad={}", s.stats(), s.aux_lost(), s.bad_records());
+    eprintln!(
+        "{:?} aux_lost={} bad={}",
+        s.stats(),
+        s.aux_lost(),
+        s.bad_records()
+    );
 }

@@ -64,17 +64,14 @@ impl Cgroups {
                 continue;
             };
             let id = md.ino();
-            if !self.by_id.contains_key(&id) {
+            if let std::collections::hash_map::Entry::Vacant(v) = self.by_id.entry(id) {
                 let rel = rel_path(&root, &dir);
                 let container = from_cgroup_path(&rel).map(|c| c.id).unwrap_or_default();
-                self.by_id.insert(
-                    id,
-                    CgInfo {
-                        path: rel,
-                        container,
-                        new: !first,
-                    },
-                );
+                v.insert(CgInfo {
+                    path: rel,
+                    container,
+                    new: !first,
+                });
                 added.push(id);
             }
             if let Ok(rd) = std::fs::read_dir(&dir) {
@@ -99,15 +96,12 @@ impl Cgroups {
             if !recent || !self.scanned {
                 added = self.scan();
             }
-            if !self.by_id.contains_key(&id) {
-                self.by_id.insert(
-                    id,
-                    CgInfo {
-                        path: String::new(),
-                        container: String::new(),
-                        new: true,
-                    },
-                );
+            if let std::collections::hash_map::Entry::Vacant(v) = self.by_id.entry(id) {
+                v.insert(CgInfo {
+                    path: String::new(),
+                    container: String::new(),
+                    new: true,
+                });
                 added.push(id);
             }
         }
@@ -133,7 +127,10 @@ mod tests {
 
     #[test]
     fn relative_paths() {
-        assert_eq!(rel_path(Path::new("/sys/fs/cgroup"), Path::new("/sys/fs/cgroup")), "/");
+        assert_eq!(
+            rel_path(Path::new("/sys/fs/cgroup"), Path::new("/sys/fs/cgroup")),
+            "/"
+        );
         assert_eq!(
             rel_path(Path::new("/sys/fs/cgroup"), Path::new("/sys/fs/cgroup/a/b")),
             "/a/b"

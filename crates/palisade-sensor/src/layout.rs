@@ -38,7 +38,13 @@ pub(crate) fn sources(name: &str) -> Option<(&'static [Src], bool)> {
         "open" => (&[Path(0, None), R32(1), R32(2)], false),
         "openat" => (&[R32(0), Path(1, Some(0)), R32(2), R32(3)], false),
         "openat2" => (
-            &[R32(0), Path(1, Some(0)), Field(2, 0), Field(2, 1), Field(2, 2)],
+            &[
+                R32(0),
+                Path(1, Some(0)),
+                Field(2, 0),
+                Field(2, 1),
+                Field(2, 2),
+            ],
             false,
         ),
         "creat" => (&[Path(0, None), R32(1)], false),
@@ -66,10 +72,7 @@ pub(crate) fn sources(name: &str) -> Option<(&'static [Src], bool)> {
         "fchmod" | "setreuid" | "setregid" => (&[R32(0), R32(1)], false),
         "chown" | "lchown" => (&[Path(0, None), R32(1), R32(2)], false),
         "fchown" | "setresuid" | "setresgid" => (&[R32(0), R32(1), R32(2)], false),
-        "fchownat" => (
-            &[R32(0), Path(1, Some(0)), R32(2), R32(3), R32(4)],
-            false,
-        ),
+        "fchownat" => (&[R32(0), Path(1, Some(0)), R32(2), R32(3), R32(4)], false),
         "setuid" | "setgid" | "unshare" => (&[R32(0)], false),
         "setsid" => (&[], false),
         "capset" => (&[R64(0), R64(1)], false),
@@ -113,6 +116,12 @@ pub(crate) fn descriptor(id: EventId, selected: bool) -> u64 {
                 // Three string slots are enough for every decoded call (mount has three).
                 if strings < 3 {
                     d |= u64::from(i + 1) << (3 * strings);
+                    if let Path(_, dirfd) = *s {
+                        d |= 1 << (22 + strings);
+                        if let Some(fd) = dirfd {
+                            d |= u64::from(fd + 1) << (25 + 3 * strings);
+                        }
+                    }
                     strings += 1;
                 }
             }
@@ -193,8 +202,8 @@ fn int_value(kind: ArgKind, raw: u64, wide: bool) -> ArgValue {
     }
 }
 
-/// A path argument before resolution: the string and the directory fd it is relative to
-/// (`None` = the cwd).
+/// A relative path argument the kernel did not send a base directory for: the string and the
+/// directory fd it is relative to (`None` = the cwd), for resolution from /proc.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RawPath {
     /// Index in the argument list.
@@ -205,8 +214,24 @@ pub(crate) struct RawPath {
     pub dirfd: Option<i32>,
 }
 
-/// Decodes the arguments of a system call record; paths are returned as given and listed in
-/// the second value so that the caller can resolve relative ones.
+/// Joins a base directory and a relative path, lexically normalised (`.` dropped, `..` folded).
+pub(crate) fn join(base: &str, rel: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in base.split('/').chain(rel.split('/')) {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+/// Decodes the arguments of a system call record. Absolute paths and relative paths with a base
+/// directory from the kernel come out absolute; the other relative paths are listed in the
+/// second value for the caller to resolve.
 pub(crate) fn decode_args(
     id: EventId,
     raw: &[u64; 6],
@@ -218,7 +243,16 @@ pub(crate) fn decode_args(
     let Some((srcs, _)) = sources(def.name) else {
         return (Vec::new(), Vec::new());
     };
-    let item = |i: u8| items.iter().find(|it| it.arg == i);
+    let item = |i: u8| {
+        items
+            .iter()
+            .find(|it| it.arg == i && it.ty != ItemType::Base)
+    };
+    let base = |i: u8| {
+        items
+            .iter()
+            .find(|it| it.arg == i && it.ty == ItemType::Base)
+    };
     let mut out = Vec::with_capacity(srcs.len());
     let mut paths = Vec::new();
     for (n, (src, ad)) in srcs.iter().zip(def.args.iter()).enumerate() {
@@ -229,19 +263,23 @@ pub(crate) fn decode_args(
             Path(i, dirfd) => match item(i) {
                 Some(it) => {
                     let path = cstr(&it.data);
-                    let fd = dirfd.map(|d| raw[d as usize] as u32 as i32);
-                    paths.push(RawPath {
-                        index: n,
-                        path: path.clone(),
-                        dirfd: fd.filter(|&f| f != libc::AT_FDCWD),
-                    });
-                    ArgValue::Str(path)
+                    if path.starts_with('/') {
+                        ArgValue::Str(join("/", &path))
+                    } else if let Some(b) = base(i) {
+                        ArgValue::Str(join(&cstr(&b.data), &path))
+                    } else {
+                        let fd = dirfd.map(|d| raw[d as usize] as u32 as i32);
+                        paths.push(RawPath {
+                            index: n,
+                            path: path.clone(),
+                            dirfd: fd.filter(|&f| f != libc::AT_FDCWD),
+                        });
+                        ArgValue::Str(path)
+                    }
                 }
                 None => ArgValue::None,
             },
-            Argv(i) => item(i).map_or(ArgValue::None, |it| {
-                ArgValue::StrList(split_argv(&it.data))
-            }),
+            Argv(i) => item(i).map_or(ArgValue::None, |it| ArgValue::StrList(split_argv(&it.data))),
             SockLen(i, _) | SockPLen(i, _) => item(i)
                 .filter(|it| it.ty == ItemType::Sock)
                 .and_then(|it| sockaddr(&it.data))
@@ -291,18 +329,40 @@ mod tests {
     fn descriptors() {
         let openat = EventId::from_name("openat").unwrap();
         // pathname (arg 1) is the first string; selected bit set.
-        assert_eq!(descriptor(openat, true), D_SELECTED | 2);
-        assert_eq!(descriptor(openat, false), 2);
+        // pathname (arg 1) is the first string, a path relative to dirfd (arg 0).
+        assert_eq!(
+            descriptor(openat, true),
+            D_SELECTED | 2 | (1 << 22) | (1 << 25)
+        );
+        assert_eq!(descriptor(openat, false), 2 | (1 << 22) | (1 << 25));
         let recvfrom = EventId::from_name("recvfrom").unwrap();
-        assert_eq!(descriptor(recvfrom, false), (5 << 9) | (5 << 12) | D_SOCK_PLEN);
+        assert_eq!(
+            descriptor(recvfrom, false),
+            (5 << 9) | (5 << 12) | D_SOCK_PLEN
+        );
         let connect = EventId::from_name("connect").unwrap();
         assert_eq!(descriptor(connect, false), (2 << 9) | (2 << 12));
         let execve = EventId::from_name("execve").unwrap();
-        assert_eq!(descriptor(execve, true), D_SELECTED | D_AT_ENTRY | 1 | (2 << 19));
+        assert_eq!(
+            descriptor(execve, true),
+            D_SELECTED | D_AT_ENTRY | 1 | (1 << 22) | (2 << 19)
+        );
         let mount = EventId::from_name("mount").unwrap();
-        assert_eq!(descriptor(mount, false), 1 | (2 << 3) | (3 << 6));
+        // source (str), target (path, cwd-relative), filesystemtype (str).
+        assert_eq!(
+            descriptor(mount, false),
+            1 | (2 << 3) | (3 << 6) | (1 << 23)
+        );
+        let renameat = EventId::from_name("renameat").unwrap();
+        assert_eq!(
+            descriptor(renameat, false),
+            2 | (4 << 3) | (1 << 22) | (1 << 23) | (1 << 25) | (3 << 28)
+        );
         let openat2 = EventId::from_name("openat2").unwrap();
-        assert_eq!(descriptor(openat2, false), 2 | (3 << 16));
+        assert_eq!(
+            descriptor(openat2, false),
+            2 | (1 << 22) | (1 << 25) | (3 << 16)
+        );
         let getppid = EventId::from_name("getppid").unwrap();
         assert_eq!(descriptor(getppid, true), D_SELECTED);
     }
@@ -311,8 +371,14 @@ mod tests {
     fn no_call_needs_more_string_slots_than_the_kernel_has() {
         for (name, _) in DECODED {
             let (srcs, _) = sources(name).unwrap();
-            let strings = srcs.iter().filter(|s| matches!(s, Str(_) | Path(..))).count();
-            let socks = srcs.iter().filter(|s| matches!(s, SockLen(..) | SockPLen(..))).count();
+            let strings = srcs
+                .iter()
+                .filter(|s| matches!(s, Str(_) | Path(..)))
+                .count();
+            let socks = srcs
+                .iter()
+                .filter(|s| matches!(s, SockLen(..) | SockPLen(..)))
+                .count();
             let structs: BTreeSet<u8> = srcs
                 .iter()
                 .filter_map(|s| match s {
@@ -356,8 +422,16 @@ mod tests {
         );
         let mut abs = vec![1, 0, 0];
         abs.extend_from_slice(b"bus");
-        assert_eq!(sockaddr(&abs), Some(SockAddr::Unix { path: "@bus".into() }));
-        assert_eq!(sockaddr(&[16, 0, 0, 0]), Some(SockAddr::Other { family: 16 }));
+        assert_eq!(
+            sockaddr(&abs),
+            Some(SockAddr::Unix {
+                path: "@bus".into()
+            })
+        );
+        assert_eq!(
+            sockaddr(&[16, 0, 0, 0]),
+            Some(SockAddr::Other { family: 16 })
+        );
         assert_eq!(sockaddr(&[2]), None);
     }
 
@@ -388,6 +462,20 @@ mod tests {
                 dirfd: None
             }]
         );
+        // With the base directory the kernel walked, the path comes out absolute.
+        let items = [
+            items[0].clone(),
+            Item {
+                arg: 1,
+                ty: ItemType::Base,
+                data: b"/home/u/src".to_vec(),
+            },
+        ];
+        let (args, paths) = decode_args(openat, &raw, &items);
+        assert_eq!(args[1], ArgValue::Str("/home/u/src/rel/file".into()));
+        assert!(paths.is_empty());
+        assert_eq!(join("/a/b", "../c/./d"), "/a/c/d");
+        assert_eq!(join("/", "x"), "/x");
     }
 
     #[test]

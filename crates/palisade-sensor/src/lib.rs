@@ -209,7 +209,9 @@ fn chain(e: &dyn std::error::Error) -> String {
     }
     if s.len() > 4000 {
         let cut = s.len() - 4000;
-        let cut = (cut..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(cut);
+        let cut = (cut..s.len())
+            .find(|&i| s.is_char_boundary(i))
+            .unwrap_or(cut);
         s = format!("...{}", &s[cut..]);
     }
     s
@@ -304,7 +306,9 @@ fn attach_syscalls(ebpf: &mut Ebpf, names: [&str; 4], btf: &Btf) -> Result<Hook,
             .try_into()
             .map_err(|e| err(prog, &e))?;
         let both = |e: &(dyn std::error::Error + 'static)| match &btf_err {
-            Some(b) => SensorError::Other(format!("{b}; classic tracepoint fallback: {}", chain(e))),
+            Some(b) => {
+                SensorError::Other(format!("{b}; classic tracepoint fallback: {}", chain(e)))
+            }
             None => err(prog, e),
         };
         p.load().map_err(|e| both(&e))?;
@@ -450,7 +454,12 @@ impl Sensor {
         let mut process_hooks = Vec::new();
         let hook = attach_syscalls(
             &mut ebpf,
-            ["sys_enter_btf", "sys_exit_btf", "sys_enter_tp", "sys_exit_tp"],
+            [
+                "sys_enter_btf",
+                "sys_exit_btf",
+                "sys_enter_tp",
+                "sys_exit_tp",
+            ],
             &btf,
         )?;
         // Process events: BTF tracepoints; exit also has a classic form.
@@ -665,7 +674,12 @@ impl Decoder {
                 self.tasks.insert(h.tid, ctx);
                 return None;
             }
-            Record::Sys { h, ret, args, items } if h.kind == Kind::EntryExt => {
+            Record::Sys {
+                h,
+                ret,
+                args,
+                items,
+            } if h.kind == Kind::EntryExt => {
                 let _ = (ret, args);
                 if self.entry.len() > CACHE_LIMIT {
                     self.entry.clear();
@@ -717,13 +731,19 @@ impl Decoder {
                 self.event(&h, EventId::SCHED_PROCESS_FORK, 0, vals)
             }
             Record::Exec { h, items } => {
-                let cwd = proc_link(h.pid, "cwd");
+                let find = |a: u8| items.iter().find(|i| i.arg == a);
+                // The cwd as the kernel walked it at exec time.
+                let cwd = find(2)
+                    .map(|i| record::cstr(&i.data))
+                    .or_else(|| proc_link(h.pid, "cwd"));
                 if let Some(c) = &cwd {
                     self.cwd.insert(h.pid, c.clone());
                 }
-                let find = |a: u8| items.iter().find(|i| i.arg == a);
                 let path = find(0).map(|i| record::cstr(&i.data));
-                let path = path.map(|p| self.resolve(h.pid, &p, None));
+                let path = path.map(|p| match &cwd {
+                    Some(c) if !p.starts_with('/') => layout::join(c, &p),
+                    _ => self.resolve(h.pid, &p, None),
+                });
                 let argv = find(1).map(|i| layout::split_argv(&i.data));
                 let tty = find(3).map(|i| record::cstr(&i.data));
                 let ctx = self.tasks.get(&h.tid);
@@ -824,7 +844,7 @@ impl Decoder {
     /// Makes a path absolute: against the directory fd, else the process's cwd.
     fn resolve(&mut self, pid: u32, path: &str, dirfd: Option<i32>) -> String {
         if path.starts_with('/') {
-            return normalize(path);
+            return layout::join("/", path);
         }
         let base = match dirfd {
             Some(fd) => proc_link(pid, &format!("fd/{fd}")),
@@ -838,7 +858,7 @@ impl Decoder {
         };
         match base {
             Some(b) if path.is_empty() => b,
-            Some(b) => normalize(&format!("{b}/{path}")),
+            Some(b) => layout::join(&b, path),
             None => path.to_string(),
         }
     }
@@ -862,21 +882,6 @@ fn exit_status(code: i32) -> i32 {
     } else {
         128 + (code & 0x7f)
     }
-}
-
-/// Lexical normalisation: removes `.` and empty components and folds `..`.
-fn normalize(p: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    format!("/{}", out.join("/"))
 }
 
 fn proc_link(pid: u32, what: &str) -> Option<String> {
@@ -931,9 +936,12 @@ mod tests {
         assert_eq!(slot(EventId::SCHED_PROCESS_EXIT), Some(514));
         assert_eq!(slot(EventId(700)), None);
         let f = KernelFilter {
-            events: [EventId::from_name("openat").unwrap(), EventId::SCHED_PROCESS_EXEC]
-                .into_iter()
-                .collect(),
+            events: [
+                EventId::from_name("openat").unwrap(),
+                EventId::SCHED_PROCESS_EXEC,
+            ]
+            .into_iter()
+            .collect(),
             ..KernelFilter::default()
         };
         let d = descriptors(&f);
@@ -959,9 +967,9 @@ mod tests {
     }
 
     #[test]
-    fn normalizes_and_decodes_exit_statuses() {
-        assert_eq!(normalize("/tmp/./a//b/../c"), "/tmp/a/c");
-        assert_eq!(normalize("/.."), "/");
+    fn joins_paths_and_decodes_exit_statuses() {
+        assert_eq!(layout::join("/", "/tmp/./a//b/../c"), "/tmp/a/c");
+        assert_eq!(layout::join("/", "/.."), "/");
         assert_eq!(exit_status(7 << 8), 7);
         assert_eq!(exit_status(9), 137);
         assert_eq!(exit_status(0), 0);

@@ -64,6 +64,8 @@ pub(crate) enum ItemType {
     Bytes,
     /// A tty name.
     Tty,
+    /// The absolute directory a relative path (same argument) is relative to.
+    Base,
 }
 
 /// One item: the raw argument index it belongs to, its type and its bytes.
@@ -188,6 +190,7 @@ fn items(b: &[u8], mut off: usize) -> Result<Vec<Item>, BadRecord> {
             3 => ItemType::Sock,
             4 => ItemType::Bytes,
             5 => ItemType::Tty,
+            6 => ItemType::Base,
             _ => return Err(BadRecord("unknown item type")),
         };
         let len = u16_at(b, off + 2) as usize;
@@ -302,7 +305,7 @@ pub(crate) mod tests {
             b.push(*ty);
             b.extend_from_slice(&(data.len() as u16).to_le_bytes());
             b.extend_from_slice(data);
-            while b.len() % 4 != 0 {
+            while !b.len().is_multiple_of(4) {
                 b.push(0);
             }
         }
@@ -321,10 +324,19 @@ pub(crate) mod tests {
     fn parses_a_syscall_with_items() {
         let body = sys_body(-2, [(-100i64) as u64, 0x1000, 0, 0, 0, 0]);
         let b = build(2, 257, &body, &[(1, 1, b"/etc/passwd\0")]);
-        let Record::Sys { h, ret, args, items } = parse(&b).unwrap() else {
+        let Record::Sys {
+            h,
+            ret,
+            args,
+            items,
+        } = parse(&b).unwrap()
+        else {
             panic!("not a syscall record");
         };
-        assert_eq!((h.id, h.tid, h.pid, h.uid, h.gid), (257, 101, 100, 1000, 1001));
+        assert_eq!(
+            (h.id, h.tid, h.pid, h.uid, h.gid),
+            (257, 101, 100, 1000, 1001)
+        );
         assert_eq!(h.comm, "cat");
         assert_eq!(ret, -2);
         assert_eq!(args[0] as i64, -100);

@@ -100,6 +100,9 @@ mod tests {
             .as_nanos() as u64;
         let converted = boottime_ns() + off;
         // The conversion lands within a second of the wall clock (it is exact up to the reads).
-        assert!(converted.abs_diff(wall) < 1_000_000_000, "{converted} vs {wall}");
+        assert!(
+            converted.abs_diff(wall) < 1_000_000_000,
+            "{converted} vs {wall}"
+        );
     }
 }

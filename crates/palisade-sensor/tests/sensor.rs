@@ -1,0 +1,506 @@
+//! The sensor on the real kernel: argument decoding checked against known actions, the kernel
+//! filters, follow, and the lost-event counter under a flood.
+//!
+//! These tests need root and eBPF. With `CI=true` they run and fail when either is missing;
+//! otherwise, without root, they print "skipped: needs root" and return.
+
+use palisade_events::{ArgValue, Event, EventId, SockAddr};
+use palisade_sensor::{KernelFilter, Sensor, SensorConfig, SensorError, Stats};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// One sensor at a time: they are cheap to run side by side, but the machine has two cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+fn euid() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// Whether to run: true as root; false (after saying so) when not root outside CI; a failure
+/// when not root in CI.
+fn runnable() -> bool {
+    if euid() == 0 {
+        return true;
+    }
+    assert!(!ci(), "CI=true: the sensor tests need root and eBPF");
+    eprintln!("skipped: needs root");
+    false
+}
+
+fn start(filter: KernelFilter, ring_bytes: usize) -> Sensor {
+    match Sensor::start(SensorConfig { filter, ring_bytes }) {
+        Ok(s) => s,
+        Err(e) => panic!("the sensor did not start: {e}"),
+    }
+}
+
+fn ids(names: &[&str]) -> BTreeSet<EventId> {
+    names
+        .iter()
+        .map(|n| EventId::from_name(n).unwrap_or_else(|| panic!("no event {n}")))
+        .collect()
+}
+
+/// Polls until `done` holds for the events gathered so far, or `limit` passes.
+fn collect(s: &mut Sensor, limit: Duration, done: impl Fn(&[Event]) -> bool) -> Vec<Event> {
+    let mut out = Vec::new();
+    let end = Instant::now() + limit;
+    while Instant::now() < end && !done(&out) {
+        s.poll(Duration::from_millis(50), &mut |e| out.push(e))
+            .expect("poll");
+    }
+    out
+}
+
+/// Drains what is left (nothing arrives for 300 ms).
+fn drain(s: &mut Sensor, out: &mut Vec<Event>) {
+    let mut quiet = Instant::now();
+    while quiet.elapsed() < Duration::from_millis(300) {
+        let n = s
+            .poll(Duration::from_millis(50), &mut |e| out.push(e))
+            .expect("poll");
+        if n > 0 {
+            quiet = Instant::now();
+        }
+    }
+}
+
+fn str_arg<'a>(e: &'a Event, name: &str) -> Option<&'a str> {
+    e.arg(name).and_then(ArgValue::as_str)
+}
+
+fn self_only_follow(events: &[&str]) -> KernelFilter {
+    KernelFilter {
+        events: ids(events),
+        pids: [std::process::id()].into_iter().collect(),
+        follow: true,
+        ..KernelFilter::default()
+    }
+}
+
+fn inode(path: &str) -> u32 {
+    let l = std::fs::read_link(path).unwrap();
+    let l = l.to_string_lossy();
+    l.split_once('[')
+        .and_then(|(_, r)| r.trim_end_matches(']').parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn decodes_relative_paths_argv_sockets_exit_codes_and_context() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("palisade-sensor-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub/known.txt"), "x").unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+
+    let mut s = start(
+        self_only_follow(&[
+            "openat",
+            "execve",
+            "connect",
+            "sched_process_exec",
+            "sched_process_exit",
+        ]),
+        0,
+    );
+    // A shell that changes directory, opens a file by a relative path, connects to our
+    // listener and exits with a known code.
+    let script = format!(
+        "cd {}/sub && cat ./known.txt >/dev/null && exec 3<>/dev/tcp/127.0.0.1/{port}; exit 7",
+        dir.display()
+    );
+    let mut child = Command::new("bash").arg("-c").arg(&script).spawn().unwrap();
+    let child_pid = child.id();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(7));
+    let want_path = format!("{}/sub/known.txt", dir.display());
+    let events = collect(&mut s, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| {
+            e.id == EventId::SCHED_PROCESS_EXIT
+                && e.host_pid == child_pid
+                && e.arg("process_group_exit") == Some(&ArgValue::Int(1))
+        })
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // openat: the relative path comes out absolute, with the return value (an fd).
+    let open = events
+        .iter()
+        .find(|e| e.id.name() == "openat" && str_arg(e, "pathname") == Some(want_path.as_str()))
+        .unwrap_or_else(|| panic!("no openat of {want_path} in {events:#?}"));
+    assert_eq!(open.comm, "cat");
+    assert!(open.ret >= 0, "{open:?}");
+    assert_eq!(open.arg("dirfd"), Some(&ArgValue::Int(-100)));
+    assert_eq!(open.host_ppid, child_pid, "cat's parent is the shell");
+    assert_eq!(open.uid, 0);
+
+    // execve of bash and of cat, with argv.
+    let exec_bash = events
+        .iter()
+        .find(|e| e.id.name() == "execve" && e.host_pid == child_pid && e.ret == 0)
+        .unwrap_or_else(|| panic!("no execve of bash in {events:#?}"));
+    assert_eq!(
+        exec_bash.arg("argv"),
+        Some(&ArgValue::StrList(vec![
+            "bash".into(),
+            "-c".into(),
+            script.clone()
+        ]))
+    );
+    assert_eq!(exec_bash.host_ppid, std::process::id());
+    let exec_cat = events
+        .iter()
+        .find(|e| e.id == EventId::SCHED_PROCESS_EXEC && e.comm == "cat")
+        .unwrap_or_else(|| panic!("no sched_process_exec of cat in {events:#?}"));
+    assert_eq!(
+        exec_cat.arg("argv"),
+        Some(&ArgValue::StrList(vec!["cat".into(), "./known.txt".into()]))
+    );
+    assert_eq!(
+        str_arg(exec_cat, "cwd"),
+        Some(format!("{}/sub", dir.display()).as_str())
+    );
+    assert!(
+        str_arg(exec_cat, "pathname").is_some_and(|p| p.starts_with('/') && p.ends_with("/cat")),
+        "{exec_cat:?}"
+    );
+
+    // connect: the address and port.
+    let conn = events
+        .iter()
+        .find(|e| e.id.name() == "connect" && e.host_pid == child_pid)
+        .unwrap_or_else(|| panic!("no connect in {events:#?}"));
+    assert_eq!(
+        conn.arg("addr"),
+        Some(&ArgValue::Sock(SockAddr::Inet {
+            addr: Ipv4Addr::LOCALHOST,
+            port
+        }))
+    );
+    assert_eq!(conn.ret, 0);
+
+    // exit: the shell's code, for the whole process.
+    let exit = events
+        .iter()
+        .find(|e| e.id == EventId::SCHED_PROCESS_EXIT && e.host_pid == child_pid)
+        .unwrap();
+    assert_eq!(exit.arg("exit_code"), Some(&ArgValue::Int(7)));
+
+    // Context: wall-clock time, namespaces, uts name, namespace pids (the initial namespace here).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    assert!(
+        now.abs_diff(open.ts) < 60_000_000_000,
+        "ts {} vs now {now}",
+        open.ts
+    );
+    assert_eq!(open.mntns, inode("/proc/self/ns/mnt"));
+    assert_eq!(open.pidns, inode("/proc/self/ns/pid"));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(open.uts, host.trim());
+    assert_eq!((open.pid, open.tid), (open.host_pid, open.host_tid));
+    // Nothing from the test process itself.
+    assert!(events.iter().all(|e| e.host_pid != std::process::id()));
+    drop(listener);
+}
+
+#[test]
+fn uid_and_pid_filters_keep_exactly_the_chosen_processes() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // uid: only uid 4242.
+    let mut s = start(
+        KernelFilter {
+            events: ids(&["openat", "sched_process_exit"]),
+            uid_range: Some((4242, 4242)),
+            ..KernelFilter::default()
+        },
+        0,
+    );
+    let nobody = Command::new("cat")
+        .arg("/etc/hostname")
+        .uid(4242)
+        .gid(4242)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let nobody_pid = nobody.id();
+    let root = Command::new("cat")
+        .arg("/etc/hostname")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let root_pid = root.id();
+    for mut c in [nobody, root] {
+        c.wait().unwrap();
+    }
+    let events = collect(&mut s, Duration::from_secs(10), |ev| {
+        ev.iter()
+            .any(|e| e.id == EventId::SCHED_PROCESS_EXIT && e.host_pid == nobody_pid)
+    });
+    assert!(
+        events
+            .iter()
+            .any(|e| e.host_pid == nobody_pid && str_arg(e, "pathname") == Some("/etc/hostname")),
+        "no openat from the uid-4242 cat"
+    );
+    assert!(
+        events.iter().all(|e| e.uid == 4242),
+        "another uid got through"
+    );
+    assert!(events.iter().all(|e| e.host_pid != root_pid));
+    drop(s);
+
+    // pid: two identical waiting shells that open the file themselves and run a child that
+    // opens it too; only the chosen shell passes, not its child (no follow) nor the other shell.
+    let spawn_waiting = || {
+        Command::new("sh")
+            .arg("-c")
+            .arg("read x; exec 3</etc/hostname; sh -c 'cat /etc/hostname'")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut chosen = spawn_waiting();
+    let mut other = spawn_waiting();
+    let chosen_pid = chosen.id();
+    let other_pid = other.id();
+    let mut s = start(
+        KernelFilter {
+            events: ids(&["openat", "sched_process_exec", "sched_process_exit"]),
+            pids: [chosen_pid].into_iter().collect(),
+            ..KernelFilter::default()
+        },
+        0,
+    );
+    for c in [&mut chosen, &mut other] {
+        c.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    }
+    chosen.wait().unwrap();
+    other.wait().unwrap();
+    let events = collect(&mut s, Duration::from_secs(10), |ev| {
+        ev.iter()
+            .any(|e| e.id == EventId::SCHED_PROCESS_EXIT && e.host_pid == chosen_pid)
+    });
+    assert!(
+        events
+            .iter()
+            .any(|e| e.host_pid == chosen_pid && str_arg(e, "pathname") == Some("/etc/hostname")),
+        "no openat from the chosen pid in {events:#?}"
+    );
+    assert!(
+        events.iter().all(|e| e.host_pid == chosen_pid),
+        "other pids got through: {:?}",
+        events.iter().map(|e| e.host_pid).collect::<BTreeSet<_>>()
+    );
+    assert!(events.iter().all(|e| e.host_pid != other_pid));
+}
+
+#[test]
+fn follow_keeps_the_descendants_of_a_kept_process() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut parent = Command::new("sh")
+        .arg("-c")
+        .arg("read x; sh -c 'cat /etc/hostname'")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ppid = parent.id();
+    let mut s = start(
+        KernelFilter {
+            events: ids(&["openat", "sched_process_fork", "sched_process_exit"]),
+            pids: [ppid].into_iter().collect(),
+            follow: true,
+            ..KernelFilter::default()
+        },
+        0,
+    );
+    let mut unrelated = Command::new("cat")
+        .arg("/etc/hostname")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let unrelated_pid = unrelated.id();
+    parent.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    parent.wait().unwrap();
+    unrelated.wait().unwrap();
+    let events = collect(&mut s, Duration::from_secs(10), |ev| {
+        ev.iter()
+            .any(|e| e.id == EventId::SCHED_PROCESS_EXIT && e.host_pid == ppid)
+    });
+    // The grandchild (sh -> sh -> cat) opened the file.
+    let grandchild_open = events
+        .iter()
+        .find(|e| str_arg(e, "pathname") == Some("/etc/hostname") && e.comm == "cat")
+        .unwrap_or_else(|| panic!("no openat from a descendant in {events:#?}"));
+    assert_ne!(grandchild_open.host_pid, ppid);
+    // Every event is from the kept process or a process forked inside its tree.
+    let mut tree: BTreeSet<u32> = [ppid].into_iter().collect();
+    for e in &events {
+        if e.id == EventId::SCHED_PROCESS_FORK {
+            assert!(tree.contains(&e.host_pid), "fork outside the tree: {e:?}");
+            if let Some(ArgValue::UInt(c)) = e.arg("child_pid") {
+                tree.insert(*c as u32);
+            }
+        }
+        assert!(tree.contains(&e.host_pid), "event outside the tree: {e:?}");
+    }
+    assert!(tree.contains(&grandchild_open.host_pid));
+    assert!(events.iter().all(|e| e.host_pid != unrelated_pid));
+}
+
+#[test]
+fn new_pids_skips_processes_started_before_the_sensor() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut old = Command::new("sh")
+        .arg("-c")
+        .arg("read x; exec 3</etc/hostname")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let old_pid = old.id();
+    let mut s = start(
+        KernelFilter {
+            events: ids(&["openat", "sched_process_exit"]),
+            new_pids: true,
+            ..KernelFilter::default()
+        },
+        0,
+    );
+    old.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    old.wait().unwrap();
+    let new = Command::new("cat")
+        .arg("/etc/hostname")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let new_pid = new.id();
+    new.wait_with_output().unwrap();
+    let events = collect(&mut s, Duration::from_secs(10), |ev| {
+        ev.iter()
+            .any(|e| e.id == EventId::SCHED_PROCESS_EXIT && e.host_pid == new_pid)
+    });
+    assert!(
+        events
+            .iter()
+            .any(|e| e.host_pid == new_pid && str_arg(e, "pathname") == Some("/etc/hostname"))
+    );
+    assert!(
+        events.iter().all(|e| e.host_pid != old_pid),
+        "an event from a process older than the sensor"
+    );
+}
+
+#[test]
+fn a_flood_into_a_tiny_ring_counts_every_lost_event() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let all: Vec<&str> = ["read", "write"].to_vec();
+    let mut filter = self_only_follow(&all);
+    filter.events = palisade_events::catalog::catalog()
+        .iter()
+        .filter(|d| d.id.is_syscall())
+        .map(|d| d.id)
+        .collect();
+    let mut s = start(filter, 4096);
+    const N: u64 = 100_000;
+    // dd with bs=1 makes N reads and N writes; nobody reads the ring meanwhile.
+    let st = Command::new("dd")
+        .args([
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=1",
+            &format!("count={N}"),
+        ])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut events = Vec::new();
+    drain(&mut s, &mut events);
+    let st: Stats = s.stats();
+    let from_dd = events.len() as u64;
+    assert!(st.lost > 0, "a 4 KiB ring cannot hold {N} events: {st:?}");
+    assert!(from_dd > 0);
+    // Every passing system call of the child is delivered or counted as lost: never silent.
+    // (dd's own reads and writes plus its start-up calls; no more than a few thousand extra.)
+    assert!(
+        st.delivered + st.lost >= 2 * N && st.delivered + st.lost <= 2 * N + 5_000,
+        "{st:?}"
+    );
+    assert_eq!(st.delivered, from_dd);
+    // Counted on every CPU before anything else: nothing more can have an outcome than was seen.
+    assert!(st.seen >= st.filtered + st.delivered + st.lost, "{st:?}");
+    assert_eq!(s.bad_records(), 0);
+}
+
+#[test]
+fn without_privileges_the_error_says_what_is_missing() {
+    if std::env::var("PALISADE_SENSOR_PERMISSION_CHILD").is_ok() {
+        // Re-executed as an unprivileged user below.
+        match Sensor::start(SensorConfig::default()) {
+            Err(SensorError::Permission(m)) => {
+                assert!(m.contains("CAP_BPF"), "{m}");
+                return;
+            }
+            Err(e) => panic!("expected a permission error, got: {e}"),
+            Ok(_) => panic!("the sensor started without privileges"),
+        }
+    }
+    if !runnable() {
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe)
+        .args([
+            "--exact",
+            "without_privileges_the_error_says_what_is_missing",
+            "--nocapture",
+        ])
+        .env("PALISADE_SENSOR_PERMISSION_CHILD", "1")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+}
