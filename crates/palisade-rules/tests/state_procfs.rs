@@ -1,5 +1,6 @@
 //! Seeding from /proc: a fake tree written to a temp dir, and the real /proc (no root needed).
 
+use palisade_events::{ArgValue, Event, EventId};
 use palisade_rules::state::{FdKind, L4Proto, State, StateOptions};
 use std::fs;
 use std::io::Write;
@@ -145,6 +146,20 @@ fn seeds_from_a_fake_proc_tree() {
         &d.join("fdinfo/0"),
         "pos:\t0\nflags:\t0100002\nmnt_id:\t9\n",
     );
+    // the container's own users and its overlay root, seen through the process
+    write(
+        &d.join("root/etc/passwd"),
+        "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n",
+    );
+    let upper = tmp.path().join("upper dir");
+    write(&upper.join("usr/local/bin/dropper"), "#!/bin/sh\n");
+    write(
+        &d.join("mountinfo"),
+        &format!(
+            "900 800 0:77 / / rw,relatime - overlay overlay rw,lowerdir=/l,upperdir={},workdir=/w\n",
+            upper.display().to_string().replace(' ', "\\040")
+        ),
+    );
     // a thread id listed at the top level is not a process
     fp.process(
         4243,
@@ -248,8 +263,41 @@ fn seeds_from_a_fake_proc_tree() {
     );
     assert_eq!(mapped.name, "10.0.0.9:40960->10.0.0.5:80");
 
-    // the container was noted (no runc root: only its id is known)
+    // the container was noted (no runc root: only its id is known), its users read through
+    // the process's root
     assert_eq!(st.container(CID).map(|c| c.id.as_str()), Some(CID));
+    assert_eq!(st.user_name(1000, CID), Some("app"));
+    assert_eq!(st.user_name(1000, ""), None, "isolated: no host users");
+
+    // executables in the overlay's upper directory are upper-layer, image files are not
+    let exec = |path: &str| Event {
+        ts: 1_800_000_000_000_000_000,
+        id: EventId::SCHED_PROCESS_EXEC,
+        cpu: 0,
+        pid: 7,
+        tid: 7,
+        ppid: 1,
+        host_pid: 4242,
+        host_tid: 4242,
+        host_ppid: 1,
+        uid: 1000,
+        gid: 1000,
+        comm: "x".into(),
+        uts: "pod".into(),
+        mntns: 1,
+        pidns: 1,
+        cgroup_id: 1,
+        container_id: CID.into(),
+        ret: 0,
+        args: vec![
+            ArgValue::Str(path.into()),
+            ArgValue::StrList(vec!["x".into()]),
+        ],
+    };
+    st.apply(&exec("/usr/local/bin/dropper"));
+    assert!(st.process(4242).unwrap().exe_upper_layer);
+    st.apply(&exec("/bin/ls"));
+    assert!(!st.process(4242).unwrap().exe_upper_layer);
 }
 
 #[test]

@@ -371,7 +371,7 @@ impl State {
             // moved into a container's cgroup (runc init) since its fork
             p.container_id.clone_from(&ev.container_id);
             if !ev.container_id.is_empty() {
-                self.note_container(&ev.container_id, pid, ev.ts);
+                self.note_container(&ev.container_id, ev.ts);
             }
         }
         self.procs.get_mut(&pid).expect("present")
@@ -419,7 +419,7 @@ impl State {
         self.stats.processes_from_events += 1;
         if !p.container_id.is_empty() {
             let cid = p.container_id.clone();
-            self.note_container(&cid, pid, ev.ts);
+            self.note_container(&cid, ev.ts);
         }
         self.insert_process(p);
         if ev.host_tid != pid {
@@ -428,24 +428,9 @@ impl State {
     }
 
     /// Makes sure a container has an entry, looking its runtime state up when it is new (or was
-    /// not found and the retry interval passed); users are read from the rootfs, else through
-    /// the live `/proc/<host_pid>/root`.
-    pub(crate) fn note_container(&mut self, id: &str, host_pid: u32, ts: u64) {
-        let users_root = self
-            .opts
-            .proc_root
-            .as_ref()
-            .map(|r| r.join(host_pid.to_string()).join("root"));
-        self.note_container_with(id, users_root, ts);
-    }
-
-    /// [`State::note_container`] with an explicit fallback root for the container's users.
-    pub(crate) fn note_container_with(
-        &mut self,
-        id: &str,
-        users_root: Option<std::path::PathBuf>,
-        ts: u64,
-    ) {
+    /// not found and the retry interval passed); reads its users from the rootfs when the
+    /// runtime names one.
+    pub(crate) fn note_container(&mut self, id: &str, ts: u64) {
         let retry = self.opts.container_retry_ns;
         let due = match self.containers.get(id) {
             None => true,
@@ -471,42 +456,44 @@ impl State {
             e.info = info;
             e.found = true;
         }
-        if e.users.is_none() {
-            let root = if !e.info.rootfs.is_empty() {
-                Some(std::path::PathBuf::from(&e.info.rootfs))
-            } else {
-                users_root
-            };
-            if let Some(root) = root
-                && root.join("etc/passwd").exists()
-            {
-                e.users = Some(super::UserDb::load(&root));
+        if e.users.is_none() && !e.info.rootfs.is_empty() {
+            let root = std::path::Path::new(&e.info.rootfs);
+            if root.join("etc/passwd").exists() {
+                e.users = Some(super::UserDb::load(root));
             }
         }
     }
 
-    /// Live only: reads the environment of a container's first exec'd process once, to learn
-    /// the Kubernetes API server address (`KUBERNETES_SERVICE_HOST`) for `fd.sip.name`.
-    fn check_container_env(&mut self, cid: &str, pid: u32) {
-        let Some(root) = self.opts.proc_root.as_ref() else {
-            return;
-        };
+    /// Looks at a running process of a container through its /proc directory, once per
+    /// container: its users (`<pid>/root/etc/...`) when the runtime gave no rootfs, its overlay
+    /// upper directory (`<pid>/mountinfo`, for `proc.is_exe_upper_layer`) and the Kubernetes
+    /// API server address in its environment (`KUBERNETES_SERVICE_HOST`, for `fd.sip.name`).
+    /// Only called for processes that run the container's program (after exec, or seeded), never
+    /// for the runtime's init before it entered the container's root.
+    pub(crate) fn inspect_container_process(&mut self, cid: &str, pid_dir: &std::path::Path) {
         let Some(c) = self.containers.get_mut(cid) else {
             return;
         };
-        if c.env_checked {
+        if c.inspected {
             return;
         }
-        c.env_checked = true;
-        let Ok(env) = std::fs::read(root.join(pid.to_string()).join("environ")) else {
-            return;
-        };
-        let ip = env
-            .split(|&b| b == 0)
-            .filter_map(|v| std::str::from_utf8(v).ok())
-            .find_map(|v| v.strip_prefix("KUBERNETES_SERVICE_HOST="))
-            .and_then(|v| v.parse::<IpAddr>().ok());
-        if let Some(ip) = ip {
+        c.inspected = true;
+        if c.users.is_none() {
+            let root = pid_dir.join("root");
+            if root.join("etc/passwd").exists() {
+                c.users = Some(super::UserDb::load(&root));
+            }
+        }
+        if let Ok(mi) = std::fs::read_to_string(pid_dir.join("mountinfo")) {
+            c.upperdir = super::procfs::overlay_upperdir(&mi);
+        }
+        let api = std::fs::read(pid_dir.join("environ")).ok().and_then(|env| {
+            env.split(|&b| b == 0)
+                .filter_map(|v| std::str::from_utf8(v).ok())
+                .find_map(|v| v.strip_prefix("KUBERNETES_SERVICE_HOST="))
+                .and_then(|v| v.parse::<IpAddr>().ok())
+        });
+        if let Some(ip) = api {
             self.insert_ip_name(ip, super::KUBERNETES_API_NAME);
         }
     }
@@ -752,12 +739,18 @@ impl State {
             super::procfs::stat_exe(&root, pid, p);
         }
         if !cid.is_empty() {
-            self.note_container(cid, pid, ev.ts);
-            self.check_container_env(cid, pid);
-            let wrote = self
-                .containers
-                .get(cid)
-                .is_some_and(|c| c.written.contains(&self.procs[&pid].exepath));
+            self.note_container(cid, ev.ts);
+            if let Some(root) = &self.opts.proc_root {
+                let dir = root.join(pid.to_string());
+                self.inspect_container_process(cid, &dir);
+            }
+            let exepath = &self.procs[&pid].exepath;
+            let wrote = self.containers.get(cid).is_some_and(|c| {
+                c.written.contains(exepath)
+                    || c.upperdir.as_ref().is_some_and(|u| {
+                        exepath.starts_with('/') && u.join(exepath.trim_start_matches('/')).exists()
+                    })
+            });
             let p = self.procs.get_mut(&pid).expect("present");
             p.exe_upper_layer = wrote && !p.exe_from_memfd;
         } else if let Some(p) = self.procs.get_mut(&pid) {

@@ -551,8 +551,11 @@ pub(crate) struct ContainerEntry {
     pub(crate) found: bool,
     /// Event time of the last lookup.
     pub(crate) looked_up_at: u64,
-    /// Whether a process environment of the container was read for `KUBERNETES_SERVICE_HOST`.
-    pub(crate) env_checked: bool,
+    /// Whether a process of the container was inspected through /proc (users, overlay upper
+    /// directory, environment).
+    pub(crate) inspected: bool,
+    /// The overlay upper directory of the container's root, when its root is an overlay.
+    pub(crate) upperdir: Option<PathBuf>,
 }
 
 /// The process, fd, user and container state the rules read.

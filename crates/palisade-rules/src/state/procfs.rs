@@ -511,6 +511,43 @@ fn read_process_with(
     Some(p)
 }
 
+/// The `upperdir=` of the overlay mounted on `/` in a `mountinfo` text, `None` when the root is
+/// not an overlay. Octal escapes (`\040` for a space) are decoded.
+pub(crate) fn overlay_upperdir(mountinfo: &str) -> Option<PathBuf> {
+    // the last mount on "/" is the one in effect
+    let line = mountinfo
+        .lines()
+        .filter(|l| l.split(' ').nth(4) == Some("/"))
+        .last()?;
+    let (_, tail) = line.split_once(" - ")?;
+    let mut f = tail.split(' ');
+    if f.next()? != "overlay" {
+        return None;
+    }
+    let opts = f.nth(1)?;
+    let up = opts.split(',').find_map(|o| o.strip_prefix("upperdir="))?;
+    Some(PathBuf::from(unescape_octal(up)))
+}
+
+fn unescape_octal(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `flags:` of `/proc/<pid>/fdinfo/<n>` (octal), 0 when unreadable.
 fn read_fd_flags(dir: &Path, num: i32) -> i64 {
     std::fs::read_to_string(dir.join("fdinfo").join(num.to_string()))
@@ -591,14 +628,6 @@ impl State {
                 continue;
             };
             p.last_seen = now;
-            if let Some(ip) = p
-                .env
-                .iter()
-                .find_map(|v| v.strip_prefix("KUBERNETES_SERVICE_HOST="))
-                .and_then(|v| v.parse::<IpAddr>().ok())
-            {
-                self.insert_ip_name(ip, super::KUBERNETES_API_NAME);
-            }
             if !p.container_id.is_empty()
                 && !seen_containers.iter().any(|(c, _)| *c == p.container_id)
             {
@@ -621,8 +650,9 @@ impl State {
         stats.sockets_resolved = counts.1;
         stats.containers = seen_containers.len();
         for (cid, pid) in seen_containers {
-            let users_root: PathBuf = proc_root.join(pid.to_string()).join("root");
-            self.note_container_with(&cid, Some(users_root), 0);
+            self.note_container(&cid, 0);
+            let dir: PathBuf = proc_root.join(pid.to_string());
+            self.inspect_container_process(&cid, &dir);
         }
         Ok(stats)
     }
@@ -659,6 +689,22 @@ mod tests {
             (42, 40, 34817, 12345)
         );
         assert!(parse_stat("garbage").is_none());
+    }
+
+    #[test]
+    fn overlay_upper_directory() {
+        let mi = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n\
+                  300 250 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/l1:/l2,upperdir=/var/lib/c/x\\040y/fs,workdir=/var/lib/c/work\n\
+                  301 300 0:51 / /proc rw - proc proc rw\n";
+        assert_eq!(
+            overlay_upperdir(mi),
+            Some(PathBuf::from("/var/lib/c/x y/fs"))
+        );
+        assert_eq!(
+            overlay_upperdir("22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"),
+            None
+        );
+        assert_eq!(overlay_upperdir("garbage"), None);
     }
 
     #[test]
