@@ -517,8 +517,7 @@ pub(crate) fn overlay_upperdir(mountinfo: &str) -> Option<PathBuf> {
     // the last mount on "/" is the one in effect
     let line = mountinfo
         .lines()
-        .filter(|l| l.split(' ').nth(4) == Some("/"))
-        .last()?;
+        .rfind(|l| l.split(' ').nth(4) == Some("/"))?;
     let (_, tail) = line.split_once(" - ")?;
     let mut f = tail.split(' ');
     if f.next()? != "overlay" {
