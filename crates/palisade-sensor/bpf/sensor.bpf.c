@@ -70,9 +70,10 @@ struct {
 	__uint(max_entries, 16 * 1024 * 1024);
 } events SEC(".maps");
 
-// Counters per CPU: events seen, filtered, lost (no ring space), submitted; and auxiliary
-// records (task context, execve strings) lost.
-#define C_SEEN 0
+// Counters per CPU: events kept by the filter, filtered, lost (no ring space), submitted; and
+// auxiliary records (task context, execve strings) lost. Seen = kept + filtered (one counter
+// update per dropped event).
+#define C_KEPT 0
 #define C_FILTERED 1
 #define C_LOST 2
 #define C_SUBMITTED 3
@@ -628,23 +629,29 @@ static __always_inline void submit_fixed(u8 kind, u32 id, s64 ret, u64 *args, u8
 // ---------------------------------------------------------------------------------------------
 // System calls.
 
-static __always_inline int on_enter(u32 id, u64 *args)
+// The filter part of a system call's entry: 0 = dropped (counted), 1 or 2 = kept (2: the
+// container part is left to user space). Arguments are read only after this.
+static __always_inline int enter_filter(u32 id, u64 *desc)
 {
 	if (id >= 512)
 		return 0;
-	u64 desc = desc_at(id);
-	count(C_SEEN);
-	if (!(desc & D_SELECTED)) {
+	*desc = desc_at(id);
+	if (!(*desc & D_SELECTED)) {
 		count(C_FILTERED);
 		return 0;
 	}
 	u64 pt = bpf_get_current_pid_tgid();
 	struct task_struct *t = bpf_get_current_task_btf();
 	int pass = task_passes(t, pt >> 32, (u32)bpf_get_current_uid_gid());
-	if (!pass) {
+	if (!pass)
 		count(C_FILTERED);
-		return 0;
-	}
+	return pass;
+}
+
+static __always_inline int on_enter(u32 id, u64 desc, int pass, u64 *args)
+{
+	count(C_KEPT);
+	struct task_struct *t = bpf_get_current_task_btf();
 	struct task_state *st = bpf_task_storage_get(&task_st, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!st) {
 		count(C_LOST);
@@ -702,26 +709,35 @@ static __always_inline int on_exit(u32 id, s64 ret)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long id)
 {
+	u64 desc = 0;
+	int pass = enter_filter((u32)id, &desc);
+	if (!pass)
+		return 0;
+	// regs is a trusted BTF pointer here: plain loads.
 	u64 args[6];
-	args[0] = BPF_CORE_READ(regs, di);
-	args[1] = BPF_CORE_READ(regs, si);
-	args[2] = BPF_CORE_READ(regs, dx);
-	args[3] = BPF_CORE_READ(regs, r10);
-	args[4] = BPF_CORE_READ(regs, r8);
-	args[5] = BPF_CORE_READ(regs, r9);
-	return on_enter((u32)id, args);
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
+	return on_enter((u32)id, desc, pass, args);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
 {
-	u32 id = BPF_CORE_READ(regs, orig_ax);
+	u32 id = regs->orig_ax;
 	return on_exit(id, ret);
 }
 
 SEC("tracepoint/raw_syscalls/sys_enter")
 int sys_enter_tp(struct trace_event_raw_sys_enter *ctx)
 {
+	u64 desc = 0;
+	int pass = enter_filter((u32)ctx->id, &desc);
+	if (!pass)
+		return 0;
 	u64 args[6];
 	args[0] = ctx->args[0];
 	args[1] = ctx->args[1];
@@ -729,7 +745,7 @@ int sys_enter_tp(struct trace_event_raw_sys_enter *ctx)
 	args[3] = ctx->args[3];
 	args[4] = ctx->args[4];
 	args[5] = ctx->args[5];
-	return on_enter((u32)ctx->id, args);
+	return on_enter((u32)ctx->id, desc, pass, args);
 }
 
 SEC("tracepoint/raw_syscalls/sys_exit")
@@ -755,11 +771,11 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 		u8 one = 1;
 		bpf_map_update_elem(&followed, &ctgid, &one, BPF_ANY);
 	}
-	count(C_SEEN);
 	if (!(desc & D_SELECTED) || !pass) {
 		count(C_FILTERED);
 		return 0;
 	}
+	count(C_KEPT);
 	struct task_state *st = bpf_task_storage_get(&task_st, cur, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (st && !st->ctx_sent)
 		send_task(cur, st);
@@ -795,12 +811,12 @@ static __always_inline int on_exec(struct task_struct *t, struct linux_binprm *b
 {
 	u64 desc = cfg_desc[SLOT_EXEC];
 	u64 pt = bpf_get_current_pid_tgid();
-	count(C_SEEN);
 	int pass = task_passes(t, pt >> 32, (u32)bpf_get_current_uid_gid());
 	if (!(desc & D_SELECTED) || !pass) {
 		count(C_FILTERED);
 		return 0;
 	}
+	count(C_KEPT);
 	struct task_state *st = bpf_task_storage_get(&task_st, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	send_task(t, st);
 	u32 zero = 0;
@@ -865,7 +881,6 @@ static __always_inline int on_exit_task(struct task_struct *t, int group_exit)
 	u64 desc = cfg_desc[SLOT_EXIT];
 	u64 pt = bpf_get_current_pid_tgid();
 	u32 tgid = pt >> 32;
-	count(C_SEEN);
 	int pass = task_passes(t, tgid, (u32)bpf_get_current_uid_gid());
 	if (group_exit && (cfg_flags & CF_FOLLOW))
 		bpf_map_delete_elem(&followed, &tgid);
@@ -873,6 +888,7 @@ static __always_inline int on_exit_task(struct task_struct *t, int group_exit)
 		count(C_FILTERED);
 		return 0;
 	}
+	count(C_KEPT);
 	struct task_state *st = bpf_task_storage_get(&task_st, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (st && !st->ctx_sent)
 		send_task(t, st);

@@ -590,9 +590,9 @@ impl Sensor {
         let user_filtered = self.dec.user_filtered;
         let lost = sum(2);
         let filtered = sum(1);
-        let seen = sum(0);
+        let kept = sum(0);
         Stats {
-            seen,
+            seen: kept + filtered,
             filtered: filtered + user_filtered,
             delivered,
             lost,
