@@ -52,10 +52,7 @@ pub fn run(a: &ServeArgs) -> Result<ExitCode> {
             a.dns_name.clone()
         };
         let certs = tls::self_signed(&names)?;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "caBundle: {}", certs.ca_bundle())?;
-        out.flush()?;
-        match &a.cert_dir {
+        let source = match &a.cert_dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -73,8 +70,12 @@ pub fn run(a: &ServeArgs) -> Result<ExitCode> {
                     reload_every: Duration::from_secs(10),
                 }
             }
-            None => TlsSource::Pem(certs.serving),
-        }
+            None => TlsSource::Pem(certs.serving.clone()),
+        };
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "caBundle: {}", certs.ca_bundle())?;
+        out.flush()?;
+        source
     } else {
         let Some(t) = &cfg.tls else {
             bail!(
