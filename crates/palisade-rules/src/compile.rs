@@ -1066,7 +1066,11 @@ fn scalar_cmp(op: Op, ty: FieldType, val: &str, at: &str) -> Result<Cmp, Compile
         },
         Op::Regex => match regex::Regex::new(&format!("^(?:{val})$")) {
             Ok(r) => Cmp::Regex(Box::new(r)),
-            Err(e) => return err(format!("invalid regex '{val}': {e}")),
+            Err(e) => {
+                let why = e.to_string();
+                let why = why.lines().last().unwrap_or("").trim_start_matches("error: ");
+                return err(format!("invalid regex '{val}': {why}"));
+            }
         },
         Op::BContains | Op::BStartsWith => match parse_hex(val) {
             Some(b) if op == Op::BContains => Cmp::BContains(b.into()),

@@ -70,6 +70,7 @@ struct RuleDef {
     skip_unknown: bool,
     loc: Location,
     cond_loc: Location,
+    output_loc: Location,
 }
 
 #[derive(Default)]
@@ -612,6 +613,7 @@ impl Collector {
         let ov = self.overrides(file, it, ItemKind::Rule, &name, RULE_APPEND, RULE_REPLACE);
         let existing = self.rules.iter().position(|x| x.name == name);
         let cond_loc = it.get("condition").map_or(l.clone(), |c| loc(file, c));
+        let output_loc = it.get("output").map_or(l.clone(), |c| loc(file, c));
 
         if let Some(ov) = ov {
             let Some(i) = existing else {
@@ -724,6 +726,7 @@ impl Collector {
             skip_unknown: skip_unknown.unwrap_or(false),
             loc: l,
             cond_loc,
+            output_loc,
         };
         match existing {
             Some(i) => self.rules[i] = def,
@@ -1037,7 +1040,9 @@ fn compile(mut c: Collector, opts: &LoadOptions) -> LoadOutcome {
                 cond.push_str(&cl);
             }
         }
+        let mut err_loc = r.cond_loc.clone();
         let compiled = env.compile(&cond).and_then(|node| {
+            err_loc = r.output_loc.clone();
             let tpl = Template::compile(&r.output, &mut env)?;
             Ok((node, tpl))
         });
@@ -1087,7 +1092,7 @@ fn compile(mut c: Collector, opts: &LoadOptions) -> LoadOutcome {
             }
             Err(e) => {
                 c.errors.push(LoadError {
-                    loc: r.cond_loc.clone(),
+                    loc: err_loc,
                     item: ir,
                     message: e.to_string(),
                 });

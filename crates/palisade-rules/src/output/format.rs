@@ -63,7 +63,8 @@ impl Renderer {
     /// The full text line: `HH:MM:SS.nnnnnnnnn: Priority Output` (no newline).
     pub fn text(&self, a: &Alert) -> String {
         let mut s = self.clock(a.time_ns);
-        let _ = write!(s, ": {} {}", a.priority.as_str(), a.output);
+        // A folded YAML `output: >` ends with a newline; one alert is one line.
+        let _ = write!(s, ": {} {}", a.priority.as_str(), a.output.trim_end());
         s
     }
 
@@ -169,6 +170,10 @@ mod tests {
         );
         // Leading zeros of the nanoseconds are kept.
         assert_eq!(r.clock(1_000_000_007), "00:00:01.000000007");
+        // A trailing newline of a folded YAML output does not split the line.
+        let mut a = alert();
+        a.output.push('\n');
+        assert!(!r.text(&a).contains('\n'));
     }
 
     #[test]
