@@ -364,3 +364,69 @@ fn live_proc_finds_this_process() {
     // root's user name comes from the host's passwd
     assert_eq!(st.user_name(0, ""), Some("root"));
 }
+
+fn own_event(id: EventId, ret: i64, args: Vec<ArgValue>) -> Event {
+    let pid = std::process::id();
+    Event {
+        ts: 1,
+        id,
+        cpu: 0,
+        pid,
+        tid: pid,
+        ppid: 0,
+        host_pid: pid,
+        host_tid: pid,
+        host_ppid: 0,
+        uid: 0,
+        gid: 0,
+        comm: "test".into(),
+        uts: "host".into(),
+        mntns: 1,
+        pidns: 1,
+        cgroup_id: 1,
+        container_id: String::new(),
+        ret,
+        args,
+    }
+}
+
+/// Live, a process the state never saw is read from /proc on its first event, and an fd the
+/// state missed (a pipe: its numbers are not in the event) is read when it is duplicated.
+#[test]
+fn live_lazy_process_and_missed_fds() {
+    let (reader, _writer) = std::io::pipe().unwrap();
+    let dup = reader.try_clone().unwrap();
+    let me = std::process::id();
+
+    let mut st = State::new(StateOptions::live());
+    st.apply(&own_event(
+        EventId::from_name("chdir").unwrap(),
+        0,
+        vec![ArgValue::Str("/".into())],
+    ));
+    let p = st.process(me).expect("created from /proc");
+    let argv: Vec<String> = std::env::args().collect();
+    assert_eq!(p.exe, argv[0]);
+    assert_eq!(p.cwd, "/", "the event's chdir applied on top of /proc");
+    assert_eq!(
+        st.fd(me, reader.as_raw_fd()).map(|f| f.kind.clone()),
+        Some(FdKind::Pipe)
+    );
+
+    // the same process known without its fds: the dup reads the new fd from /proc
+    let mut bare = p.clone();
+    bare.fds.clear();
+    st.insert_process(bare);
+    st.apply(&own_event(
+        EventId::from_name("dup").unwrap(),
+        i64::from(dup.as_raw_fd()),
+        vec![ArgValue::Int(i64::from(reader.as_raw_fd()))],
+    ));
+    let old = st.fd(me, reader.as_raw_fd()).expect("old fd learnt");
+    let new = st.fd(me, dup.as_raw_fd()).expect("new fd learnt");
+    assert_eq!(
+        (old.kind.clone(), new.kind.clone()),
+        (FdKind::Pipe, FdKind::Pipe)
+    );
+    assert_eq!(new.num, dup.as_raw_fd());
+}

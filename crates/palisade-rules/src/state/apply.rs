@@ -1004,8 +1004,23 @@ impl State {
                 }
             }
             None => {
-                // the old fd is unknown: whatever the new number held is gone
+                // the old fd is unknown: whatever the new number held is gone; live, the new fd
+                // (a copy of the old one) can still be read from /proc
                 p.fds.remove(&new);
+                let pid = ev.host_pid;
+                let Some(root) = self.opts.proc_root.as_deref() else {
+                    return;
+                };
+                let Some(mut f) = super::procfs::read_fd(root, pid, new) else {
+                    return;
+                };
+                let p = self.procs.get_mut(&pid).expect("present");
+                let mut o = f.clone();
+                o.num = old;
+                f.flags = (f.flags & !oflag::CLOEXEC) | if cloexec { oflag::CLOEXEC } else { 0 };
+                if !put_fd(p, o, max) || !put_fd(p, f, max) {
+                    self.stats.fds_dropped += 1;
+                }
             }
         }
     }

@@ -14,6 +14,41 @@
 //! on the event id alone. The tables are bounded ([`StateOptions::max_processes`],
 //! [`StateOptions::max_fds_per_process`]); when the process table is full, processes that no
 //! longer exist (live) and then the least recently active ones are evicted.
+//!
+//! # Transitions
+//!
+//! | event | effect |
+//! |---|---|
+//! | `sched_process_fork`, `clone`/`clone3`/`fork`/`vfork` | child = copy of the parent (fds, cwd, credentials, container, environment); threads map to their group |
+//! | `sched_process_exec`, `execve`/`execveat` (ret 0) | exe (argv\[0\]), args, name, exepath (resolved against cwd or dirfd; the fd's file for fexecve, `/dev/fd/N`, `/proc/self/fd/N`), cwd, tty, session, login uid, start time; close-on-exec fds go; `exe_from_memfd`; `exe_upper_layer` |
+//! | `open`/`openat`/`openat2`/`creat` (ret ≥ 0) | file or directory fd with the normalised absolute path (`nameraw` keeps the given one) |
+//! | `socket`, `bind`, `listen`, `connect` (0 or `EINPROGRESS`), `accept`/`accept4`, `sendto` with an address | socket fd: kind from the family (IPv4-mapped IPv6 shows as IPv4), protocol from type/protocol, ends, `ip:port->ip:port` name |
+//! | `dup`/`dup2`/`dup3` | copy (close-on-exec only with `dup3(O_CLOEXEC)`) |
+//! | `memfd_create`, `eventfd*`, `epoll_create*`, `inotify_init*`, `timerfd_create`, `signalfd*`, `userfaultfd`, `pidfd_open` | fd of that kind (the number is the return value) |
+//! | `chdir`/`fchdir`, `set*uid`/`set*gid`, `setsid`, `setpgid`, `capset` (live: re-read) | cwd, ids, session, process group, capabilities |
+//! | `rename*`/`link*`/`chmod`/`fchmodat`/writable opens in a container; `unlink*` | the container's written paths |
+//! | `close`, `sched_process_exit` (in [`State::finish`]) | fd removed; thread removed; process removed when its group exits |
+//!
+//! Any state-changing event of an unknown process creates it (from /proc when live, else from the
+//! event's context and its known parent); the parent pid and container id follow what events
+//! carry (reparenting, a runtime's init joining the container's cgroup).
+//!
+//! # Known gaps
+//!
+//! - `pipe`/`pipe2`/`socketpair`: the new fd numbers are written to user memory, not returned,
+//!   and the sensor does not decode them: such fds are only known from /proc (seeding, live
+//!   lazy creation). `fcntl(F_DUPFD)` and `close_range` are not decoded either.
+//! - `connect` does not report the local end: `client` stays unknown (`0.0.0.0:0` in the name)
+//!   unless the socket was bound, or seeded from the socket tables.
+//! - Fd tables shared without `CLONE_THREAD` (`CLONE_FILES`) are copied, not shared.
+//! - `exe_upper_layer` is true when the container wrote the path since the state saw it (open
+//!   for writing, rename/link target, chmod), or when the file exists in the container's overlay
+//!   upper directory (known when a process of the container could be inspected through /proc).
+//! - Capabilities, `exe_ino`/`exe_ctime`/`exe_mtime` and euid after exec of a set-uid program
+//!   come from /proc: known for seeded processes and in live mode, not in replay.
+//! - Pod labels: from CRI-O's `io.kubernetes.cri-o.Labels` annotation only (containerd keeps pod
+//!   labels in its own database). `privileged`: the bounding set holds `CAP_SYS_ADMIN` and at
+//!   least 38 capabilities.
 
 mod apply;
 mod containers;

@@ -379,6 +379,31 @@ impl NetCache {
     }
 }
 
+/// Reads one fd of a process from /proc (a socket is resolved through the process's own
+/// socket tables); `None` when it is not open.
+pub(crate) fn read_fd(root: &Path, pid: u32, num: i32) -> Option<Fd> {
+    let dir = root.join(pid.to_string());
+    let link_path = dir.join("fd").join(num.to_string());
+    let link = read_link(&link_path)?;
+    let flags = read_fd_flags(&dir, num);
+    let mut fd = match classify_link(&link) {
+        (None, _, inode) => SockTable::read(&dir.join("net"))
+            .fd(num, inode)
+            .unwrap_or_else(|| Fd::new(num, FdKind::Other, link.clone())),
+        (Some(mut kind), name, _) => {
+            if kind == FdKind::File
+                && (flags & oflag::DIRECTORY != 0
+                    || std::fs::metadata(&link_path).is_ok_and(|m| m.is_dir()))
+            {
+                kind = FdKind::Directory;
+            }
+            Fd::new(num, kind, name)
+        }
+    };
+    fd.flags = flags;
+    Some(fd)
+}
+
 /// Reads one process from /proc (fds included, sockets resolved in its own network namespace).
 pub(crate) fn read_process(root: &Path, pid: u32, boot_ns: u64) -> Option<Process> {
     let mut net = NetCache::default();
