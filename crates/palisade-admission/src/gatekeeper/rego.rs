@@ -105,7 +105,7 @@ pub(crate) fn compile(rego: &str, libs: &[String], v1: bool) -> Result<CompiledR
     }
     let rule = format!("data.{package}.violation");
     let declared = engine
-        .has_declared_rule_rooted_at("template.rego", &rule)
+        .has_declared_rule_rooted_at("template.rego", "violation")
         .map_err(|e| e.to_string())?;
     if !declared {
         return Err(format!(
