@@ -162,3 +162,21 @@ fn apply_finish_throughput() {
     );
     assert_eq!(st.len(), 200, "every forked child exited");
 }
+
+#[test]
+#[ignore = "timing figure, run in release with --ignored --nocapture"]
+fn seed_from_live_proc_time() {
+    let mut st = State::new(StateOptions::live());
+    let t = Instant::now();
+    let stats = st.seed_from_proc(std::path::Path::new("/proc")).unwrap();
+    let dt = t.elapsed();
+    println!(
+        "seed from /proc: {} processes, {} threads, {} fds ({} sockets resolved) in {:.1} ms",
+        stats.processes,
+        stats.threads,
+        stats.fds,
+        stats.sockets_resolved,
+        dt.as_secs_f64() * 1e3
+    );
+    assert_eq!(st.len(), stats.processes);
+}

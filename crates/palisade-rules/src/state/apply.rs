@@ -710,6 +710,8 @@ impl State {
                 p.vsid = sid as u32;
                 if ev.pid == ev.host_pid {
                     p.sid = sid as u32;
+                } else if sid as u32 == ev.pid {
+                    p.sid = ev.host_pid;
                 }
             }
             if let Some(l) = int(ev, 5) {
@@ -733,6 +735,9 @@ impl State {
             p.container_id = cid.clone();
         }
         let pid = p.pid;
+        if sched && ev.pid != ev.host_pid {
+            self.host_sid_from_ancestors(pid);
+        }
         if let Some(root) = self.opts.proc_root.clone() {
             let p = self.procs.get_mut(&pid).expect("present");
             super::procfs::refresh_creds(&root, pid, p);
@@ -755,6 +760,25 @@ impl State {
             p.exe_upper_layer = wrote && !p.exe_from_memfd;
         } else if let Some(p) = self.procs.get_mut(&pid) {
             p.exe_upper_layer = false;
+        }
+    }
+
+    /// In a pid namespace, the host session id is the host pid of the nearest process (itself or
+    /// an ancestor in the same container) whose namespaced pid is the namespaced session id.
+    fn host_sid_from_ancestors(&mut self, pid: u32) {
+        let Some(p) = self.procs.get(&pid) else {
+            return;
+        };
+        if p.vsid == 0 || p.vsid == p.vpid {
+            return;
+        }
+        let leader = self
+            .ancestors(p)
+            .take_while(|a| a.container_id == p.container_id)
+            .find(|a| a.vpid == p.vsid)
+            .map(|a| a.pid);
+        if let Some(l) = leader {
+            self.procs.get_mut(&pid).expect("present").sid = l;
         }
     }
 

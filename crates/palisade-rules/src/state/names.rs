@@ -50,7 +50,8 @@ pub(crate) fn encode_dev(major: u32, minor: u32) -> u32 {
     (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
 }
 
-/// The device number (`proc.tty`) of a terminal given by name: `pts/3`, `/dev/pts/3`, `tty1`,
+/// The device number (`proc.tty`) of a terminal given by name: `pts/3`, `/dev/pts/3`, `pts3`
+/// (the kernel's `tty->name`), `tty1`,
 /// `ttyS0`, `console`, or a number. 0 for no terminal (empty, `?`) or an unknown name.
 pub fn tty_from_name(name: &str) -> u32 {
     let n = name.trim();
@@ -61,7 +62,9 @@ pub fn tty_from_name(name: &str) -> u32 {
     if let Ok(v) = n.parse::<u32>() {
         return v;
     }
-    if let Some(i) = n.strip_prefix("pts/").and_then(|s| s.parse::<u32>().ok()) {
+    // the kernel's own name of a pty slave is `pts<N>`; devpts paths are `pts/<N>`
+    let pts = n.strip_prefix("pts/").or_else(|| n.strip_prefix("pts"));
+    if let Some(i) = pts.and_then(|s| s.parse::<u32>().ok()) {
         // Unix98 ptys: majors 136..=143, 256 minors each
         return encode_dev(136 + i / 256, i % 256);
     }
@@ -156,6 +159,7 @@ mod tests {
     fn ttys() {
         assert_eq!(tty_from_name("pts/0"), 34816);
         assert_eq!(tty_from_name("/dev/pts/3"), 34819);
+        assert_eq!(tty_from_name("pts3"), 34819);
         assert_eq!(tty_from_name("pts/300"), encode_dev(137, 44));
         assert_eq!(tty_from_name("tty1"), 1025);
         assert_eq!(tty_from_name("ttyS0"), 1088);
