@@ -168,7 +168,7 @@ pub(crate) fn start_ts(boot_ns: u64, v: u64, fallback: u64) -> u64 {
         fallback
     } else if v < 100_000_000_000_000_000 {
         // below ~3 years: a since-boot time (task->start_time)
-        boot_ns + v
+        boot_ns.saturating_add(v)
     } else {
         v
     }

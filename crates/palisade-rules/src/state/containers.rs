@@ -228,7 +228,9 @@ pub fn parse_rfc3339_ns(s: &str) -> Option<u64> {
     if secs < 0 {
         return None;
     }
-    Some(secs as u64 * 1_000_000_000 + frac_ns as u64)
+    (secs as u64)
+        .checked_mul(1_000_000_000)?
+        .checked_add(frac_ns as u64)
 }
 
 #[cfg(test)]
@@ -249,6 +251,11 @@ mod tests {
         assert_eq!(
             parse_rfc3339_ns("2000-02-29T00:00:00.1234567891234Z"),
             Some(951_782_400_123_456_789)
+        );
+        assert_eq!(
+            parse_rfc3339_ns("9999-12-31T23:59:59Z"),
+            None,
+            "beyond u64 ns"
         );
         for bad in [
             "",

@@ -69,7 +69,7 @@ pub fn tty_from_name(name: &str) -> u32 {
         return encode_dev(136 + i / 256, i % 256);
     }
     if let Some(i) = n.strip_prefix("ttyS").and_then(|s| s.parse::<u32>().ok()) {
-        return encode_dev(4, 64 + i);
+        return encode_dev(4, i.saturating_add(64));
     }
     if let Some(i) = n.strip_prefix("tty").and_then(|s| s.parse::<u32>().ok()) {
         return encode_dev(4, i);
@@ -167,6 +167,9 @@ mod tests {
         assert_eq!(tty_from_name(""), 0);
         assert_eq!(tty_from_name("?"), 0);
         assert_eq!(tty_from_name("whatever"), 0);
+        // absurd numbers do not overflow
+        assert_ne!(tty_from_name("ttyS4294967295"), 0);
+        assert_ne!(tty_from_name("pts/4294967295"), 0);
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub(crate) fn boot_time_ns(proc_root: &Path) -> Option<u64> {
     text.lines()
         .find_map(|l| l.strip_prefix("btime "))
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|s| s * 1_000_000_000)
+        .map(|s| s.saturating_mul(1_000_000_000))
 }
 
 /// One socket of a socket table.
@@ -443,7 +443,7 @@ fn read_process_with(
         p.pgid = status.ns_pgid.unwrap_or(st.pgrp);
         p.vsid = status.ns_sid.unwrap_or(st.session);
         p.tty = st.tty_nr;
-        p.start_ts = boot_ns + st.start_ticks * (1_000_000_000 / USER_HZ);
+        p.start_ts = boot_ns.saturating_add(st.start_ticks.saturating_mul(1_000_000_000 / USER_HZ));
     }
     let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
     let mut argv: Vec<String> = cmdline
@@ -562,7 +562,10 @@ fn unescape_octal(s: &str) -> String {
             && i + 3 < b.len()
             && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
         {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            let v = u32::from(b[i + 1] - b'0') * 64
+                + u32::from(b[i + 2] - b'0') * 8
+                + u32::from(b[i + 3] - b'0');
+            out.push((v & 0xff) as u8);
             i += 4;
         } else {
             out.push(b[i]);
@@ -609,7 +612,9 @@ pub(crate) fn stat_exe(root: &Path, pid: u32, p: &mut Process) {
 }
 
 fn ns(secs: i64, nsec: i64) -> u64 {
-    (secs.max(0) as u64) * 1_000_000_000 + nsec.max(0) as u64
+    (secs.max(0) as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nsec.max(0) as u64)
 }
 
 fn now_ns() -> u64 {
@@ -729,6 +734,7 @@ mod tests {
             None
         );
         assert_eq!(overlay_upperdir("garbage"), None);
+        assert_eq!(unescape_octal("a\\777b\\04"), "a\u{fffd}b\\04");
     }
 
     #[test]
