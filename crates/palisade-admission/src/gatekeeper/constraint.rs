@@ -383,7 +383,10 @@ impl Constraint {
             .filter(|p| !p.is_null());
         let mut warnings = Vec::new();
         if let (Some(schema), Some(p)) = (&template.schema, params_node) {
-            for issue in schema::validate(schema, p, "spec.parameters") {
+            let key = spec
+                .and_then(|s| s.entry("parameters"))
+                .map_or(p.pos, |e| e.key_pos);
+            for issue in schema::validate(schema, p, "spec.parameters", key) {
                 let d = diag(
                     file,
                     Some(issue.pos),

@@ -17,10 +17,11 @@ pub(crate) struct Issue {
     pub unknown_field: bool,
 }
 
-/// Validates `node` against `schema`; `field` is the path of `node` for messages.
-pub(crate) fn validate(schema: &Json, node: &Node, field: &str) -> Vec<Issue> {
+/// Validates `node` against `schema`; `field` is the path of `node` for messages and `key`
+/// where its key is (problems of a whole mapping, such as a missing field, point there).
+pub(crate) fn validate(schema: &Json, node: &Node, field: &str, key: Pos) -> Vec<Issue> {
     let mut out = Vec::new();
-    check(schema, node, field, &mut out);
+    check(schema, node, field, key, &mut out);
     out
 }
 
@@ -52,7 +53,7 @@ fn type_ok(ty: &str, node: &Node, int_or_string: bool) -> bool {
     }
 }
 
-fn check(schema: &Json, node: &Node, field: &str, out: &mut Vec<Issue>) {
+fn check(schema: &Json, node: &Node, field: &str, key: Pos, out: &mut Vec<Issue>) {
     let Some(s) = schema.as_object() else {
         return;
     };
@@ -131,11 +132,14 @@ fn check(schema: &Json, node: &Node, field: &str, out: &mut Vec<Issue>) {
             }
         }
     }
-    for (key, name) in [("allOf", "all"), ("anyOf", "any"), ("oneOf", "one")] {
-        let Some(subs) = s.get(key).and_then(Json::as_array) else {
+    for (combinator, name) in [("allOf", "all"), ("anyOf", "any"), ("oneOf", "one")] {
+        let Some(subs) = s.get(combinator).and_then(Json::as_array) else {
             continue;
         };
-        let results: Vec<Vec<Issue>> = subs.iter().map(|sub| validate(sub, node, field)).collect();
+        let results: Vec<Vec<Issue>> = subs
+            .iter()
+            .map(|sub| validate(sub, node, field, key))
+            .collect();
         let ok = results
             .iter()
             .filter(|r| r.iter().all(|i| i.unknown_field))
@@ -146,7 +150,7 @@ fn check(schema: &Json, node: &Node, field: &str, out: &mut Vec<Issue>) {
             _ => ok == 1,
         };
         if !pass {
-            issue(node, format!("must match {name} of the schemas in {key}"));
+            issue(node, format!("must match {name} of the schemas in {combinator}"));
         }
     }
     match &node.value {
@@ -168,7 +172,7 @@ fn check(schema: &Json, node: &Node, field: &str, out: &mut Vec<Issue>) {
             }
             if let Some(items_schema) = s.get("items") {
                 for (i, item) in items.iter().enumerate() {
-                    check(items_schema, item, &format!("{field}[{i}]"), out);
+                    check(items_schema, item, &format!("{field}[{i}]"), item.pos, out);
                 }
             }
         }
@@ -176,7 +180,12 @@ fn check(schema: &Json, node: &Node, field: &str, out: &mut Vec<Issue>) {
             if let Some(req) = s.get("required").and_then(Json::as_array) {
                 for r in req.iter().filter_map(Json::as_str) {
                     if !entries.iter().any(|e| &*e.key == r) {
-                        issue(node, format!("required field {r} is missing"));
+                        out.push(Issue {
+                            pos: key,
+                            field: field.to_string(),
+                            message: format!("{field}: required field {r} is missing"),
+                            unknown_field: false,
+                        });
                     }
                 }
             }
@@ -189,9 +198,9 @@ fn check(schema: &Json, node: &Node, field: &str, out: &mut Vec<Issue>) {
             for e in entries {
                 let sub = format!("{field}.{}", e.key);
                 if let Some(p) = props.and_then(|p| p.get(&*e.key)) {
-                    check(p, &e.value, &sub, out);
+                    check(p, &e.value, &sub, e.key_pos, out);
                 } else if let Some(a) = additional.filter(|a| a.is_object()) {
-                    check(a, &e.value, &sub, out);
+                    check(a, &e.value, &sub, e.key_pos, out);
                 } else if additional == Some(&Json::Bool(false)) {
                     out.push(Issue {
                         pos: e.key_pos,
@@ -241,7 +250,8 @@ mod tests {
             validate(
                 &schema,
                 &node("rule: MustRunAs\nranges: [{min: 1, max: 2}]\n"),
-                "p"
+                "p",
+                Pos::default()
             )
             .is_empty()
         );
@@ -249,6 +259,7 @@ mod tests {
             &schema,
             &node("rule: Other\nranges: [{min: x}]\nlabels: {a: [1]}\nextra: 1\n"),
             "p",
+            Pos::default(),
         );
         let msgs: Vec<&str> = issues.iter().map(|i| i.message.as_str()).collect();
         assert!(
@@ -277,7 +288,8 @@ mod tests {
                 .line,
             1
         );
-        let missing = validate(&schema, &node("ranges: []\n"), "p");
+        let missing = validate(&schema, &node("ranges: []\n"), "p", Pos::new(7, 1));
         assert_eq!(missing[0].message, "p: required field rule is missing");
+        assert_eq!(missing[0].pos, Pos::new(7, 1));
     }
 }

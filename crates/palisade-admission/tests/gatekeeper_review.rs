@@ -1,0 +1,308 @@
+//! PolicySet loading, matching, enforcement actions and concurrency, on the fixtures in
+//! `testdata/gatekeeper/match`.
+
+use palisade_admission::gatekeeper::{
+    EnforcementAction, EnforcementPoint, PolicySet, ReviewContext, Violation, review_for_object,
+};
+use serde_json::{Value as Json, json};
+use std::path::{Path, PathBuf};
+
+fn testdata(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/gatekeeper")
+        .join(p)
+}
+
+fn load_match() -> PolicySet {
+    let (set, _) = PolicySet::load(&[testdata("match")]);
+    set
+}
+
+fn object(api_version: &str, kind: &str, ns: Option<&str>, name: &str, labels: Json) -> Json {
+    let mut meta = json!({"name": name, "labels": labels});
+    if let Some(ns) = ns {
+        meta["namespace"] = json!(ns);
+    }
+    json!({"apiVersion": api_version, "kind": kind, "metadata": meta})
+}
+
+fn by_constraint<'a>(v: &'a [Violation], name: &str) -> Vec<&'a Violation> {
+    v.iter().filter(|v| v.constraint_name == name).collect()
+}
+
+#[test]
+fn load_keeps_good_policies_and_reports_bad_documents_with_lines() {
+    let (set, diags) = PolicySet::load(&[testdata("match")]);
+    assert_eq!(set.templates().len(), 1, "{diags:#?}");
+    let names: Vec<&str> = set.constraints().iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "team-in-prod",
+            "owner-where-selected",
+            "namespaces-need-contact",
+            "audit-only"
+        ]
+    );
+    let find = |needle: &str| {
+        diags
+            .iter()
+            .find(|d| d.to_string().contains(needle))
+            .unwrap_or_else(|| panic!("no diagnostic containing {needle:?} in {diags:#?}"))
+    };
+    let d = find("wrong-parameter-type: spec.parameters.labels: must be of type array");
+    assert!(d.file.ends_with("bad-constraints.yaml"));
+    assert_eq!(d.pos.map(|p| p.line), Some(8));
+    assert_eq!(d.field.as_deref(), Some("spec.parameters.labels"));
+    let d = find("missing-required-parameter: spec.parameters: required field labels is missing");
+    assert_eq!(d.pos.map(|p| p.line), Some(15));
+    let d = find("spec.parameters.label: unknown field");
+    assert_eq!(d.level, palisade_model::DiagLevel::Warning);
+    let d = find("no ConstraintTemplate defines kind \"TestUnknownKind\"");
+    assert_eq!(d.pos.map(|p| p.line), Some(18));
+    let d = find("enforcementAction \"block\" is not one of");
+    assert_eq!(d.pos.map(|p| p.line), Some(28));
+    let d = find("ConstraintTemplate testbrokenrego: Rego does not compile");
+    assert!(d.pos.is_some_and(|p| p.line >= 44), "{d}");
+}
+
+#[test]
+fn kinds_namespaces_globs_and_exclusions() {
+    let set = load_match();
+    let ctx = ReviewContext::new();
+    let review = |o: &Json| set.review(&review_for_object(o), &ctx);
+    let pod = object("v1", "Pod", Some("prod-eu"), "web", json!({}));
+    let v = review(&pod);
+    let team = by_constraint(&v, "team-in-prod");
+    assert_eq!(team.len(), 1, "{v:#?}");
+    assert_eq!(team[0].message, "Pod web is missing labels {\"team\"}");
+    assert_eq!(team[0].enforcement_action, EnforcementAction::Deny);
+    assert_eq!(team[0].template, "testrequiredlabels");
+    assert_eq!(team[0].constraint_kind, "TestRequiredLabels");
+    assert_eq!(team[0].details, json!({"missing": ["team"]}));
+    // Labelled: nothing.
+    let labelled = object("v1", "Pod", Some("prod-eu"), "web", json!({"team": "a"}));
+    assert!(by_constraint(&review(&labelled), "team-in-prod").is_empty());
+    // Excluded namespace, namespace outside the glob, kind not listed, group not listed.
+    for o in [
+        object("v1", "Pod", Some("prod-sandbox"), "web", json!({})),
+        object("v1", "Pod", Some("dev"), "web", json!({})),
+        object("v1", "Service", Some("prod-eu"), "web", json!({})),
+        object("batch/v1", "Job", Some("prod-eu"), "web", json!({})),
+    ] {
+        assert!(by_constraint(&review(&o), "team-in-prod").is_empty(), "{o}");
+    }
+    let deploy = object("apps/v1", "Deployment", Some("prod-us"), "api", json!({}));
+    assert_eq!(by_constraint(&review(&deploy), "team-in-prod").len(), 1);
+    // A cluster-scoped object cannot be disqualified by namespaces (if its kind matched).
+    let v = review(&object("v1", "Pod", None, "web", json!({})));
+    assert_eq!(by_constraint(&v, "team-in-prod").len(), 1);
+}
+
+#[test]
+fn label_and_namespace_selectors() {
+    let set = load_match();
+    let mut ctx = ReviewContext::new();
+    ctx.add_namespace(object(
+        "v1",
+        "Namespace",
+        None,
+        "shop",
+        json!({"audited": "true"}),
+    ));
+    ctx.add_namespace(object(
+        "v1",
+        "Namespace",
+        None,
+        "lab",
+        json!({"audited": "false"}),
+    ));
+    let count = |o: &Json, ctx: &ReviewContext| {
+        by_constraint(
+            &set.review(&review_for_object(o), ctx),
+            "owner-where-selected",
+        )
+        .len()
+    };
+    let front = |ns: &str| object("v1", "ConfigMap", Some(ns), "cfg", json!({"tier": "front"}));
+    assert_eq!(count(&front("shop"), &ctx), 1);
+    let v = set.review(&review_for_object(&front("shop")), &ctx);
+    assert_eq!(
+        by_constraint(&v, "owner-where-selected")[0].enforcement_action,
+        EnforcementAction::Warn
+    );
+    assert_eq!(count(&front("lab"), &ctx), 0, "namespace not selected");
+    assert_eq!(count(&front("unknown"), &ctx), 0, "namespace not known");
+    let untiered = object(
+        "v1",
+        "ConfigMap",
+        Some("shop"),
+        "cfg",
+        json!({"tier": "db"}),
+    );
+    assert_eq!(count(&untiered, &ctx), 0, "labelSelector does not match");
+    // scope: Namespaced excludes cluster-scoped objects.
+    let cluster = object(
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRole",
+        None,
+        "r",
+        json!({"tier": "front"}),
+    );
+    assert_eq!(count(&cluster, &ctx), 0);
+    // The namespace may also come with the request (namespaceObject).
+    let mut req = review_for_object(&front("elsewhere"));
+    req["namespaceObject"] = object(
+        "v1",
+        "Namespace",
+        None,
+        "elsewhere",
+        json!({"audited": "true"}),
+    );
+    let v = set.review(&req, &ReviewContext::new());
+    assert_eq!(by_constraint(&v, "owner-where-selected").len(), 1);
+    // An UPDATE matches when either the new or the old object is selected.
+    let req = json!({
+        "uid": "1", "operation": "UPDATE", "namespace": "shop", "name": "cfg",
+        "kind": {"group": "", "version": "v1", "kind": "ConfigMap"},
+        "object": object("v1", "ConfigMap", Some("shop"), "cfg", json!({"tier": "db"})),
+        "oldObject": front("shop"),
+    });
+    assert_eq!(
+        by_constraint(&set.review(&req, &ctx), "owner-where-selected").len(),
+        1
+    );
+}
+
+#[test]
+fn namespace_objects_scope_and_name_globs() {
+    let set = load_match();
+    let ctx = ReviewContext::new();
+    let ns = |name: &str, labels: Json| object("v1", "Namespace", None, name, labels);
+    let v = set.evaluate(
+        &review_for_object(&ns("team-a", json!({}))),
+        &ctx,
+        EnforcementPoint::Webhook,
+    );
+    let hits = by_constraint(&v.violations, "namespaces-need-contact");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].enforcement_action, EnforcementAction::Dryrun);
+    assert_eq!(
+        hits[0].message,
+        "Namespace team-a is missing labels {\"contact\"}"
+    );
+    let v = set.review(&review_for_object(&ns("platform", json!({}))), &ctx);
+    assert!(
+        by_constraint(&v, "namespaces-need-contact").is_empty(),
+        "name glob"
+    );
+    let v = set.review(
+        &review_for_object(&ns("team-b", json!({"contact": "x"}))),
+        &ctx,
+    );
+    assert!(by_constraint(&v, "namespaces-need-contact").is_empty());
+}
+
+#[test]
+fn scoped_enforcement_actions_apply_per_point() {
+    let set = load_match();
+    let ctx = ReviewContext::new();
+    let req = review_for_object(&object("v1", "ConfigMap", Some("x"), "c", json!({})));
+    let at = |p| {
+        let out = set.evaluate(&req, &ctx, p);
+        by_constraint(&out.violations, "audit-only")
+            .iter()
+            .map(|v| v.enforcement_action)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(at(EnforcementPoint::Webhook), []);
+    assert_eq!(at(EnforcementPoint::Audit), [EnforcementAction::Deny]);
+    assert_eq!(at(EnforcementPoint::Gator), [EnforcementAction::Warn]);
+}
+
+#[test]
+fn delete_requests_use_the_old_object() {
+    let set = load_match();
+    let old = object("v1", "Pod", Some("prod-eu"), "web", json!({}));
+    let req = json!({
+        "uid": "2", "operation": "DELETE", "namespace": "prod-eu", "name": "web",
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "object": null, "oldObject": old,
+    });
+    // The template reads input.review.object, which is null on DELETE: no violation, and
+    // no error either.
+    let out = set.evaluate(&req, &ReviewContext::new(), EnforcementPoint::Webhook);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert!(by_constraint(&out.violations, "team-in-prod").is_empty());
+}
+
+#[test]
+fn evaluation_errors_are_reported_not_dropped() {
+    let template = r#"
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: testnumbermsg}
+spec:
+  crd: {spec: {names: {kind: TestNumberMsg}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package testnumbermsg
+      violation[{"msg": 42}] { input.review.object }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: TestNumberMsg
+metadata: {name: n}
+"#;
+    let (set, diags) = PolicySet::from_texts([("inline.yaml", template)]);
+    assert!(diags.is_empty(), "{diags:?}");
+    let req = review_for_object(&object("v1", "Pod", Some("a"), "p", json!({})));
+    let out = set.evaluate(&req, &ReviewContext::new(), EnforcementPoint::Webhook);
+    assert!(out.violations.is_empty());
+    assert_eq!(out.errors.len(), 1);
+    assert!(
+        out.errors[0].message.contains("msg is not a string"),
+        "{:?}",
+        out.errors
+    );
+}
+
+#[test]
+fn concurrent_reviews_agree_with_sequential_ones() {
+    let set = load_match();
+    let mut ctx = ReviewContext::new();
+    ctx.add_namespace(object(
+        "v1",
+        "Namespace",
+        None,
+        "shop",
+        json!({"audited": "true"}),
+    ));
+    let objects: Vec<Json> = (0..20)
+        .map(|i| {
+            let ns = if i % 2 == 0 { "prod-eu" } else { "shop" };
+            let labels = if i % 3 == 0 {
+                json!({"tier": "front"})
+            } else {
+                json!({"team": "x"})
+            };
+            object("v1", "Pod", Some(ns), &format!("p{i}"), labels)
+        })
+        .collect();
+    let expected: Vec<Vec<Violation>> = objects
+        .iter()
+        .map(|o| set.review(&review_for_object(o), &ctx))
+        .collect();
+    assert!(expected.iter().any(|v| !v.is_empty()));
+    std::thread::scope(|s| {
+        for _ in 0..6 {
+            s.spawn(|| {
+                for _ in 0..10 {
+                    for (o, want) in objects.iter().zip(&expected) {
+                        assert_eq!(&set.review(&review_for_object(o), &ctx), want);
+                    }
+                }
+            });
+        }
+    });
+}
