@@ -429,4 +429,24 @@ fn live_lazy_process_and_missed_fds() {
         (FdKind::Pipe, FdKind::Pipe)
     );
     assert_eq!(new.num, dup.as_raw_fd());
+
+    // a connected socket the state missed: its connect reads it from /proc, local end included
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let local = client.local_addr().unwrap().port();
+    st.apply(&own_event(
+        EventId::from_name("connect").unwrap(),
+        0,
+        vec![
+            ArgValue::Int(i64::from(client.as_raw_fd())),
+            ArgValue::Sock(palisade_events::SockAddr::Inet {
+                addr: [127, 0, 0, 1].into(),
+                port,
+            }),
+        ],
+    ));
+    let c = st.fd(me, client.as_raw_fd()).expect("socket learnt");
+    assert_eq!((c.kind.clone(), c.l4proto), (FdKind::Ipv4, L4Proto::Tcp));
+    assert_eq!(c.name, format!("127.0.0.1:{local}->127.0.0.1:{port}"));
 }

@@ -899,16 +899,28 @@ impl State {
     /// The socket fd of a call, created from the address family when the socket is unknown.
     fn socket_fd(&mut self, ev: &Event, num: i32, addr: Option<&SockAddr>) -> Option<&mut Fd> {
         let max = self.opts.max_fds_per_process;
+        let pid = ev.host_pid;
         let p = self.ensure(ev);
         if !p.fds.contains_key(&num) {
-            let kind = addr.map(kind_of_addr)?;
             if p.fds.len() >= max {
                 self.stats.fds_dropped += 1;
                 return None;
             }
-            p.fds.insert(num, Fd::new(num, kind, String::new()));
+            // live, the socket (with its protocol and, once connected, its local end) can be
+            // read from /proc; otherwise its kind follows the address family
+            let from_proc = self
+                .opts
+                .proc_root
+                .as_deref()
+                .and_then(|root| super::procfs::read_fd(root, pid, num))
+                .filter(Fd::is_socket);
+            let fd = match from_proc {
+                Some(fd) => fd,
+                None => Fd::new(num, addr.map(kind_of_addr)?, String::new()),
+            };
+            self.procs.get_mut(&pid)?.fds.insert(num, fd);
         }
-        self.procs.get_mut(&ev.host_pid)?.fds.get_mut(&num)
+        self.procs.get_mut(&pid)?.fds.get_mut(&num)
     }
 
     fn on_connect(&mut self, ev: &Event) {
@@ -921,7 +933,7 @@ impl State {
             Some(SockAddr::Unix { path }) => fd.name = path,
             Some(a) => {
                 fd.server = endpoint(&a);
-                fd.client = fd.bound;
+                fd.client = fd.bound.or(fd.client);
                 fd.is_server = false;
                 rename_socket(fd);
             }
