@@ -150,6 +150,12 @@ fn containers_from_runc_state_and_bundles() {
             "root": {"path": "fs"},
             "hostname": "db-host",
             "process": {"capabilities": {"bounding": ALL_CAPS}},
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid"]},
+                {"destination": "/var/run/docker.sock", "type": "bind", "source": "/run/docker.sock", "options": ["rbind", "rprivate", "rw"]},
+                {"destination": "/etc/hosts", "type": "bind", "source": "/var/lib/x/hosts", "options": ["rbind", "ro"]},
+                {"type": "bind", "source": "/no-destination"}
+            ],
             "annotations": {
                 "io.kubernetes.container.name": "postgres",
                 "io.kubernetes.pod.name": "db-0",
@@ -226,6 +232,27 @@ fn containers_from_runc_state_and_bundles() {
     assert_eq!(c2.rootfs, b2.join("fs").display().to_string());
     assert_eq!(c2.start_ts, 1_796_544_000_000_000_000);
     assert_eq!(st.user_name(70, C2), Some("postgres"));
+    assert_eq!(
+        c2.mounts.len(),
+        3,
+        "an entry without destination is skipped"
+    );
+    let sock = c2.mount_by_dest("/var/run/docker.sock").unwrap();
+    assert_eq!(
+        (
+            sock.source.as_str(),
+            sock.fstype.as_str(),
+            sock.rw,
+            sock.propagation.as_str()
+        ),
+        ("/run/docker.sock", "bind", true, "rprivate")
+    );
+    assert!(!c2.mount_by_source("/var/lib/x/hosts").unwrap().rw);
+    assert_eq!(
+        c2.mounts_string(),
+        "proc:/proc::true:,/run/docker.sock:/var/run/docker.sock::true:rprivate,/var/lib/x/hosts:/etc/hosts::false:"
+    );
+    assert!(c1.mounts.is_empty());
     assert_eq!(
         st.user_name(0, C2),
         None,

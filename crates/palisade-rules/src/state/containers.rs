@@ -8,7 +8,7 @@
 //! `io.kubernetes.cri-o.ImageName` and `io.kubernetes.cri-o.Labels`. Pod labels are only known
 //! under CRI-O (containerd keeps them in its own database, not in the bundle).
 
-use super::ContainerInfo;
+use super::{ContainerInfo, ContainerMount};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -94,10 +94,55 @@ fn from_state_dir(state_path: &Path, id: &str) -> Option<ContainerInfo> {
         {
             caps = cap_list(b);
         }
+        if let Some(mounts) = spec.get("mounts").and_then(Value::as_array) {
+            info.mounts = mounts.iter().filter_map(mount_of).collect();
+        }
     }
     info.privileged = caps.len() >= PRIVILEGED_CAPS && caps.iter().any(|c| c == "CAP_SYS_ADMIN");
     apply_annotations(&mut info);
     Some(info)
+}
+
+/// One entry of an OCI config's `mounts`.
+fn mount_of(v: &Value) -> Option<ContainerMount> {
+    let dest = v.get("destination")?.as_str()?.to_string();
+    let opts: Vec<&str> = v
+        .get("options")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let propagation = opts
+        .iter()
+        .find(|o| {
+            matches!(
+                **o,
+                "private"
+                    | "rprivate"
+                    | "shared"
+                    | "rshared"
+                    | "slave"
+                    | "rslave"
+                    | "unbindable"
+                    | "runbindable"
+            )
+        })
+        .map(|o| o.to_string())
+        .unwrap_or_default();
+    Some(ContainerMount {
+        source: v
+            .get("source")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        dest,
+        fstype: v
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        rw: !opts.contains(&"ro"),
+        propagation,
+    })
 }
 
 fn cap_list(v: &Value) -> Vec<String> {

@@ -437,6 +437,24 @@ pub struct ContainerInfo {
     pub hostname: String,
     /// OCI annotations of the container, as the runtime recorded them.
     pub annotations: Vec<(String, String)>,
+    /// Mounts of the container's OCI config, in order (`container.mounts`,
+    /// `container.mount.dest[...]`, `container.mount.source[...]`).
+    pub mounts: Vec<ContainerMount>,
+}
+
+/// One mount of a container.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerMount {
+    /// Source on the host (a path for bind mounts, the file system name otherwise).
+    pub source: String,
+    /// Destination in the container.
+    pub dest: String,
+    /// File system type (`bind`, `proc`, `tmpfs`...).
+    pub fstype: String,
+    /// Whether it is writable (no `ro` option).
+    pub rw: bool,
+    /// Propagation option (`rprivate`, `shared`...), empty when none is given.
+    pub propagation: String,
 }
 
 impl ContainerInfo {
@@ -462,6 +480,27 @@ impl ContainerInfo {
     /// `container.image.digest`: the digest (`sha256:...`), empty when none.
     pub fn image_digest(&self) -> &str {
         self.image.split_once('@').map(|(_, d)| d).unwrap_or("")
+    }
+
+    /// The mount whose destination is `dest`.
+    pub fn mount_by_dest(&self, dest: &str) -> Option<&ContainerMount> {
+        self.mounts.iter().find(|m| m.dest == dest)
+    }
+
+    /// The mount whose source is `source`.
+    pub fn mount_by_source(&self, source: &str) -> Option<&ContainerMount> {
+        self.mounts.iter().find(|m| m.source == source)
+    }
+
+    /// `container.mounts`: `source:dest:mode:rw:propagation` items joined with commas, as
+    /// Falco's implementation joins them (its field description says spaces); mode is always
+    /// empty (a Docker SELinux label).
+    pub fn mounts_string(&self) -> String {
+        self.mounts
+            .iter()
+            .map(|m| format!("{}:{}::{}:{}", m.source, m.dest, m.rw, m.propagation))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// One annotation by key.
