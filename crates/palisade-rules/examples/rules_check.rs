@@ -52,6 +52,21 @@ fn main() {
         out.errors.len(),
         out.warnings.len()
     );
+    let fields = rs.fields_used();
+    let no_source: Vec<&str> = fields
+        .iter()
+        .filter(|f| {
+            palisade_rules::fields::lookup(f)
+                .is_some_and(|i| i.field.has_no_source())
+        })
+        .map(String::as_str)
+        .collect();
+    println!(
+        "fields referenced: {} ({} without a data source in this engine: {})",
+        fields.len(),
+        no_source.len(),
+        if no_source.is_empty() { "none".to_string() } else { no_source.join(", ") }
+    );
     for e in &out.errors {
         println!("error: {e}");
     }

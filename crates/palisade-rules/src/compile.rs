@@ -625,6 +625,8 @@ pub struct Env<'e> {
     pub used_lists: HashSet<String>,
     /// Unknown event type names met (for warnings).
     pub unknown_evttypes: Vec<String>,
+    /// Fields referenced (`evt.arg.NAME` as written).
+    pub used_fields: std::collections::BTreeSet<String>,
 }
 
 impl<'e> Env<'e> {
@@ -639,6 +641,7 @@ impl<'e> Env<'e> {
             used_macros: HashSet::new(),
             used_lists: HashSet::new(),
             unknown_evttypes: Vec::new(),
+            used_fields: Default::default(),
         }
     }
 
@@ -750,6 +753,10 @@ impl<'e> Env<'e> {
                     FieldError::BadArg(m) => CompileError::Other(format!("{m}{}", near(text, *pos))),
                 })?;
                 let ty = f.field.info().ty;
+                self.used_fields.insert(match f.field {
+                    Field::EvtArg | Field::EvtRawArg => field_arg_display(&f),
+                    _ => f.field.name().to_string(),
+                });
                 Ok((COperand::Field(f), ty))
             }
             Operand::Literal(s) => Ok((COperand::Lit(s.clone()), FieldType::Str)),

@@ -65,6 +65,7 @@ pub struct RuleSet {
     pub(crate) lists: usize,
     /// Rules evaluated for every event type.
     pub(crate) any_type: Vec<u32>,
+    pub(crate) fields_used: std::collections::BTreeSet<String>,
     /// Rule indexes per event id slot (see [`crate::compile::evt_slot`]).
     pub(crate) by_type: Vec<Vec<u32>>,
 }
@@ -136,6 +137,11 @@ impl RuleSet {
     /// Every rule (enabled or not), in definition order.
     pub fn rules(&self) -> &[RuleInfo] {
         &self.infos
+    }
+
+    /// Every field the compiled rules reference (conditions, exceptions and outputs).
+    pub fn fields_used(&self) -> &std::collections::BTreeSet<String> {
+        &self.fields_used
     }
 
     /// Number of macros defined.

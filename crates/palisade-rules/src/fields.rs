@@ -220,6 +220,22 @@ impl Field {
         self.info().name
     }
 
+    /// Whether this engine has no data source for the field (it parses, but never has a value
+    /// or is always false).
+    pub fn has_no_source(self) -> bool {
+        matches!(
+            self,
+            Field::EvtBuffer
+                | Field::ContainerMounts
+                | Field::ContainerMountDest
+                | Field::ContainerMountSource
+                | Field::ProcIsExeWritable
+                | Field::ProcIsContainerHealthcheck
+                | Field::ProcIsContainerLivenessProbe
+                | Field::ProcIsContainerReadinessProbe
+        )
+    }
+
     /// Whether the unindexed form means "any ancestor".
     pub fn is_ancestor_field(self) -> bool {
         matches!(

@@ -107,12 +107,4 @@ impl Template {
         fields.insert("evt.time".to_string(), serde_json::Value::from(ctx.ev.ts));
         (out, fields)
     }
-
-    /// The field keys of the template, in order.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.parts.iter().filter_map(|p| match p {
-            Part::Field { key, .. } => Some(key.as_str()),
-            Part::Lit(_) => None,
-        })
-    }
 }

@@ -24,6 +24,7 @@ pub mod fields;
 mod loader;
 pub mod output;
 pub mod state;
+pub mod synth;
 pub mod view;
 
 pub use alert::{Alert, Priority};

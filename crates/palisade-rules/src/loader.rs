@@ -1099,6 +1099,7 @@ fn compile(mut c: Collector, opts: &LoadOptions) -> LoadOutcome {
             }
         }
     }
+    rs.fields_used = std::mem::take(&mut env.used_fields);
     let used_macros = std::mem::take(&mut env.used_macros);
     let mut used_lists = std::mem::take(&mut env.used_lists);
     used_lists.extend(list_used_by_list);
