@@ -160,6 +160,18 @@ fn seeds_from_a_fake_proc_tree() {
             upper.display().to_string().replace(' ', "\\040")
         ),
     );
+    // a second process of the container runs the dropped program
+    fp.process(
+        4300,
+        4300,
+        4242,
+        "dropper",
+        &["./dropper"],
+        "/usr/local/bin/dropper",
+        "/",
+        "S 4242 4300 4200 0 4300 4194560 1 0 0 0 3 4 0 0 20 0 1 0 12400 0",
+        &format!("0::/kubepods/besteffort/pod1/{CID}\n"),
+    );
     // a thread id listed at the top level is not a process
     fp.process(
         4243,
@@ -177,7 +189,7 @@ fn seeds_from_a_fake_proc_tree() {
 
     let mut st = State::new(StateOptions::isolated());
     let stats = st.seed_from_proc(&proc_root).unwrap();
-    assert_eq!(stats.processes, 2, "{stats:?}");
+    assert_eq!(stats.processes, 3, "{stats:?}");
     assert_eq!(stats.skipped, 2, "{stats:?}");
     assert_eq!(stats.threads, 1);
     assert_eq!(stats.fds, 12);
@@ -205,6 +217,10 @@ fn seeds_from_a_fake_proc_tree() {
     assert_eq!(p.cap_effective, 0x1ff_ffff_ffff);
     assert_eq!(p.start_ts, 1_700_000_000_000_000_000 + 12345 * 10_000_000);
     assert_eq!(p.container_id, CID);
+    assert!(!p.exe_upper_layer, "bash is an image file");
+    let dropper = st.process(4300).unwrap();
+    assert!(dropper.exe_upper_layer, "in the overlay's upper directory");
+    assert_eq!(dropper.tty, 0);
     assert_eq!(st.thread_group(4243).map(|g| g.pid), Some(4242));
     assert_eq!(st.parent(p).map(|g| g.name.as_str()), Some("systemd"));
     assert_eq!(

@@ -683,6 +683,17 @@ impl State {
             let dir: PathBuf = proc_root.join(pid.to_string());
             self.inspect_container_process(&cid, &dir);
         }
+        // programs running from a container's overlay upper directory
+        for p in self.procs.values_mut() {
+            if let Some(upper) = self
+                .containers
+                .get(&p.container_id)
+                .and_then(|c| c.upperdir.as_ref())
+                && p.exepath.starts_with('/')
+            {
+                p.exe_upper_layer = upper.join(p.exepath.trim_start_matches('/')).exists();
+            }
+        }
         Ok(stats)
     }
 }
