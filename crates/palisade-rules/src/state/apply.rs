@@ -363,6 +363,10 @@ impl State {
         }
         let p = self.procs.get_mut(&pid).expect("just inserted");
         p.last_seen = ev.ts;
+        if ev.host_tid == pid && !ev.comm.is_empty() && p.name != ev.comm {
+            // the main thread renamed itself (prctl PR_SET_NAME: runc:[0:PARENT]...)
+            p.name.clone_from(&ev.comm);
+        }
         if ev.host_ppid != 0 && p.ppid != ev.host_ppid {
             // reparented (the parent exited) or created without knowing the parent
             p.ppid = ev.host_ppid;
@@ -539,6 +543,10 @@ impl State {
                 p
             }
         };
+        if !ev.comm.is_empty() {
+            // the child starts with the comm of the thread that forked it
+            c.name.clone_from(&ev.comm);
+        }
         c.pid = child;
         c.vpid = child_vpid;
         c.ppid = parent_pid;
