@@ -36,11 +36,14 @@ fn main() {
     let gen_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     {
-        let mut cw = CaptureWriter::create(&capture, &CaptureHeader {
-            hostname: "bench".into(),
-            command: "rules_bench".into(),
-            ..CaptureHeader::default()
-        })
+        let mut cw = CaptureWriter::create(
+            &capture,
+            &CaptureHeader {
+                hostname: "bench".into(),
+                command: "rules_bench".into(),
+                ..CaptureHeader::default()
+            },
+        )
         .expect("create capture");
         for ev in &w.events {
             cw.write(ev).expect("write capture");
@@ -153,10 +156,16 @@ fn main() {
         .iter()
         .zip(&before)
         .zip(engine.rules().rules())
-        .map(|((s, b), r)| (s.nanos - b.nanos, s.evaluated - b.evaluated, r.name.as_str()))
+        .map(|((s, b), r)| {
+            (
+                s.nanos - b.nanos,
+                s.evaluated - b.evaluated,
+                r.name.as_str(),
+            )
+        })
         .filter(|(_, e, _)| *e > 0)
         .collect();
-    cost.sort_by(|a, b| b.0.cmp(&a.0));
+    cost.sort_by_key(|c| std::cmp::Reverse(c.0));
     println!("costliest rules (profiled pass; timer overhead included):");
     for (ns, evals, name) in cost.iter().take(top) {
         println!(

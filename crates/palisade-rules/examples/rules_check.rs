@@ -41,7 +41,9 @@ fn main() {
     for f in &files {
         let name = f.display().to_string();
         let (n, en, sk, er) = per_file.get(&name).copied().unwrap_or_default();
-        println!("{name}: {n} rules compiled ({en} enabled, {sk} skipped for unknown fields), {er} errors");
+        println!(
+            "{name}: {n} rules compiled ({en} enabled, {sk} skipped for unknown fields), {er} errors"
+        );
     }
     println!(
         "total: {} rules compiled, {} active, {} macros, {} lists, {} errors, {} warnings",
@@ -55,17 +57,18 @@ fn main() {
     let fields = rs.fields_used();
     let no_source: Vec<&str> = fields
         .iter()
-        .filter(|f| {
-            palisade_rules::fields::lookup(f)
-                .is_some_and(|i| i.field.has_no_source())
-        })
+        .filter(|f| palisade_rules::fields::lookup(f).is_some_and(|i| i.field.has_no_source()))
         .map(String::as_str)
         .collect();
     println!(
         "fields referenced: {} ({} without a data source in this engine: {})",
         fields.len(),
         no_source.len(),
-        if no_source.is_empty() { "none".to_string() } else { no_source.join(", ") }
+        if no_source.is_empty() {
+            "none".to_string()
+        } else {
+            no_source.join(", ")
+        }
     );
     for e in &out.errors {
         println!("error: {e}");
@@ -80,6 +83,9 @@ fn main() {
     for (k, n) in by_code {
         println!("warnings {k}: {n}");
     }
-    let failed = out.errors.iter().any(|e| strict.is_empty() || strict.contains(&e.loc.file));
+    let failed = out
+        .errors
+        .iter()
+        .any(|e| strict.is_empty() || strict.contains(&e.loc.file));
     std::process::exit(if failed { 1 } else { 0 });
 }

@@ -251,10 +251,7 @@ fn types(n: &Node) -> Option<EvtBits> {
     match n {
         Node::EvtType(b) => Some((**b).clone()),
         Node::Const(false) => Some(EvtBits::empty()),
-        Node::And(v) => v
-            .iter()
-            .filter_map(types)
-            .reduce(|a, b| a.intersect(&b)),
+        Node::And(v) => v.iter().filter_map(types).reduce(|a, b| a.intersect(&b)),
         Node::Or(v) => {
             let mut acc = EvtBits::empty();
             for c in v.iter() {
@@ -359,8 +356,8 @@ fn test(cmp: &Cmp, v: &V<'_>, ctx: &Ctx<'_>) -> bool {
     }
     match cmp {
         Cmp::Exists => true,
-        Cmp::StrEq(s) => &*text(v) == &**s,
-        Cmp::StrNe(s) => &*text(v) != &**s,
+        Cmp::StrEq(s) => *text(v) == **s,
+        Cmp::StrNe(s) => *text(v) != **s,
         Cmp::Contains(s) => text(v).contains(&**s),
         Cmp::IContains(s) => icontains(&text(v), s),
         Cmp::StartsWith(s) => text(v).starts_with(&**s),
@@ -467,18 +464,21 @@ fn transform<'c>(
     match t {
         Transformer::ToLower => Some(map_str(eval_operand(&args[0], ctx)?, &|s| s.to_lowercase())),
         Transformer::ToUpper => Some(map_str(eval_operand(&args[0], ctx)?, &|s| s.to_uppercase())),
-        Transformer::Basename => Some(map_str(eval_operand(&args[0], ctx)?, &|s| {
-            match s.rfind('/') {
+        Transformer::Basename => Some(map_str(
+            eval_operand(&args[0], ctx)?,
+            &|s| match s.rfind('/') {
                 Some(i) => s[i + 1..].to_string(),
                 None => s.to_string(),
-            }
-        })),
+            },
+        )),
         Transformer::B64 => {
             let v = eval_operand(&args[0], ctx)?;
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(text(&v).trim().as_bytes())
                 .ok()?;
-            Some(V::S(Cow::Owned(String::from_utf8_lossy(&decoded).into_owned())))
+            Some(V::S(Cow::Owned(
+                String::from_utf8_lossy(&decoded).into_owned(),
+            )))
         }
         Transformer::Len => Some(V::I(match eval_operand(&args[0], ctx)? {
             V::List(l) => l.len() as i64,
@@ -750,7 +750,9 @@ impl<'e> Env<'e> {
                         field: n,
                         context: String::new(),
                     },
-                    FieldError::BadArg(m) => CompileError::Other(format!("{m}{}", near(text, *pos))),
+                    FieldError::BadArg(m) => {
+                        CompileError::Other(format!("{m}{}", near(text, *pos)))
+                    }
                 })?;
                 let ty = f.field.info().ty;
                 self.used_fields.insert(match f.field {
@@ -810,14 +812,18 @@ impl<'e> Env<'e> {
                     }
                     Transformer::Getopt => {
                         if n != 2 {
-                            return bad("getopt() requires exactly 2 arguments: args list and optstring");
+                            return bad(
+                                "getopt() requires exactly 2 arguments: args list and optstring",
+                            );
                         }
                         if types[0] != FieldType::StrList {
                             return bad("getopt() first argument must be a list");
                         }
                         match arg {
                             Some(a) if a.chars().count() != 1 => {
-                                return bad("getopt() field argument must be a single option character");
+                                return bad(
+                                    "getopt() field argument must be a single option character",
+                                );
                             }
                             Some(_) => FieldType::Str,
                             None => FieldType::StrList,
@@ -1000,12 +1006,14 @@ fn parse_net(s: &str) -> Option<Net> {
     if let Ok(n) = s.parse::<ipnet::IpNet>() {
         return Some(Net(n.trunc()));
     }
-    s.parse::<IpAddr>().ok().map(|ip| Net(ipnet::IpNet::from(ip)))
+    s.parse::<IpAddr>()
+        .ok()
+        .map(|ip| Net(ipnet::IpNet::from(ip)))
 }
 
 fn parse_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -1075,7 +1083,11 @@ fn scalar_cmp(op: Op, ty: FieldType, val: &str, at: &str) -> Result<Cmp, Compile
             Ok(r) => Cmp::Regex(Box::new(r)),
             Err(e) => {
                 let why = e.to_string();
-                let why = why.lines().last().unwrap_or("").trim_start_matches("error: ");
+                let why = why
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ");
                 return err(format!("invalid regex '{val}': {why}"));
             }
         },

@@ -296,7 +296,9 @@ pub struct ParseError {
     pub message: String,
 }
 
-const MAX_DEPTH: usize = 1000;
+/// Nesting limit of parentheses and `not` (Falco allows 1000; real rules nest a few levels, and
+/// the limit keeps the recursive parser, compiler and evaluator far from the stack's end).
+const MAX_DEPTH: usize = 200;
 
 /// Parses a condition.
 pub fn parse(text: &str) -> Result<Expr, ParseError> {
@@ -460,11 +462,9 @@ impl<'a> Parser<'a> {
             }
             Some(c) if is_ident_start(c) => {
                 let word = self.word_with_dots();
-                if word.contains('.') {
-                    self.i = start;
-                    let lhs = self.operand()?;
-                    self.condition(lhs, start)
-                } else if self.peek() == Some(b'(') && Transformer::from_name(&word).is_some() {
+                if word.contains('.')
+                    || (self.peek() == Some(b'(') && Transformer::from_name(&word).is_some())
+                {
                     self.i = start;
                     let lhs = self.operand()?;
                     self.condition(lhs, start)
@@ -486,9 +486,9 @@ impl<'a> Parser<'a> {
     fn word_with_dots(&mut self) -> String {
         let start = self.i;
         while let Some(c) = self.peek() {
-            if is_ident_char(c) {
-                self.i += 1;
-            } else if c == b'.' && self.s.get(self.i + 1).is_some_and(|&d| is_ident_char(d)) {
+            if is_ident_char(c)
+                || (c == b'.' && self.s.get(self.i + 1).is_some_and(|&d| is_ident_char(d)))
+            {
                 self.i += 1;
             } else {
                 break;
@@ -540,7 +540,9 @@ impl<'a> Parser<'a> {
         }
         if !word.contains('.') {
             self.i = start;
-            return Err(self.err(&format!("'{word}' is not a field name (fields look like class.name)")));
+            return Err(self.err(&format!(
+                "'{word}' is not a field name (fields look like class.name)"
+            )));
         }
         let arg = self.field_arg()?;
         Ok(Operand::Field {
@@ -829,35 +831,34 @@ pub fn unquote_item(item: &str) -> String {
 mod tests {
     use super::*;
 
-    fn field(name: &str) -> Operand {
-        Operand::Field {
-            name: name.into(),
-            arg: None,
-            pos: 0,
-        }
-    }
-
     fn strip(e: &Expr) -> String {
         match e {
-            Expr::And(v) => format!(
-                "and({})",
-                v.iter().map(strip).collect::<Vec<_>>().join(",")
-            ),
+            Expr::And(v) => format!("and({})", v.iter().map(strip).collect::<Vec<_>>().join(",")),
             Expr::Or(v) => format!("or({})", v.iter().map(strip).collect::<Vec<_>>().join(",")),
             Expr::Not(e) => format!("not({})", strip(e)),
             Expr::Macro(m, _) => m.clone(),
             Expr::Check(c) => {
                 let rhs = match &c.rhs {
                     Rhs::None => String::new(),
-                    Rhs::Value(v) => format!(" {}", v.text),
+                    Rhs::Value(v) => v.text.clone(),
                     Rhs::List(v) => format!(
-                        " [{}]",
-                        v.iter().map(|v| v.text.clone()).collect::<Vec<_>>().join("|")
+                        "[{}]",
+                        v.iter()
+                            .map(|v| v.text.clone())
+                            .collect::<Vec<_>>()
+                            .join("|")
                     ),
-                    Rhs::ListName(n, _) => format!(" @{n}"),
-                    Rhs::Operand(o) => format!(" val:{o}"),
+                    Rhs::ListName(n, _) => format!("@{n}"),
+                    Rhs::Operand(o) => format!("val:{o}"),
                 };
-                format!("{}{}{}", c.lhs, c.op, rhs)
+                let word = c.op.as_str().bytes().all(|b| b.is_ascii_alphabetic());
+                let sep = if word { " " } else { "" };
+                let tail = if rhs.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {rhs}")
+                };
+                format!("{}{sep}{}{tail}", c.lhs, c.op)
             }
         }
     }
@@ -896,7 +897,10 @@ mod tests {
             p("container.mount.dest[/var/run/docker.sock] exists"),
             "container.mount.dest[/var/run/docker.sock] exists"
         );
-        assert_eq!(p("proc.name = val(proc.pname)"), "proc.name= val:proc.pname");
+        assert_eq!(
+            p("proc.name = val(proc.pname)"),
+            "proc.name= val:proc.pname"
+        );
         assert_eq!(
             p("tolower(proc.name) = tolower(proc.pname)"),
             "tolower(proc.name)= val:tolower(proc.pname)"
@@ -906,7 +910,10 @@ mod tests {
             "proc.name startswith [a|b]"
         );
         assert_eq!(p("evt.type in(open,openat)"), "evt.type in [open|openat]");
-        assert_eq!(p("a and fd.name contains \"x\\\"y\""), "and(a,fd.name contains x\"y)");
+        assert_eq!(
+            p("a and fd.name contains \"x\\\"y\""),
+            "and(a,fd.name contains x\"y)"
+        );
         assert_eq!(p("proc.name intersects (a)"), "proc.name intersects [a]");
         // Keywords need a boundary: `order` is a macro, not `or` + `der`.
         assert_eq!(p("order"), "order");
@@ -921,7 +928,14 @@ mod tests {
             c.lhs,
             Operand::Transform {
                 t: Transformer::Join,
-                args: vec![Operand::Literal(",".into()), field("fd.types")],
+                args: vec![
+                    Operand::Literal(",".into()),
+                    Operand::Field {
+                        name: "fd.types".into(),
+                        arg: None,
+                        pos: 10
+                    }
+                ],
                 arg: None,
                 pos: 0
             }
@@ -935,9 +949,19 @@ mod tests {
         let e = parse("proc.name bash").unwrap_err();
         assert_eq!(e.pos, 10);
         assert!(e.message.contains("expected an operator"), "{e}");
-        assert!(parse("(a or b").unwrap_err().message.contains("expected ')'"));
+        assert!(
+            parse("(a or b")
+                .unwrap_err()
+                .message
+                .contains("expected ')'")
+        );
         assert!(parse("proc.name in (a, b").is_err());
-        assert!(parse("proc.name = 'open").unwrap_err().message.contains("unterminated"));
+        assert!(
+            parse("proc.name = 'open")
+                .unwrap_err()
+                .message
+                .contains("unterminated")
+        );
         assert!(parse("").is_err());
         assert!(parse("a b").unwrap_err().message.contains("unexpected 'b'"));
         assert!(parse("foo(proc.name) = a").is_err());

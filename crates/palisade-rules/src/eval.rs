@@ -214,7 +214,9 @@ impl<'a> Ctx<'a> {
                     _ => None,
                 })?;
                 let (kind, server) = match addr {
-                    SockAddr::Inet { addr, port } => (FdKind::Ipv4, Some((IpAddr::V4(*addr), *port))),
+                    SockAddr::Inet { addr, port } => {
+                        (FdKind::Ipv4, Some((IpAddr::V4(*addr), *port)))
+                    }
                     SockAddr::Inet6 { addr, port, .. } => {
                         (FdKind::Ipv6, Some((IpAddr::V6(*addr), *port)))
                     }
@@ -394,7 +396,9 @@ fn arg_value<'a>(c: &'a Ctx<'_>, r: ArgRef<'a>, raw: bool) -> Option<V<'a>> {
                     ArgValue::Str(s) => Some(V::S(Cow::Borrowed(s))),
                     ArgValue::Bytes(b) => Some(V::Bytes(Cow::Borrowed(b))),
                     ArgValue::None => None,
-                    other => evinfo::render(c.ev, def, other, &|_| None).map(|s| V::S(Cow::Owned(s))),
+                    other => {
+                        evinfo::render(c.ev, def, other, &|_| None).map(|s| V::S(Cow::Owned(s)))
+                    }
                 };
             }
             if let ArgValue::Str(s) = v {
@@ -431,7 +435,12 @@ pub fn extract<'a>(c: &'a Ctx<'_>, f: &FieldRef) -> Option<V<'a>> {
         EvtTime => Some(V::I(ev.ts as i64)),
         EvtTimeS => owned(time_of_day(ev.ts)[..8].to_string()),
         EvtTimeIso => owned(iso8601(ev.ts)),
-        EvtDatetime => owned(iso8601(ev.ts).replace('T', " ").trim_end_matches('Z').to_string()),
+        EvtDatetime => owned(
+            iso8601(ev.ts)
+                .replace('T', " ")
+                .trim_end_matches('Z')
+                .to_string(),
+        ),
         EvtRawTime => Some(V::I(ev.ts as i64)),
         EvtCpu => Some(V::I(ev.cpu as i64)),
         EvtRes => {
@@ -505,9 +514,12 @@ pub fn extract<'a>(c: &'a Ctx<'_>, f: &FieldRef) -> Option<V<'a>> {
             owned(out)
         }
         ProcCmdnargs => c.proc().map(|p| V::I(p.args.len() as i64)),
-        ProcCmdlenargs => c
-            .proc()
-            .map(|p| V::I(p.args.iter().map(|a| a.len() as i64).sum::<i64>() + p.args.len().saturating_sub(1) as i64)),
+        ProcCmdlenargs => c.proc().map(|p| {
+            V::I(
+                p.args.iter().map(|a| a.len() as i64).sum::<i64>()
+                    + p.args.len().saturating_sub(1) as i64,
+            )
+        }),
         ProcCwd => {
             let cwd = &c.proc()?.cwd;
             if cwd.ends_with('/') {
@@ -564,7 +576,7 @@ pub fn extract<'a>(c: &'a Ctx<'_>, f: &FieldRef) -> Option<V<'a>> {
             match &f.arg {
                 FieldArg::Key(k) => env.iter().find_map(|e| {
                     let (n, v) = e.split_once('=')?;
-                    (n == k).then(|| V::S(Cow::Borrowed(v)))
+                    (n == k).then_some(V::S(Cow::Borrowed(v)))
                 }),
                 _ => owned(env.join(" ")),
             }
@@ -588,17 +600,21 @@ pub fn extract<'a>(c: &'a Ctx<'_>, f: &FieldRef) -> Option<V<'a>> {
         ThreadTid => Some(V::I(ev.host_tid as i64)),
         ThreadVtid => Some(V::I(ev.tid as i64)),
         ThreadIsMain => Some(V::B(ev.host_tid == ev.host_pid)),
-        ThreadCapEffective => c.proc().map(|p| V::S(Cow::Owned(cap_names(p.cap_effective)))),
-        ThreadCapPermitted => c.proc().map(|p| V::S(Cow::Owned(cap_names(p.cap_permitted)))),
+        ThreadCapEffective => c
+            .proc()
+            .map(|p| V::S(Cow::Owned(cap_names(p.cap_effective)))),
+        ThreadCapPermitted => c
+            .proc()
+            .map(|p| V::S(Cow::Owned(cap_names(p.cap_permitted)))),
         ThreadCapInheritable => c
             .proc()
             .map(|p| V::S(Cow::Owned(cap_names(p.cap_inheritable)))),
 
         UserUid => Some(V::I(c.uid() as i64)),
-        UserName => c
-            .st
-            .user_name(c.uid(), c.container_id())
-            .map(|n| V::S(Cow::Borrowed(n))),
+        UserName => {
+            c.st.user_name(c.uid(), c.container_id())
+                .map(|n| V::S(Cow::Borrowed(n)))
+        }
         UserLoginuid => {
             let l = c.proc()?.loginuid;
             Some(V::I(if l == u32::MAX { -1 } else { l as i64 }))
@@ -608,21 +624,22 @@ pub fn extract<'a>(c: &'a Ctx<'_>, f: &FieldRef) -> Option<V<'a>> {
             if l == u32::MAX {
                 return None;
             }
-            c.st.user_name(l, c.container_id()).map(|n| V::S(Cow::Borrowed(n)))
+            c.st.user_name(l, c.container_id())
+                .map(|n| V::S(Cow::Borrowed(n)))
         }
-        UserHomedir => c
-            .st
-            .user_home(c.uid(), c.container_id())
-            .map(|n| V::S(Cow::Borrowed(n))),
-        UserShell => c
-            .st
-            .user_shell(c.uid(), c.container_id())
-            .map(|n| V::S(Cow::Borrowed(n))),
+        UserHomedir => {
+            c.st.user_home(c.uid(), c.container_id())
+                .map(|n| V::S(Cow::Borrowed(n)))
+        }
+        UserShell => {
+            c.st.user_shell(c.uid(), c.container_id())
+                .map(|n| V::S(Cow::Borrowed(n)))
+        }
         GroupGid => Some(V::I(c.gid() as i64)),
-        GroupName => c
-            .st
-            .group_name(c.gid(), c.container_id())
-            .map(|n| V::S(Cow::Borrowed(n))),
+        GroupName => {
+            c.st.group_name(c.gid(), c.container_id())
+                .map(|n| V::S(Cow::Borrowed(n)))
+        }
 
         FdNum | FdType | FdTypechar | FdName | FdNameraw | FdDirectory | FdFilename | FdIp
         | FdCip | FdSip | FdLip | FdRip | FdPort | FdCport | FdSport | FdLport | FdRport
@@ -762,11 +779,13 @@ fn fd_field<'a>(c: &'a Ctx<'_>, f: Field) -> Option<V<'a>> {
         FdConnected => Some(V::B(fd.is_socket() && fd.is_connected())),
         FdNameChanged => {
             let name = evinfo::info(c.ev.id).name;
-            Some(V::B(matches!(
-                name,
-                "connect" | "accept" | "accept4" | "bind" | "sendto" | "sendmsg" | "recvfrom"
-            ) && c.ev.ret >= 0
-                || name == "connect"))
+            Some(V::B(
+                matches!(
+                    name,
+                    "connect" | "accept" | "accept4" | "bind" | "sendto" | "sendmsg" | "recvfrom"
+                ) && c.ev.ret >= 0
+                    || name == "connect",
+            ))
         }
         _ => None,
     }

@@ -44,17 +44,13 @@ fn falco_name(name: &'static str) -> &'static str {
 fn fd_source(name: &str, args: &[ArgDef]) -> FdSource {
     match name {
         "open" | "openat" | "openat2" | "creat" => FdSource::OpenRet,
-        "socket" | "accept" | "accept4" | "memfd_create" | "eventfd" | "eventfd2"
-        | "signalfd" | "signalfd4" | "timerfd_create" | "inotify_init" | "inotify_init1"
-        | "epoll_create" | "epoll_create1" | "userfaultfd" | "pidfd_open" | "fanotify_init" => {
-            FdSource::Ret
-        }
+        "socket" | "accept" | "accept4" | "memfd_create" | "eventfd" | "eventfd2" | "signalfd"
+        | "signalfd4" | "timerfd_create" | "inotify_init" | "inotify_init1" | "epoll_create"
+        | "epoll_create1" | "userfaultfd" | "pidfd_open" | "fanotify_init" => FdSource::Ret,
         // dup: Falco's fd fields describe the duplicated (old) fd.
         _ => match args.iter().position(|a| a.kind == ArgKind::Fd) {
             // `*at` calls: the directory fd is not what the event is about.
-            Some(i) if args[i].name == "dirfd" || args[i].name.ends_with("dirfd") => {
-                FdSource::None
-            }
+            Some(i) if args[i].name == "dirfd" || args[i].name.ends_with("dirfd") => FdSource::None,
             Some(i) => FdSource::Arg(i),
             None => FdSource::None,
         },
@@ -110,9 +106,10 @@ fn alias(ev: &Event, info: &EvInfo, name: &str) -> Option<usize> {
     let by = |n: &str| info.args.iter().position(|a| a.name == n);
     let first_kind = |k: ArgKind| info.args.iter().position(|a| a.kind == k);
     match name {
-        "name" | "path" | "filename" | "exe" | "pathname" => {
-            by("pathname").or_else(|| by("path")).or_else(|| by("name")).or_else(|| first_kind(ArgKind::Path))
-        }
+        "name" | "path" | "filename" | "exe" | "pathname" => by("pathname")
+            .or_else(|| by("path"))
+            .or_else(|| by("name"))
+            .or_else(|| first_kind(ArgKind::Path)),
         "fd" => match info.fd {
             FdSource::Arg(i) => Some(i),
             _ => by("fd").or_else(|| by("sockfd")).or_else(|| by("oldfd")),
@@ -375,9 +372,10 @@ pub fn render(
                 ("ptrace", "request") => {
                     lookup(PTRACE, n).map_or_else(|| n.to_string(), str::to_string)
                 }
-                ("unshare", "flags") | ("clone", "flags") | ("clone3", "flags") | ("setns", "nstype") => {
-                    bits(CLONE_FLAGS, n)
-                }
+                ("unshare", "flags")
+                | ("clone", "flags")
+                | ("clone3", "flags")
+                | ("setns", "nstype") => bits(CLONE_FLAGS, n),
                 ("bpf", "cmd") => BPF_CMDS
                     .get(n as usize)
                     .map_or_else(|| n.to_string(), |s| s.to_string()),
@@ -433,7 +431,10 @@ mod tests {
         assert_eq!(open_flags(0o1101), "O_WRONLY|O_CREAT|O_TRUNC");
         assert_eq!(open_flags(0o2000002), "O_RDWR|O_CLOEXEC");
         assert_eq!(open_flags(0o4010001), "O_WRONLY|O_SYNC");
-        assert_eq!(bits(CLONE_FLAGS, 0x20000 | 0x40000000), "CLONE_NEWNS|CLONE_NEWNET");
+        assert_eq!(
+            bits(CLONE_FLAGS, 0x20000 | 0x40000000),
+            "CLONE_NEWNS|CLONE_NEWNET"
+        );
     }
 
     #[test]
@@ -442,7 +443,10 @@ mod tests {
         assert_eq!(info(openat).name, "openat");
         assert_eq!(info(openat).fd, FdSource::OpenRet);
         assert_eq!(info(EventId::SCHED_PROCESS_EXIT).name, "procexit");
-        assert_eq!(slots_for_name("procexit"), vec![evt_slot(EventId::SCHED_PROCESS_EXIT)]);
+        assert_eq!(
+            slots_for_name("procexit"),
+            vec![evt_slot(EventId::SCHED_PROCESS_EXIT)]
+        );
         let connect = EventId::from_name("connect").unwrap();
         assert_eq!(info(connect).fd, FdSource::Arg(0));
         let dup2 = EventId::from_name("dup2").unwrap();

@@ -253,7 +253,13 @@ impl Field {
 pub fn lookup(name: &str) -> Option<&'static FieldInfo> {
     static MAP: std::sync::OnceLock<std::collections::HashMap<&'static str, usize>> =
         std::sync::OnceLock::new();
-    let map = MAP.get_or_init(|| FIELDS.iter().enumerate().map(|(i, f)| (f.name, i)).collect());
+    let map = MAP.get_or_init(|| {
+        FIELDS
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name, i))
+            .collect()
+    });
     map.get(name).map(|&i| &FIELDS[i])
 }
 
@@ -297,7 +303,10 @@ impl std::fmt::Display for FieldError {
 
 /// Resolves `name` with an optional bracket argument.
 pub fn resolve(name: &str, arg: Option<&str>) -> Result<FieldRef, FieldError> {
-    for (prefix, field) in [("evt.arg.", Field::EvtArg), ("evt.rawarg.", Field::EvtRawArg)] {
+    for (prefix, field) in [
+        ("evt.arg.", Field::EvtArg),
+        ("evt.rawarg.", Field::EvtRawArg),
+    ] {
         if let Some(rest) = name.strip_prefix(prefix) {
             if arg.is_some() || rest.is_empty() {
                 return Err(FieldError::BadArg(format!(
@@ -376,7 +385,10 @@ mod tests {
             resolve("evt.arg.flags", None).unwrap().arg,
             FieldArg::Key("flags".into())
         );
-        assert_eq!(resolve("evt.arg", Some("0")).unwrap().arg, FieldArg::Index(0));
+        assert_eq!(
+            resolve("evt.arg", Some("0")).unwrap().arg,
+            FieldArg::Index(0)
+        );
         assert!(matches!(
             resolve("proc.nope", None),
             Err(FieldError::Unknown(_))

@@ -152,7 +152,13 @@ impl Collector {
         });
     }
 
-    fn warn(&mut self, l: Location, it: Option<ItemRef>, code: WarningCode, msg: impl Into<String>) {
+    fn warn(
+        &mut self,
+        l: Location,
+        it: Option<ItemRef>,
+        code: WarningCode,
+        msg: impl Into<String>,
+    ) {
         self.warnings.push(Warning {
             loc: l,
             item: it,
@@ -221,7 +227,10 @@ impl Collector {
             self.err(
                 l,
                 None,
-                format!("unexpected element of type {}: each item must be a mapping", it.node_type()),
+                format!(
+                    "unexpected element of type {}: each item must be a mapping",
+                    it.node_type()
+                ),
             );
             return;
         }
@@ -241,7 +250,10 @@ impl Collector {
                 l,
                 None,
                 WarningCode::UnknownItem,
-                format!("unknown top level item (keys: {}); ignored", keys.join(", ")),
+                format!(
+                    "unknown top level item (keys: {}); ignored",
+                    keys.join(", ")
+                ),
             );
         }
     }
@@ -249,7 +261,11 @@ impl Collector {
     fn engine_version(&mut self, file: &str, v: &Y) {
         let l = loc(file, v);
         let Some(t) = scalar_text(v) else {
-            self.err(l, item(ItemKind::EngineVersion, ""), "value must be a version string");
+            self.err(
+                l,
+                item(ItemKind::EngineVersion, ""),
+                "value must be a version string",
+            );
             return;
         };
         let parts: Vec<&str> = t.trim().split('.').collect();
@@ -315,7 +331,13 @@ impl Collector {
         }
     }
 
-    fn string_list(&mut self, file: &str, v: &Y, it: Option<ItemRef>, what: &str) -> Option<Vec<String>> {
+    fn string_list(
+        &mut self,
+        file: &str,
+        v: &Y,
+        it: Option<ItemRef>,
+        what: &str,
+    ) -> Option<Vec<String>> {
         if v.is_null() {
             return Some(Vec::new());
         }
@@ -328,7 +350,11 @@ impl Collector {
             match scalar_text(x) {
                 Some(s) => out.push(s.to_string()),
                 None => {
-                    self.err(loc(file, x), it.clone(), format!("items of '{what}' must be strings"));
+                    self.err(
+                        loc(file, x),
+                        it.clone(),
+                        format!("items of '{what}' must be strings"),
+                    );
                     return None;
                 }
             }
@@ -336,7 +362,15 @@ impl Collector {
         Some(out)
     }
 
-    fn overrides(&mut self, file: &str, it: &Y, kind: ItemKind, name: &str, append_ok: &[&str], replace_ok: &[&str]) -> Option<Vec<(String, How)>> {
+    fn overrides(
+        &mut self,
+        file: &str,
+        it: &Y,
+        kind: ItemKind,
+        name: &str,
+        append_ok: &[&str],
+        replace_ok: &[&str],
+    ) -> Option<Vec<(String, How)>> {
         let ov = it.get("override")?;
         let ir = item(kind, name);
         let mut out = Vec::new();
@@ -353,7 +387,11 @@ impl Collector {
                     continue;
                 }
             };
-            let allowed = if how == How::Append { append_ok } else { replace_ok };
+            let allowed = if how == How::Append {
+                append_ok
+            } else {
+                replace_ok
+            };
             if !allowed.contains(&&*e.key) {
                 self.err(
                     loc(file, &e.value),
@@ -361,7 +399,11 @@ impl Collector {
                     format!(
                         "key '{}' cannot be overridden with '{}' (allowed: {})",
                         e.key,
-                        if how == How::Append { "append" } else { "replace" },
+                        if how == How::Append {
+                            "append"
+                        } else {
+                            "replace"
+                        },
                         allowed.join(", ")
                     ),
                 );
@@ -371,14 +413,21 @@ impl Collector {
                 self.err(
                     loc(file, &e.value),
                     ir.clone(),
-                    format!("override names '{}' but the item has no '{}' key", e.key, e.key),
+                    format!(
+                        "override names '{}' but the item has no '{}' key",
+                        e.key, e.key
+                    ),
                 );
                 continue;
             }
             out.push((e.key.to_string(), how));
         }
         if !ov.is_map() {
-            self.err(loc(file, ov), ir, "'override' must be a mapping of key: append|replace");
+            self.err(
+                loc(file, ov),
+                ir,
+                "'override' must be a mapping of key: append|replace",
+            );
         }
         Some(out)
     }
@@ -392,7 +441,12 @@ impl Collector {
         let ir = item(ItemKind::List, &name);
         for e in it.entries() {
             if !["list", "items", "append", "override"].contains(&&*e.key) {
-                self.warn(loc(file, &e.value), ir.clone(), WarningCode::UnknownKey, format!("unknown key '{}'; ignored", e.key));
+                self.warn(
+                    loc(file, &e.value),
+                    ir.clone(),
+                    WarningCode::UnknownKey,
+                    format!("unknown key '{}'; ignored", e.key),
+                );
             }
         }
         let Some(items_node) = it.get("items") else {
@@ -409,20 +463,33 @@ impl Collector {
             (Some(o), _) if !o.is_empty() => Some(o[0].1),
             (Some(_), _) => return,
             (None, true) => {
-                self.warn(l.clone(), ir.clone(), WarningCode::Deprecated, "'append: true' is deprecated; use 'override: {items: append}'");
+                self.warn(
+                    l.clone(),
+                    ir.clone(),
+                    WarningCode::Deprecated,
+                    "'append: true' is deprecated; use 'override: {items: append}'",
+                );
                 Some(How::Append)
             }
             (None, false) => None,
         };
         match (how, existing) {
-            (Some(_), None) => self.err(l, ir, "list is appended to or overridden but was not defined before"),
+            (Some(_), None) => self.err(
+                l,
+                ir,
+                "list is appended to or overridden but was not defined before",
+            ),
             (Some(How::Append), Some(i)) => self.lists[i].items.extend(items),
             (Some(How::Replace), Some(i)) => self.lists[i].items = items,
             (None, Some(i)) => {
                 self.lists[i].items = items;
                 self.lists[i].loc = l;
             }
-            (None, None) => self.lists.push(ListDef { name, items, loc: l }),
+            (None, None) => self.lists.push(ListDef {
+                name,
+                items,
+                loc: l,
+            }),
         }
     }
 
@@ -435,27 +502,52 @@ impl Collector {
         let ir = item(ItemKind::Macro, &name);
         for e in it.entries() {
             if !["macro", "condition", "append", "override"].contains(&&*e.key) {
-                self.warn(loc(file, &e.value), ir.clone(), WarningCode::UnknownKey, format!("unknown key '{}'; ignored", e.key));
+                self.warn(
+                    loc(file, &e.value),
+                    ir.clone(),
+                    WarningCode::UnknownKey,
+                    format!("unknown key '{}'; ignored", e.key),
+                );
             }
         }
-        let Some(cond) = it.get("condition").and_then(scalar_text).map(str::to_string) else {
+        let Some(cond) = it
+            .get("condition")
+            .and_then(scalar_text)
+            .map(str::to_string)
+        else {
             self.err(l, ir, "macro has no 'condition' (a string)");
             return;
         };
         let append = it.get("append").and_then(Y::as_bool).unwrap_or(false);
-        let ov = self.overrides(file, it, ItemKind::Macro, &name, &["condition"], &["condition"]);
+        let ov = self.overrides(
+            file,
+            it,
+            ItemKind::Macro,
+            &name,
+            &["condition"],
+            &["condition"],
+        );
         let existing = self.macros.iter().position(|x| x.name == name);
         let how = match (&ov, append) {
             (Some(o), _) if !o.is_empty() => Some(o[0].1),
             (Some(_), _) => return,
             (None, true) => {
-                self.warn(l.clone(), ir.clone(), WarningCode::Deprecated, "'append: true' is deprecated; use 'override: {condition: append}'");
+                self.warn(
+                    l.clone(),
+                    ir.clone(),
+                    WarningCode::Deprecated,
+                    "'append: true' is deprecated; use 'override: {condition: append}'",
+                );
                 Some(How::Append)
             }
             (None, false) => None,
         };
         match (how, existing) {
-            (Some(_), None) => self.err(l, ir, "macro is appended to or overridden but was not defined before"),
+            (Some(_), None) => self.err(
+                l,
+                ir,
+                "macro is appended to or overridden but was not defined before",
+            ),
             (Some(How::Append), Some(i)) => {
                 let m = &mut self.macros[i];
                 m.cond = format!("{} {}", m.cond, cond);
@@ -480,7 +572,11 @@ impl Collector {
                 Some(ExValue::List(out))
             }
             YV::Map(_) => {
-                self.err(loc(file, v), ir.clone(), "exception values must be strings or lists");
+                self.err(
+                    loc(file, v),
+                    ir.clone(),
+                    "exception values must be strings or lists",
+                );
                 None
             }
         }
@@ -503,25 +599,42 @@ impl Collector {
             };
             for e in x.entries() {
                 if !["name", "fields", "comps", "values"].contains(&&*e.key) {
-                    self.warn(loc(file, &e.value), ir.clone(), WarningCode::UnknownKey, format!("exception '{name}': unknown key '{}'; ignored", e.key));
+                    self.warn(
+                        loc(file, &e.value),
+                        ir.clone(),
+                        WarningCode::UnknownKey,
+                        format!("exception '{name}': unknown key '{}'; ignored", e.key),
+                    );
                 }
             }
             let fields = match x.get("fields") {
                 None => None,
-                Some(f) => match &f.value {
-                    YV::Scalar(s) => Some(Fields::One(s.text.to_string())),
-                    YV::Seq(_) => Some(Fields::Many(self.string_list(file, f, ir.clone(), "fields")?)),
-                    YV::Map(_) => {
-                        self.err(loc(file, f), ir.clone(), format!("exception '{name}': 'fields' must be a field or a list of fields"));
-                        return None;
+                Some(f) => {
+                    match &f.value {
+                        YV::Scalar(s) => Some(Fields::One(s.text.to_string())),
+                        YV::Seq(_) => Some(Fields::Many(self.string_list(
+                            file,
+                            f,
+                            ir.clone(),
+                            "fields",
+                        )?)),
+                        YV::Map(_) => {
+                            self.err(loc(file, f), ir.clone(), format!("exception '{name}': 'fields' must be a field or a list of fields"));
+                            return None;
+                        }
                     }
-                },
+                }
             };
             let comps = match x.get("comps") {
                 None => None,
                 Some(c) => match &c.value {
                     YV::Scalar(s) => Some(Comps::One(s.text.to_string())),
-                    YV::Seq(_) => Some(Comps::Many(self.string_list(file, c, ir.clone(), "comps")?)),
+                    YV::Seq(_) => Some(Comps::Many(self.string_list(
+                        file,
+                        c,
+                        ir.clone(),
+                        "comps",
+                    )?)),
                     YV::Map(_) => {
                         self.err(loc(file, c), ir.clone(), format!("exception '{name}': 'comps' must be an operator or a list of operators"));
                         return None;
@@ -538,7 +651,11 @@ impl Collector {
                     }
                     _ if vs.is_null() => {}
                     _ => {
-                        self.err(loc(file, vs), ir.clone(), format!("exception '{name}': 'values' must be a list"));
+                        self.err(
+                            loc(file, vs),
+                            ir.clone(),
+                            format!("exception '{name}': 'values' must be a list"),
+                        );
                         return None;
                     }
                 }
@@ -563,7 +680,12 @@ impl Collector {
         let ir = item(ItemKind::Rule, &name);
         for e in it.entries() {
             if !RULE_KEYS.contains(&&*e.key) {
-                self.warn(loc(file, &e.value), ir.clone(), WarningCode::UnknownKey, format!("unknown key '{}'; ignored", e.key));
+                self.warn(
+                    loc(file, &e.value),
+                    ir.clone(),
+                    WarningCode::UnknownKey,
+                    format!("unknown key '{}'; ignored", e.key),
+                );
             }
         }
         let errors_before = self.errors.len();
@@ -587,7 +709,11 @@ impl Collector {
             match v.as_bool() {
                 Some(b) => Some(b),
                 None => {
-                    this.err(loc(file, v), ir.clone(), format!("'{k}' must be true or false"));
+                    this.err(
+                        loc(file, v),
+                        ir.clone(),
+                        format!("'{k}' must be true or false"),
+                    );
                     None
                 }
             }
@@ -622,8 +748,15 @@ impl Collector {
             };
             let listed: HashSet<&str> = ov.iter().map(|(k, _)| k.as_str()).collect();
             for e in it.entries() {
-                if !["rule", "override"].contains(&&*e.key) && RULE_KEYS.contains(&&*e.key) && !listed.contains(&*e.key) {
-                    self.err(loc(file, &e.value), ir.clone(), format!("key '{}' is given but not listed in 'override'", e.key));
+                if !["rule", "override"].contains(&&*e.key)
+                    && RULE_KEYS.contains(&&*e.key)
+                    && !listed.contains(&*e.key)
+                {
+                    self.err(
+                        loc(file, &e.value),
+                        ir.clone(),
+                        format!("key '{}' is given but not listed in 'override'", e.key),
+                    );
                 }
             }
             let r = &mut self.rules[i];
@@ -636,7 +769,11 @@ impl Collector {
                     }
                     "output" => {
                         let c = text("output").unwrap_or_default();
-                        r.output = if app { format!("{} {}", r.output, c) } else { c };
+                        r.output = if app {
+                            format!("{} {}", r.output, c)
+                        } else {
+                            c
+                        };
                     }
                     "desc" => {
                         let c = text("desc").unwrap_or_default();
@@ -665,7 +802,9 @@ impl Collector {
                     }
                     "enabled" => r.enabled = enabled.unwrap_or(r.enabled),
                     "warn_evttypes" => r.warn_evttypes = warn_evttypes.unwrap_or(r.warn_evttypes),
-                    "skip-if-unknown-filter" => r.skip_unknown = skip_unknown.unwrap_or(r.skip_unknown),
+                    "skip-if-unknown-filter" => {
+                        r.skip_unknown = skip_unknown.unwrap_or(r.skip_unknown)
+                    }
                     _ => {}
                 }
             }
@@ -676,7 +815,12 @@ impl Collector {
                 self.err(l, ir, "rule has 'append: true' but was not defined before");
                 return;
             };
-            self.warn(l, ir, WarningCode::Deprecated, "'append: true' is deprecated; use 'override:'");
+            self.warn(
+                l,
+                ir,
+                WarningCode::Deprecated,
+                "'append: true' is deprecated; use 'override:'",
+            );
             let r = &mut self.rules[i];
             if let Some(c) = text("condition") {
                 r.cond = format!("{} {}", r.cond, c);
@@ -767,9 +911,12 @@ fn merge_exceptions(into: &mut Vec<ExceptionDef>, new: Vec<ExceptionDef>) {
 /// Writes a value as a condition token: bare when it can be, quoted otherwise.
 fn quote(v: &str) -> String {
     let bare = !v.is_empty()
-        && !v
-            .bytes()
-            .any(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'(' | b')' | b',' | b'=' | b'"' | b'\''));
+        && !v.bytes().any(|c| {
+            matches!(
+                c,
+                b' ' | b'\t' | b'\n' | b'\r' | b'(' | b')' | b',' | b'=' | b'"' | b'\''
+            )
+        });
     if bare {
         v.to_string()
     } else {
@@ -791,9 +938,24 @@ fn is_op(s: &str) -> bool {
     let first = s.split_whitespace().next().unwrap_or("");
     matches!(
         first,
-        "=" | "==" | "!=" | "<" | "<=" | ">" | ">=" | "contains" | "icontains" | "bcontains"
-            | "startswith" | "bstartswith" | "endswith" | "glob" | "iglob" | "regex" | "in"
-            | "intersects" | "pmatch"
+        "=" | "=="
+            | "!="
+            | "<"
+            | "<="
+            | ">"
+            | ">="
+            | "contains"
+            | "icontains"
+            | "bcontains"
+            | "startswith"
+            | "bstartswith"
+            | "endswith"
+            | "glob"
+            | "iglob"
+            | "regex"
+            | "in"
+            | "intersects"
+            | "pmatch"
     ) && match s.split_whitespace().nth(1) {
         None => true,
         Some(m) => matches!(m, "anyof" | "allof" | "oneof") && s.split_whitespace().count() == 2,
@@ -801,7 +963,10 @@ fn is_op(s: &str) -> bool {
 }
 
 fn list_op(s: &str) -> bool {
-    matches!(s, "in" | "intersects" | "pmatch") || s.ends_with("anyof") || s.ends_with("allof") || s.ends_with("oneof")
+    matches!(s, "in" | "intersects" | "pmatch")
+        || s.ends_with("anyof")
+        || s.ends_with("allof")
+        || s.ends_with("oneof")
 }
 
 /// The condition text an exception adds (`None` when it has no values), or an error.
@@ -825,7 +990,10 @@ fn exception_text(ex: &ExceptionDef) -> Result<Option<String>, String> {
                 None => "in".to_string(),
                 Some(Comps::One(c)) => c.clone(),
                 Some(Comps::Many(_)) => {
-                    return Err(format!("exception '{}': a single field takes a single comp", ex.name));
+                    return Err(format!(
+                        "exception '{}': a single field takes a single comp",
+                        ex.name
+                    ));
                 }
             };
             if !is_op(&comp) || !list_op(&comp) {
@@ -842,7 +1010,10 @@ fn exception_text(ex: &ExceptionDef) -> Result<Option<String>, String> {
                 match v {
                     ExValue::Scalar(s) => items.push(quote(s)),
                     ExValue::List(_) => {
-                        return Err(format!("exception '{}': with a single field, values must be strings", ex.name));
+                        return Err(format!(
+                            "exception '{}': with a single field, values must be strings",
+                            ex.name
+                        ));
                     }
                 }
             }
@@ -856,7 +1027,10 @@ fn exception_text(ex: &ExceptionDef) -> Result<Option<String>, String> {
                 None => vec!["=".to_string(); fs.len()],
                 Some(Comps::Many(c)) => c.clone(),
                 Some(Comps::One(_)) => {
-                    return Err(format!("exception '{}': a list of fields takes a list of comps", ex.name));
+                    return Err(format!(
+                        "exception '{}': a list of fields takes a list of comps",
+                        ex.name
+                    ));
                 }
             };
             if comps.len() != fs.len() {
@@ -951,7 +1125,12 @@ fn compile(mut c: Collector, opts: &LoadOptions) -> LoadOutcome {
     for m in &c.macros {
         let expr = condition::parse(&m.cond).map_err(|e| {
             let snippet: String = m.cond.get(e.pos..).unwrap_or("").chars().take(40).collect();
-            format!("{} at offset {} (near '{}')", e.message, e.pos, snippet.replace('\n', " "))
+            format!(
+                "{} at offset {} (near '{}')",
+                e.message,
+                e.pos,
+                snippet.replace('\n', " ")
+            )
         });
         if let Err(msg) = &expr {
             c.errors.push(LoadError {
@@ -984,7 +1163,11 @@ fn compile(mut c: Collector, opts: &LoadOptions) -> LoadOutcome {
         if !opts.enabled_tags.is_empty() && !opts.enabled_tags.iter().any(|t| r.tags.contains(t)) {
             enabled = false;
         }
-        if opts.disabled_rule_patterns.iter().any(|p| name_matches(p, &r.name)) {
+        if opts
+            .disabled_rule_patterns
+            .iter()
+            .any(|p| name_matches(p, &r.name))
+        {
             enabled = false;
         }
         if opts.min_priority.is_some_and(|m| r.priority < m) {
@@ -1009,7 +1192,10 @@ fn compile(mut c: Collector, opts: &LoadOptions) -> LoadOutcome {
                 loc: r.loc.clone(),
                 item: ir,
                 code: WarningCode::OtherSource,
-                message: format!("source '{}' is not evaluated by this engine; rule listed only", r.source),
+                message: format!(
+                    "source '{}' is not evaluated by this engine; rule listed only",
+                    r.source
+                ),
             });
             info.enabled = false;
             rs.infos.push(info);
@@ -1030,7 +1216,11 @@ fn compile(mut c: Collector, opts: &LoadOptions) -> LoadOutcome {
             }
         }
         if let Some((l, e)) = ex_err {
-            c.errors.push(LoadError { loc: l, item: ir, message: e });
+            c.errors.push(LoadError {
+                loc: l,
+                item: ir,
+                message: e,
+            });
             continue;
         }
         if !clauses.is_empty() {
@@ -1084,7 +1274,9 @@ fn compile(mut c: Collector, opts: &LoadOptions) -> LoadOutcome {
                     loc: r.cond_loc.clone(),
                     item: ir,
                     code: WarningCode::SkippedUnknownField,
-                    message: format!("rule skipped (skip-if-unknown-filter): unknown field '{field}'{context}"),
+                    message: format!(
+                        "rule skipped (skip-if-unknown-filter): unknown field '{field}'{context}"
+                    ),
                 });
                 info.enabled = false;
                 info.skipped = true;
@@ -1141,7 +1333,10 @@ mod tests {
     fn exception_texts() {
         let ex = ExceptionDef {
             name: "pw".into(),
-            fields: Some(Fields::Many(vec!["proc.name".into(), "fd.directory".into()])),
+            fields: Some(Fields::Many(vec![
+                "proc.name".into(),
+                "fd.directory".into(),
+            ])),
             comps: None,
             values: vec![ExValue::List(vec![
                 ExValue::Scalar("my app".into()),
@@ -1160,13 +1355,20 @@ mod tests {
             values: vec![ExValue::Scalar("a".into()), ExValue::Scalar("b".into())],
             loc: Location::default(),
         };
-        assert_eq!(exception_text(&ex).unwrap().unwrap(), "(proc.name in (a, b))");
+        assert_eq!(
+            exception_text(&ex).unwrap().unwrap(),
+            "(proc.name in (a, b))"
+        );
         let ex = ExceptionDef {
             name: "bad".into(),
             fields: Some(Fields::Many(vec!["proc.nope".into()])),
             ..Default::default()
         };
-        assert!(exception_text(&ex).unwrap_err().contains("unknown field 'proc.nope'"));
+        assert!(
+            exception_text(&ex)
+                .unwrap_err()
+                .contains("unknown field 'proc.nope'")
+        );
     }
 
     #[test]

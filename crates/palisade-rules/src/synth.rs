@@ -44,11 +44,19 @@ const PROGRAMS: &[(&str, &str, &[&str])] = &[
     ("python3", "/usr/bin/python3", &["app.py"]),
     ("java", "/usr/bin/java", &["-jar", "svc.jar"]),
     ("node", "/usr/bin/node", &["server.js"]),
-    ("postgres", "/usr/lib/postgresql/bin/postgres", &["-D", "/var/lib/postgresql"]),
+    (
+        "postgres",
+        "/usr/lib/postgresql/bin/postgres",
+        &["-D", "/var/lib/postgresql"],
+    ),
     ("redis-server", "/usr/bin/redis-server", &["*:6379"]),
     ("sshd", "/usr/sbin/sshd", &["-D"]),
     ("bash", "/bin/bash", &[]),
-    ("kubelet", "/usr/bin/kubelet", &["--config", "/var/lib/kubelet/config.yaml"]),
+    (
+        "kubelet",
+        "/usr/bin/kubelet",
+        &["--config", "/var/lib/kubelet/config.yaml"],
+    ),
     ("containerd", "/usr/bin/containerd", &[]),
 ];
 
@@ -114,7 +122,11 @@ pub fn generate(n: usize, procs: u32, seed: u64) -> Workload {
         let pid = 1000 + i * 7;
         let (name, path, args) = *rng.pick(PROGRAMS);
         let mut p = Process::new(pid);
-        p.ppid = if i > 10 && rng.below(3) == 0 { 1000 + (i / 2) * 7 } else { 1 };
+        p.ppid = if i > 10 && rng.below(3) == 0 {
+            1000 + (i / 2) * 7
+        } else {
+            1
+        };
         p.name = name.into();
         p.exe = path.into();
         p.exepath = path.into();
@@ -125,16 +137,22 @@ pub fn generate(n: usize, procs: u32, seed: u64) -> Workload {
         p.euid = p.uid;
         p.start_ts = 1_600_000_000_000_000_000;
         if i % 3 == 0 {
-            p.container_id = w.containers[(i as usize / 3) % w.containers.len()].id.clone();
+            p.container_id = w.containers[(i as usize / 3) % w.containers.len()]
+                .id
+                .clone();
         }
         for f in 0..3 {
-            p.fds.insert(f, Fd::new(f, FdKind::Pipe, format!("pipe:[{}]", 9000 + f)));
+            p.fds
+                .insert(f, Fd::new(f, FdKind::Pipe, format!("pipe:[{}]", 9000 + f)));
         }
         for f in 3..8 {
             let mut fd = if f % 2 == 0 {
                 let mut s = Fd::new(f, FdKind::Ipv4, String::new());
                 s.l4proto = L4Proto::Tcp;
-                s.client = Some((IpAddr::V4(Ipv4Addr::new(10, 0, 0, (i % 250) as u8)), 40000 + f as u16));
+                s.client = Some((
+                    IpAddr::V4(Ipv4Addr::new(10, 0, 0, (i % 250) as u8)),
+                    40000 + f as u16,
+                ));
                 s.server = Some((IpAddr::V4(Ipv4Addr::new(10, 1, 0, 5)), 5432));
                 s.name = format!("10.0.0.{}:{}->10.1.0.5:5432", i % 250, 40000 + f);
                 s
@@ -147,8 +165,29 @@ pub fn generate(n: usize, procs: u32, seed: u64) -> Workload {
         w.processes.push(p);
     }
     let pids: Vec<u32> = w.processes.iter().skip(1).map(|p| p.pid).collect();
-    let conts: Vec<String> = w.processes.iter().skip(1).map(|p| p.container_id.clone()).collect();
-    let (read, write, openat, close, sendto, recvfrom, connect, socket, execve, mmap, dup2, unlink, rename, setuid, fstat) = (
+    let conts: Vec<String> = w
+        .processes
+        .iter()
+        .skip(1)
+        .map(|p| p.container_id.clone())
+        .collect();
+    let (
+        read,
+        write,
+        openat,
+        close,
+        sendto,
+        recvfrom,
+        connect,
+        socket,
+        execve,
+        mmap,
+        dup2,
+        unlink,
+        rename,
+        setuid,
+        fstat,
+    ) = (
         id("read"),
         id("write"),
         id("openat"),
@@ -173,11 +212,23 @@ pub fn generate(n: usize, procs: u32, seed: u64) -> Workload {
         let pid = pids[pi];
         let roll = rng.below(1000);
         let (eid, ret, args): (EventId, i64, Vec<ArgValue>) = match roll {
-            0..300 => (read, 512, vec![ArgValue::Int(rng.below(8) as i64), ArgValue::UInt(4096)]),
-            300..480 => (write, 128, vec![ArgValue::Int(rng.below(8) as i64), ArgValue::UInt(128)]),
+            0..300 => (
+                read,
+                512,
+                vec![ArgValue::Int(rng.below(8) as i64), ArgValue::UInt(4096)],
+            ),
+            300..480 => (
+                write,
+                128,
+                vec![ArgValue::Int(rng.below(8) as i64), ArgValue::UInt(128)],
+            ),
             480..620 => {
                 let wr = rng.below(4) == 0;
-                let path = if wr { *rng.pick(WRITE_PATHS) } else { *rng.pick(READ_PATHS) };
+                let path = if wr {
+                    *rng.pick(WRITE_PATHS)
+                } else {
+                    *rng.pick(READ_PATHS)
+                };
                 let failed = rng.below(10) == 0;
                 let fd = next_fd[pi];
                 let ret = if failed {
@@ -202,12 +253,22 @@ pub fn generate(n: usize, procs: u32, seed: u64) -> Workload {
             700..790 => (
                 sendto,
                 64,
-                vec![ArgValue::Int(4), ArgValue::UInt(64), ArgValue::Int(0), ArgValue::None],
+                vec![
+                    ArgValue::Int(4),
+                    ArgValue::UInt(64),
+                    ArgValue::Int(0),
+                    ArgValue::None,
+                ],
             ),
             790..880 => (
                 recvfrom,
                 64,
-                vec![ArgValue::Int(6), ArgValue::UInt(64), ArgValue::Int(0), ArgValue::None],
+                vec![
+                    ArgValue::Int(6),
+                    ArgValue::UInt(64),
+                    ArgValue::Int(0),
+                    ArgValue::None,
+                ],
             ),
             880..930 => (mmap, 0, vec![]),
             930..960 => (fstat, 0, vec![]),
@@ -221,7 +282,10 @@ pub fn generate(n: usize, procs: u32, seed: u64) -> Workload {
                 (
                     connect,
                     0,
-                    vec![ArgValue::Int(4), ArgValue::Sock(SockAddr::Inet { addr: ip, port })],
+                    vec![
+                        ArgValue::Int(4),
+                        ArgValue::Sock(SockAddr::Inet { addr: ip, port }),
+                    ],
                 )
             }
             968..974 => (
@@ -247,7 +311,11 @@ pub fn generate(n: usize, procs: u32, seed: u64) -> Workload {
             988..994 => (
                 unlink,
                 0,
-                vec![ArgValue::Int(-100), ArgValue::Str("/tmp/app.tmp".into()), ArgValue::Int(0)],
+                vec![
+                    ArgValue::Int(-100),
+                    ArgValue::Str("/tmp/app.tmp".into()),
+                    ArgValue::Int(0),
+                ],
             ),
             994..998 => (
                 rename,

@@ -264,7 +264,9 @@ fn event(e: &EventSpec, ts: u64) -> Event {
         let v = match e.args.get(a.name) {
             None | Some(J::Null) => ArgValue::None,
             Some(v) => match a.kind {
-                ArgKind::Path | ArgKind::Str => ArgValue::Str(v.as_str().expect("string arg").into()),
+                ArgKind::Path | ArgKind::Str => {
+                    ArgValue::Str(v.as_str().expect("string arg").into())
+                }
                 ArgKind::StrArray => ArgValue::StrList(
                     v.as_array()
                         .expect("list arg")
@@ -331,7 +333,10 @@ fn state(spec: &StateSpec) -> MemState {
         pr.vpid = p.vpid.unwrap_or(p.pid);
         pr.name = p.name.clone();
         pr.exe = p.exe.clone().unwrap_or_else(|| p.name.clone());
-        pr.exepath = p.exepath.clone().unwrap_or_else(|| format!("/usr/bin/{}", p.name));
+        pr.exepath = p
+            .exepath
+            .clone()
+            .unwrap_or_else(|| format!("/usr/bin/{}", p.name));
         pr.args = p.args.clone();
         pr.cwd = p.cwd.clone();
         pr.tty = p.tty;
@@ -372,7 +377,11 @@ fn state(spec: &StateSpec) -> MemState {
                 privileged: c.privileged,
                 pod_name: c.pod_name.clone(),
                 pod_namespace: c.pod_namespace.clone(),
-                pod_labels: c.pod_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                pod_labels: c
+                    .pod_labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 start_ts: c.start_ts,
                 ..ContainerInfo::default()
             },
@@ -382,7 +391,8 @@ fn state(spec: &StateSpec) -> MemState {
         st.users.insert((u.container.clone(), u.id), u.name.clone());
     }
     for g in &spec.groups {
-        st.groups.insert((g.container.clone(), g.id), g.name.clone());
+        st.groups
+            .insert((g.container.clone(), g.id), g.name.clone());
     }
     for (ip, n) in &spec.ip_names {
         st.ip_names.insert(ip.parse().expect("ip"), n.clone());
@@ -403,7 +413,8 @@ fn run_fixture(path: &Path) -> Result<usize, String> {
         .map_err(|e| e.to_string())?
         .root
         .ok_or("empty fixture")?;
-    let fx: Fixture = serde_json::from_value(root.to_json()).map_err(|e| format!("fixture: {e}"))?;
+    let fx: Fixture =
+        serde_json::from_value(root.to_json()).map_err(|e| format!("fixture: {e}"))?;
     let _ = &fx.description;
     let opts = LoadOptions {
         disabled_tags: fx.options.disabled_tags.clone(),
@@ -442,7 +453,11 @@ fn run_fixture(path: &Path) -> Result<usize, String> {
                 checks += 1;
             }
             for w in &fx.warnings {
-                if !errs.warnings.iter().any(|x| x.to_string().contains(w.as_str())) {
+                if !errs
+                    .warnings
+                    .iter()
+                    .any(|x| x.to_string().contains(w.as_str()))
+                {
                     return Err(format!("no warning contains '{w}'"));
                 }
                 checks += 1;
@@ -457,7 +472,10 @@ fn run_fixture(path: &Path) -> Result<usize, String> {
     for w in &fx.warnings {
         if !warnings.iter().any(|x| x.to_string().contains(w.as_str())) {
             let all: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
-            return Err(format!("no warning contains '{w}'; warnings:\n{}", all.join("\n")));
+            return Err(format!(
+                "no warning contains '{w}'; warnings:\n{}",
+                all.join("\n")
+            ));
         }
         checks += 1;
     }
@@ -480,12 +498,18 @@ fn run_fixture(path: &Path) -> Result<usize, String> {
         if let Some(t) = &spec.event_types
             && &r.event_types != t
         {
-            return Err(format!("rule '{name}': event types {:?} expected {t:?}", r.event_types));
+            return Err(format!(
+                "rule '{name}': event types {:?} expected {t:?}",
+                r.event_types
+            ));
         }
         if let Some(p) = &spec.priority
             && r.priority.as_str() != p
         {
-            return Err(format!("rule '{name}': priority {} expected {p}", r.priority));
+            return Err(format!(
+                "rule '{name}': priority {} expected {p}",
+                r.priority
+            ));
         }
         if let Some(t) = &spec.tags
             && &r.tags != t
@@ -512,7 +536,9 @@ fn run_fixture(path: &Path) -> Result<usize, String> {
             ));
         }
         if let Some(o) = &c.output {
-            let a = alerts.first().ok_or(format!("case '{}': no alert", c.name))?;
+            let a = alerts
+                .first()
+                .ok_or(format!("case '{}': no alert", c.name))?;
             if &a.output != o {
                 return Err(format!(
                     "case '{}': output\n  got:  {}\n  want: {o}",
@@ -524,19 +550,26 @@ fn run_fixture(path: &Path) -> Result<usize, String> {
             }
         }
         if let Some(p) = &c.priority {
-            let a = alerts.first().ok_or(format!("case '{}': no alert", c.name))?;
+            let a = alerts
+                .first()
+                .ok_or(format!("case '{}': no alert", c.name))?;
             if a.priority.as_str() != p {
                 return Err(format!("case '{}': priority {}", c.name, a.priority));
             }
         }
         for (k, v) in &c.fields {
-            let a = alerts.first().ok_or(format!("case '{}': no alert", c.name))?;
+            let a = alerts
+                .first()
+                .ok_or(format!("case '{}': no alert", c.name))?;
             let got = a.output_fields.get(k).ok_or(format!(
                 "case '{}': no output field {k} in {:?}",
                 c.name, a.output_fields
             ))?;
             if got != v {
-                return Err(format!("case '{}': field {k} = {got}, expected {v}", c.name));
+                return Err(format!(
+                    "case '{}': field {k} = {got}, expected {v}",
+                    c.name
+                ));
             }
         }
         checks += 1;
@@ -565,6 +598,11 @@ fn condition_fixtures() {
             Err(e) => failures.push(format!("{}: {e}", f.file_name().unwrap().to_string_lossy())),
         }
     }
-    assert!(failures.is_empty(), "{} fixture(s) failed:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} fixture(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
     eprintln!("{} fixtures, {total} checks", files.len());
 }
