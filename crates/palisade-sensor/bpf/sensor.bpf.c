@@ -59,7 +59,10 @@ const volatile u32 cfg_uid_max = 0;
 const volatile u32 cfg_pid_min = 0;
 const volatile u32 cfg_pid_max = 0;
 const volatile u64 cfg_start_boottime = 0;
-const volatile u64 cfg_wake_chunk = 262144;
+const volatile u64 cfg_wake_every = 2048;
+
+// Set once a call has been kept: until then the exit program has no pending call to look for.
+u32 kept_once = 0;
 const volatile u64 cfg_desc[NSLOTS] = {};
 
 // ---------------------------------------------------------------------------------------------
@@ -78,9 +81,10 @@ struct {
 #define C_LOST 2
 #define C_SUBMITTED 3
 #define C_AUX_LOST 4
+#define C_RECORDS 5 // records written by this CPU (wake-up pacing)
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 5);
+	__uint(max_entries, 6);
 	__type(key, u32);
 	__type(value, u64);
 } counters SEC(".maps");
@@ -250,14 +254,16 @@ static __always_inline void count(u32 which)
 		*c += 1;
 }
 
+// Records are submitted without waking the reader, except every cfg_wake_every-th record of a
+// CPU (about one chunk of the ring): no per-event wake-up, no ring-buffer queries.
 static __always_inline u64 wake_flags(void)
 {
-	u64 prod = bpf_ringbuf_query(&events, BPF_RB_PROD_POS);
-	u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	// Wake the reader once per chunk of produced data, and whenever the backlog is large.
-	if ((prod % cfg_wake_chunk) < 256 || avail >= cfg_wake_chunk)
-		return BPF_RB_FORCE_WAKEUP;
-	return BPF_RB_NO_WAKEUP;
+	u32 k = C_RECORDS;
+	u64 *c = bpf_map_lookup_elem(&counters, &k);
+	if (!c)
+		return BPF_RB_NO_WAKEUP;
+	*c += 1;
+	return (*c % cfg_wake_every) == 0 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline u32 pid_nr_at(struct pid *p, u32 level)
@@ -322,6 +328,8 @@ static __always_inline int task_passes(struct task_struct *t, u32 tgid, u32 uid)
 		return 0;
 	if ((flags & CF_NOT_PIDS) && bpf_map_lookup_elem(&not_pids, &tgid))
 		return 0;
+	if (!t && (flags & (CF_MNTNS | CF_NOT_MNTNS | CF_PIDNS | CF_NOT_PIDNS | CF_NEW_PIDS)))
+		t = bpf_get_current_task_btf();
 	if (flags & (CF_MNTNS | CF_NOT_MNTNS)) {
 		u32 mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
 		if ((flags & CF_MNTNS) && !bpf_map_lookup_elem(&mntns_set, &mntns))
@@ -641,10 +649,11 @@ static __always_inline int enter_filter(u32 id, u64 *desc)
 		return 0;
 	}
 	u64 pt = bpf_get_current_pid_tgid();
-	struct task_struct *t = bpf_get_current_task_btf();
-	int pass = task_passes(t, pt >> 32, (u32)bpf_get_current_uid_gid());
+	int pass = task_passes(0, pt >> 32, (u32)bpf_get_current_uid_gid());
 	if (!pass)
 		count(C_FILTERED);
+	else if (!kept_once)
+		kept_once = 1;
 	return pass;
 }
 
@@ -680,7 +689,7 @@ static __always_inline int on_exit(u32 id, s64 ret)
 	if (id >= 512)
 		return 0;
 	u64 desc = desc_at(id);
-	if (!(desc & D_SELECTED))
+	if (!(desc & D_SELECTED) || !kept_once)
 		return 0;
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct task_state *st = bpf_task_storage_get(&task_st, t, 0, 0);

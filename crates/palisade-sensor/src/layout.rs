@@ -229,6 +229,41 @@ pub(crate) fn join(base: &str, rel: &str) -> String {
     format!("/{}", out.join("/"))
 }
 
+/// What the decoder needs about one system call, looked up once per id.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CallInfo {
+    /// The catalog entry.
+    pub def: &'static palisade_events::EventDef,
+    /// Argument sources (empty for calls that are not decoded).
+    pub srcs: &'static [Src],
+    /// Strings are read at entry (execve).
+    pub at_entry: bool,
+}
+
+/// The per-syscall table, indexed by syscall number.
+pub(crate) fn call_table() -> &'static [Option<CallInfo>] {
+    static T: std::sync::OnceLock<Vec<Option<CallInfo>>> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        (0..EventId::SYSCALL_SLOTS)
+            .map(|n| {
+                EventId(n).def().map(|def| {
+                    let (srcs, at_entry) = sources(def.name).unwrap_or((&[], false));
+                    CallInfo {
+                        def,
+                        srcs,
+                        at_entry,
+                    }
+                })
+            })
+            .collect()
+    })
+}
+
+/// The table entry of a system call.
+pub(crate) fn call_info(id: EventId) -> Option<&'static CallInfo> {
+    call_table().get(id.0 as usize).and_then(Option::as_ref)
+}
+
 /// Decodes the arguments of a system call record. Absolute paths and relative paths with a base
 /// directory from the kernel come out absolute; the other relative paths are listed in the
 /// second value for the caller to resolve.
@@ -237,12 +272,13 @@ pub(crate) fn decode_args(
     raw: &[u64; 6],
     items: &[Item],
 ) -> (Vec<ArgValue>, Vec<RawPath>) {
-    let Some(def) = id.def() else {
+    let Some(info) = call_info(id) else {
         return (Vec::new(), Vec::new());
     };
-    let Some((srcs, _)) = sources(def.name) else {
+    let (def, srcs) = (info.def, info.srcs);
+    if srcs.is_empty() {
         return (Vec::new(), Vec::new());
-    };
+    }
     let item = |i: u8| {
         items
             .iter()

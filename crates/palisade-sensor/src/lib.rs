@@ -317,6 +317,43 @@ fn attach_syscalls(ebpf: &mut Ebpf, names: [&str; 4], btf: &Btf) -> Result<Hook,
     Ok(Hook::Tracepoint)
 }
 
+/// Time spent inside one loaded BPF program (kernel statistics; see [`enable_program_stats`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramStats {
+    /// Program name (`sys_enter_btf`...).
+    pub name: String,
+    /// Times it ran.
+    pub runs: u64,
+    /// Total ns it ran.
+    pub run_ns: u64,
+}
+
+/// Keeps the kernel's BPF run-time statistics on while alive (`BPF_ENABLE_STATS`).
+pub struct ProgramStatsGuard {
+    _fd: std::os::fd::OwnedFd,
+}
+
+/// Turns on the kernel's per-program run-time statistics (they cost a little on every run, so
+/// they are off by default); they stay on while the guard lives.
+pub fn enable_program_stats() -> Result<ProgramStatsGuard, SensorError> {
+    aya::sys::enable_stats(aya::sys::Stats::RunTime)
+        .map(|fd| ProgramStatsGuard { _fd: fd })
+        .map_err(|e| err("enabling BPF statistics", &e))
+}
+
+fn program_stats(ebpf: &Ebpf) -> Vec<ProgramStats> {
+    ebpf.programs()
+        .filter_map(|(name, p)| {
+            let info = p.info().ok()?;
+            Some(ProgramStats {
+                name: name.to_string(),
+                runs: info.run_count(),
+                run_ns: info.run_time().as_nanos() as u64,
+            })
+        })
+        .collect()
+}
+
 /// An empty program on the sensor's system-call hooks: what any program there costs (the floor
 /// `scripts/bench-sensor` compares with). Detached when dropped.
 pub struct FloorProbe {
@@ -352,6 +389,11 @@ impl FloorProbe {
     pub fn hook(&self) -> Hook {
         self.hook
     }
+
+    /// Run-time statistics of the empty programs.
+    pub fn program_stats(&self) -> Vec<ProgramStats> {
+        program_stats(&self._ebpf)
+    }
 }
 
 /// A running sensor.
@@ -384,7 +426,8 @@ impl Sensor {
         let (uid_min, uid_max) = f.uid_range.unwrap_or((0, u32::MAX));
         let (pid_min, pid_max) = f.pid_range.unwrap_or((0, u32::MAX));
         let start_boot = sys::boottime_ns();
-        let wake_chunk = ((ring / 8) as u64).clamp(512, 256 * 1024);
+        // Wake the reader about once per eighth of the ring (records are ~128 bytes), per CPU.
+        let wake_every = ((ring / 8 / 128) as u64).clamp(1, 2048);
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&btf))
             // Task storage: aya has no typed wrapper for it; only the programs use it.
@@ -396,7 +439,7 @@ impl Sensor {
             .override_global("cfg_pid_min", &pid_min, true)
             .override_global("cfg_pid_max", &pid_max, true)
             .override_global("cfg_start_boottime", &start_boot, true)
-            .override_global("cfg_wake_chunk", &wake_chunk, true)
+            .override_global("cfg_wake_every", &wake_every, true)
             .override_global("cfg_desc", &desc, true)
             .map_max_entries("events", ring as u32)
             .load(SENSOR_OBJ)
@@ -521,8 +564,8 @@ impl Sensor {
 
     /// Wait up to `timeout` for events and hand each decoded event to `f`; returns how many.
     ///
-    /// Records are submitted without waking the reader; the kernel wakes it once per chunk of
-    /// data (an eighth of the ring, at most 256 KiB). Between wake-ups this drains every 20 ms,
+    /// Records are submitted without waking the reader; each CPU wakes it once per batch of
+    /// records (about an eighth of the ring, at most 2048). Between wake-ups this drains every 20 ms,
     /// so an event waits at most that long; the call returns as soon as a drain delivered events.
     pub fn poll(
         &mut self,
@@ -613,6 +656,12 @@ impl Sensor {
         self.dec.bad
     }
 
+    /// Run-time statistics of the loaded programs (counting only while
+    /// [`enable_program_stats`] is on).
+    pub fn program_stats(&self) -> Vec<ProgramStats> {
+        program_stats(&self._ebpf)
+    }
+
     /// The hook type the system-call programs are attached with.
     pub fn hook(&self) -> Hook {
         self.hook
@@ -694,7 +743,8 @@ impl Decoder {
                 mut items,
             } => {
                 let id = EventId(h.id);
-                if layout::sources(&id.name()).is_some_and(|(_, at_entry)| at_entry) {
+                let info = layout::call_info(id);
+                if info.is_some_and(|i| i.at_entry) {
                     let key = if self.entry.contains_key(&h.tid) {
                         Some(h.tid)
                     } else {
@@ -712,10 +762,11 @@ impl Decoder {
                     let abs = self.resolve(h.pid, &p.path, p.dirfd);
                     vals[p.index] = ArgValue::Str(abs);
                 }
-                if ret == 0 && (id.name() == "chdir" || id.name() == "fchdir") {
-                    self.track_cwd(h.pid, id, &vals);
+                let name = info.map_or("", |i| i.def.name);
+                if ret == 0 && (name == "chdir" || name == "fchdir") {
+                    self.track_cwd(h.pid, name == "chdir", &vals);
                 }
-                self.event(&h, id, ret, vals)
+                self.event(h, id, ret, vals)
             }
             Record::Fork {
                 h,
@@ -728,7 +779,7 @@ impl Decoder {
                 let mut vals: Vec<ArgValue> =
                     ids.iter().map(|&x| ArgValue::UInt(u64::from(x))).collect();
                 vals.push(ArgValue::UInt(child_start + self.wall_offset));
-                self.event(&h, EventId::SCHED_PROCESS_FORK, 0, vals)
+                self.event(h, EventId::SCHED_PROCESS_FORK, 0, vals)
             }
             Record::Exec { h, items } => {
                 let find = |a: u8| items.iter().find(|i| i.arg == a);
@@ -758,17 +809,18 @@ impl Decoder {
                         ArgValue::UInt(c.start_time + self.wall_offset)
                     }),
                 ];
-                self.event(&h, EventId::SCHED_PROCESS_EXEC, 0, vals)
+                self.event(h, EventId::SCHED_PROCESS_EXEC, 0, vals)
             }
             Record::Exit { h, code, group } => {
                 let vals = vec![
                     ArgValue::Int(i64::from(exit_status(code))),
                     ArgValue::Int(i64::from(group)),
                 ];
-                let ev = self.event(&h, EventId::SCHED_PROCESS_EXIT, 0, vals);
-                self.tasks.remove(&h.tid);
+                let (tid, pid) = (h.tid, h.pid);
+                let ev = self.event(h, EventId::SCHED_PROCESS_EXIT, 0, vals);
+                self.tasks.remove(&tid);
                 if group {
-                    self.cwd.remove(&h.pid);
+                    self.cwd.remove(&pid);
                 }
                 ev
             }
@@ -783,7 +835,7 @@ impl Decoder {
 
     /// Builds the event with its context; `None` when the container filter (decided here for
     /// cgroups the kernel did not know yet) drops it.
-    fn event(&mut self, h: &Header, id: EventId, ret: i64, args: Vec<ArgValue>) -> Option<Event> {
+    fn event(&mut self, h: Header, id: EventId, ret: i64, args: Vec<ArgValue>) -> Option<Event> {
         let (info, added) = self.cg.get(h.cgroup);
         let container_id = info.container.clone();
         let new = info.new;
@@ -807,17 +859,14 @@ impl Decoder {
                 return None;
             }
         }
-        let ctx = match self.tasks.get(&h.tid) {
-            Some(c) => c.clone(),
-            None => {
-                let c = proc_ctx(h.pid, h.tid);
-                if self.tasks.len() > CACHE_LIMIT {
-                    self.tasks.clear();
-                }
-                self.tasks.insert(h.tid, c.clone());
-                c
+        if !self.tasks.contains_key(&h.tid) {
+            let c = proc_ctx(h.pid, h.tid);
+            if self.tasks.len() > CACHE_LIMIT {
+                self.tasks.clear();
             }
-        };
+            self.tasks.insert(h.tid, c);
+        }
+        let ctx = &self.tasks[&h.tid];
         Some(Event {
             ts: h.ts + self.wall_offset,
             id,
@@ -830,8 +879,8 @@ impl Decoder {
             host_ppid: ctx.ppid,
             uid: h.uid,
             gid: h.gid,
-            comm: h.comm.clone(),
-            uts: ctx.uts,
+            comm: h.comm,
+            uts: ctx.uts.clone(),
             mntns: ctx.mntns,
             pidns: ctx.pidns,
             cgroup_id: h.cgroup,
@@ -863,8 +912,8 @@ impl Decoder {
         }
     }
 
-    fn track_cwd(&mut self, pid: u32, id: EventId, vals: &[ArgValue]) {
-        let new = if id.name() == "chdir" {
+    fn track_cwd(&mut self, pid: u32, chdir: bool, vals: &[ArgValue]) {
+        let new = if chdir {
             vals.first().and_then(|v| v.as_str()).map(str::to_string)
         } else {
             proc_link(pid, "cwd")

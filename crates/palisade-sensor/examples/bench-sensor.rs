@@ -1,0 +1,402 @@
+//! The sensor's overhead, side by side (run by `scripts/bench-sensor`, needs root):
+//! (a) ns added per system call over 5 M `getppid` calls: bare, an empty program on the same hook
+//! (the floor), the sensor with a filter that matches nothing, the sensor capturing every call;
+//! (b) events/s delivered when everything is captured, and the loss;
+//! (c) `find /usr` and a small C compile, bare / floor / sensor (default event set, whole system);
+//! (d) the same under `strace -f -o /dev/null`, for scale.
+//!
+//! `bench-sensor load N` is the load process: N `getppid` calls, prints the ns they took.
+//! Environment: `BENCH_REPS` (default 5), `BENCH_CALLS` (default 5000000), `BENCH_FIND` (default /usr).
+
+use palisade_events::EventId;
+use palisade_sensor::{FloorProbe, KernelFilter, ProgramStats, Sensor, SensorConfig};
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn load(n: u64) {
+    let t = Instant::now();
+    for _ in 0..n {
+        // SAFETY: getppid takes no arguments and cannot fail.
+        unsafe {
+            libc::syscall(libc::SYS_getppid);
+        }
+    }
+    println!("{}", t.elapsed().as_nanos());
+}
+
+/// CPU time (user + system) this process has used, in ns.
+fn self_cpu_ns() -> u64 {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is valid and writable.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Runs a command to completion while draining the sensor (if any); returns the wall time, the
+/// command's stdout and the events delivered meanwhile.
+fn run(cmd: &mut Command, sensor: Option<&mut Sensor>) -> (Duration, String, u64) {
+    let t = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut delivered = 0u64;
+    match sensor {
+        Some(s) => {
+            while child.try_wait().expect("wait").is_none() {
+                delivered += s.poll(Duration::from_millis(5), &mut |_| {}).expect("poll") as u64;
+            }
+            // What is left in the ring.
+            loop {
+                let n = s
+                    .poll(Duration::from_millis(30), &mut |_| {})
+                    .expect("poll");
+                if n == 0 {
+                    break;
+                }
+                delivered += n as u64;
+            }
+        }
+        None => {
+            child.wait().expect("wait");
+        }
+    }
+    let el = t.elapsed();
+    let mut out = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    (el, out, delivered)
+}
+
+fn load_cmd(exe: &str, n: u64) -> Command {
+    let mut c = Command::new(exe);
+    c.args(["load", &n.to_string()]);
+    c
+}
+
+fn load_ns(exe: &str, n: u64, sensor: Option<&mut Sensor>) -> (f64, u64) {
+    let (_, out, delivered) = run(&mut load_cmd(exe, n), sensor);
+    (out.trim().parse::<f64>().expect("load output"), delivered)
+}
+
+fn all_syscalls() -> std::collections::BTreeSet<EventId> {
+    palisade_events::catalog::catalog()
+        .iter()
+        .filter(|d| d.id.is_syscall())
+        .map(|d| d.id)
+        .collect()
+}
+
+fn start(filter: KernelFilter, ring_bytes: usize) -> Sensor {
+    Sensor::start(SensorConfig { filter, ring_bytes }).unwrap_or_else(|e| {
+        eprintln!("bench-sensor: {e}");
+        std::process::exit(1)
+    })
+}
+
+/// A small C project: 12 files, compiled one by one and linked.
+fn compile_project(dir: &std::path::Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut objs = String::new();
+    for i in 0..12 {
+        let mut src =
+            String::from("#include <stdio.h>\n#include <string.h>\n#include <stdlib.h>\n");
+        for j in 0..40 {
+            src.push_str(&format!(
+                "int f{i}_{j}(int x) {{ char b[64]; snprintf(b, sizeof b, \"%d\", x * {j}); \
+                 int s = 0; for (size_t k = 0; k < strlen(b); k++) s += b[k] * (int)k; \
+                 return s ^ (x << {m}); }}\n",
+                m = j % 7
+            ));
+        }
+        if i == 0 {
+            src.push_str("int main(void) { return f0_1(3) & 1; }\n");
+        }
+        std::fs::write(dir.join(format!("f{i}.c")), src).unwrap();
+        objs.push_str(&format!(" f{i}.o"));
+    }
+    format!(
+        "cd {} && for f in f*.c; do cc -O2 -c $f || exit 1; done && cc -o prog{objs}",
+        dir.display()
+    )
+}
+
+fn workload_time(script: &str, sensor: Option<&mut Sensor>, strace: bool) -> f64 {
+    let mut c = if strace {
+        let mut c = Command::new("strace");
+        c.args(["-f", "-o", "/dev/null", "sh", "-c", script]);
+        c
+    } else {
+        let mut c = Command::new("sh");
+        c.args(["-c", script]);
+        c
+    };
+    run(&mut c, sensor).0.as_secs_f64()
+}
+
+/// ns per run inside the system-call programs between two snapshots: enter + exit.
+fn in_program_ns(before: &[ProgramStats], after: &[ProgramStats]) -> f64 {
+    let mut total = 0.0;
+    for a in after {
+        if !(a.name.contains("enter") || a.name.contains("exit")) || a.name.contains("_tp") {
+            continue;
+        }
+        if a.name.starts_with("exit_") || a.name.starts_with("fork") || a.name.starts_with("exec") {
+            continue;
+        }
+        let b = before.iter().find(|b| b.name == a.name);
+        let (runs, ns) = match b {
+            Some(b) => (a.runs - b.runs, a.run_ns - b.run_ns),
+            None => (a.runs, a.run_ns),
+        };
+        if runs > 0 {
+            total += ns as f64 / runs as f64;
+        }
+    }
+    total
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|a| a == "load") {
+        load(
+            args.get(2)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(5_000_000),
+        );
+        return;
+    }
+    let exe = std::env::current_exe().unwrap().display().to_string();
+    let reps = env_num("BENCH_REPS", 5).max(1) as usize;
+    let n = env_num("BENCH_CALLS", 5_000_000);
+    let find_dir = std::env::var("BENCH_FIND").unwrap_or_else(|_| "/usr".into());
+    eprintln!("bench-sensor: {reps} repetitions, {n} getppid calls each");
+
+    // Kernel statistics of the programs' own run time (exact, unlike wall times on a busy machine).
+    let stats_guard = palisade_sensor::enable_program_stats().ok();
+
+    // (a) ns per call.
+    let bare = median((0..reps).map(|_| load_ns(&exe, n, None).0).collect());
+    let floor_probe = FloorProbe::attach().unwrap_or_else(|e| {
+        eprintln!("bench-sensor: {e}");
+        std::process::exit(1)
+    });
+    let b = floor_probe.program_stats();
+    let floor = median((0..reps).map(|_| load_ns(&exe, n, None).0).collect());
+    let floor_prog = in_program_ns(&b, &floor_probe.program_stats());
+    drop(floor_probe);
+
+    // A filter matching nothing with the default event set: getppid is not selected, so both
+    // programs stop at the event bitmap.
+    let mut unselected = start(
+        KernelFilter {
+            uid_range: Some((4_000_000_000, 4_000_000_000)),
+            ..KernelFilter::default()
+        },
+        0,
+    );
+    let b = unselected.program_stats();
+    let unsel = median(
+        (0..reps)
+            .map(|_| load_ns(&exe, n, Some(&mut unselected)).0)
+            .collect(),
+    );
+    let unsel_prog = in_program_ns(&b, &unselected.program_stats());
+    drop(unselected);
+
+    let mut nomatch = start(
+        KernelFilter {
+            events: all_syscalls(),
+            uid_range: Some((4_000_000_000, 4_000_000_000)),
+            ..KernelFilter::default()
+        },
+        0,
+    );
+    let hook = nomatch.hook();
+    let b = nomatch.program_stats();
+    let none = median(
+        (0..reps)
+            .map(|_| load_ns(&exe, n, Some(&mut nomatch)).0)
+            .collect(),
+    );
+    let none_prog = in_program_ns(&b, &nomatch.program_stats());
+    drop(nomatch);
+
+    let mut all = start(
+        KernelFilter {
+            events: all_syscalls(),
+            pids: [std::process::id()].into_iter().collect(),
+            follow: true,
+            ..KernelFilter::default()
+        },
+        64 << 20,
+    );
+    let mut every = Vec::new();
+    let mut rates = Vec::new();
+    let lost0 = all.stats().lost;
+    let delivered0 = all.stats().delivered;
+    let cpu0 = self_cpu_ns();
+    let b = all.program_stats();
+    for _ in 0..reps {
+        let (ns, delivered) = load_ns(&exe, n, Some(&mut all));
+        every.push(ns);
+        rates.push(delivered as f64 / (ns / 1e9));
+    }
+    let every_prog = in_program_ns(&b, &all.program_stats());
+    let consumer_ns =
+        (self_cpu_ns() - cpu0) as f64 / (all.stats().delivered - delivered0).max(1) as f64;
+    let lost = all.stats().lost - lost0;
+    let all_stats = all.stats();
+    drop(all);
+    let every_med = median(every);
+    let rate = median(rates);
+
+    // (c) realistic workloads, default event set, whole system.
+    let find = format!("find {find_dir} >/dev/null");
+    let proj = std::env::temp_dir().join(format!("palisade-bench-cc-{}", std::process::id()));
+    let cc = compile_project(&proj);
+    // Warm the caches.
+    workload_time(&find, None, false);
+    workload_time(&cc, None, false);
+    let mut rows = Vec::new();
+    for (name, script) in [("find", &find), ("compile", &cc)] {
+        let bare_t = median(
+            (0..reps)
+                .map(|_| workload_time(script, None, false))
+                .collect(),
+        );
+        let fp = FloorProbe::attach().expect("floor");
+        let floor_t = median(
+            (0..reps)
+                .map(|_| workload_time(script, None, false))
+                .collect(),
+        );
+        drop(fp);
+        let mut s = start(KernelFilter::default(), 0);
+        let traced_t = median(
+            (0..reps)
+                .map(|_| workload_time(script, Some(&mut s), false))
+                .collect(),
+        );
+        let st = s.stats();
+        drop(s);
+        // (d) strace, once (it is slow).
+        let strace_t = workload_time(script, None, true);
+        rows.push((name, bare_t, floor_t, traced_t, strace_t, st));
+    }
+    let _ = std::fs::remove_dir_all(&proj);
+    // strace on getppid, on fewer calls.
+    let sn = (n / 100).max(1000);
+    let t = Instant::now();
+    let _ = Command::new("strace")
+        .args(["-f", "-o", "/dev/null", &exe, "load", &sn.to_string()])
+        .stdout(Stdio::null())
+        .status();
+    let strace_per_call = t.elapsed().as_nanos() as f64 / sn as f64;
+
+    let per = |t: f64| t / n as f64;
+    println!(
+        "hook: {hook}; {reps} repetitions (medians); kernel {}",
+        kernel()
+    );
+    println!();
+    println!("(a) getppid x {n}");
+    println!();
+    println!(
+        "| mode | wall | ns per call | added ns per call | ns inside the programs per call (enter+exit) |"
+    );
+    println!("|---|---|---|---|---|");
+    let prog = |v: f64| {
+        if stats_guard.is_some() {
+            format!("{v:.0}")
+        } else {
+            "n/a".into()
+        }
+    };
+    for (mode, t, p) in [
+        ("bare", bare, None),
+        (
+            "empty program on tp_btf sys_enter+sys_exit (floor)",
+            floor,
+            Some(floor_prog),
+        ),
+        (
+            "sensor, default event set (getppid not in it), uid filter matching nothing",
+            unsel,
+            Some(unsel_prog),
+        ),
+        (
+            "sensor, every syscall selected, uid filter matching nothing",
+            none,
+            Some(none_prog),
+        ),
+        (
+            "sensor, every call captured and decoded",
+            every_med,
+            Some(every_prog),
+        ),
+    ] {
+        println!(
+            "| {mode} | {:.3} s | {:.0} | {:+.0} | {} |",
+            t / 1e9,
+            per(t),
+            per(t) - per(bare),
+            p.map_or(String::new(), prog)
+        );
+    }
+    println!(
+        "| strace -f -o /dev/null ({sn} calls) | | {:.0} | {:+.0} | |",
+        strace_per_call,
+        strace_per_call - per(bare)
+    );
+    println!();
+    println!(
+        "(b) every call captured: {:.2} M events/s delivered to user space, {lost} lost; \
+         consumer CPU {consumer_ns:.0} ns per event (read, decode, build the Event) \
+         (sensor totals: seen {}, delivered {}, lost {})",
+        rate / 1e6,
+        all_stats.seen,
+        all_stats.delivered,
+        all_stats.lost
+    );
+    println!();
+    println!("(c)/(d) workloads (default event set, whole system, consumer running)");
+    println!();
+    println!(
+        "| workload | bare | floor (empty program) | sensor | sensor slowdown | floor slowdown | strace -f | strace slowdown | events delivered | lost |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (name, b, f, t, s, st) in rows {
+        println!(
+            "| {name} | {b:.3} s | {f:.3} s | {t:.3} s | {:+.1}% | {:+.1}% | {s:.2} s | {:.0}x | {} | {} |",
+            (t / b - 1.0) * 100.0,
+            (f / b - 1.0) * 100.0,
+            s / b,
+            st.delivered,
+            st.lost
+        );
+    }
+}
+
+fn kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
