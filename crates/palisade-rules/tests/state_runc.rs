@@ -298,3 +298,72 @@ fn unreadable_state_is_skipped_not_fatal() {
     assert_eq!(c.id, C1);
     assert_eq!(c.name, "");
 }
+
+const C4: &str = "4444444444444444444444444444444444444444444444444444444444444444";
+const C5: &str = "5555555555555555555555555555555555555555555555555555555555555555";
+
+#[test]
+fn docker_containers_take_name_image_and_privilege_from_docker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    // C4: runc state (Docker's runc root) plus Docker's files
+    write(
+        &t.join("runtime-runc/moby").join(C4).join("state.json"),
+        &serde_json::json!({
+            "id": C4,
+            "created": "2026-12-06T08:00:00Z",
+            "config": {"rootfs": "/var/lib/docker/overlay2/abc/merged"}
+        })
+        .to_string(),
+    );
+    let d4 = t.join("docker/containers").join(C4);
+    write(
+        &d4.join("config.v2.json"),
+        &serde_json::json!({
+            "Name": "/web",
+            "Config": {"Image": "nginx:1.27", "Hostname": "c4host"},
+            "State": {"StartedAt": "2026-12-06T08:00:01.25Z"}
+        })
+        .to_string(),
+    );
+    write(&d4.join("hostconfig.json"), r#"{"Privileged": true}"#);
+    // C5: Docker's files only
+    let d5 = t.join("docker/containers").join(C5);
+    write(
+        &d5.join("config.v2.json"),
+        &serde_json::json!({
+            "Name": "/db",
+            "Config": {"Image": "postgres:16", "Labels": {"io.kubernetes.pod.name": "db-0", "io.kubernetes.pod.namespace": "data"}},
+            "State": {"StartedAt": "2026-12-06T09:00:00Z"}
+        })
+        .to_string(),
+    );
+    write(&d5.join("hostconfig.json"), r#"{"Privileged": false}"#);
+
+    let mut opts = StateOptions::isolated();
+    opts.runc_roots = vec![t.join("runtime-runc/moby")];
+    opts.docker_root = Some(t.join("docker"));
+    let mut st = State::new(opts);
+    st.apply(&exec_in(C4, 100, 1, 0));
+    st.apply(&exec_in(C5, 200, 2, 0));
+    let c4 = st.container(C4).unwrap();
+    assert_eq!((c4.name.as_str(), c4.image.as_str()), ("web", "nginx:1.27"));
+    assert!(c4.privileged);
+    assert_eq!(c4.rootfs, "/var/lib/docker/overlay2/abc/merged");
+    assert_eq!(
+        c4.start_ts, 1_796_544_000_000_000_000,
+        "runc's creation time"
+    );
+    let c5 = st.container(C5).unwrap();
+    assert_eq!(
+        (c5.name.as_str(), c5.image_repository()),
+        ("db", "postgres")
+    );
+    assert!(!c5.privileged);
+    assert_eq!(c5.start_ts, 1_796_547_600_000_000_000);
+    assert_eq!(
+        (c5.pod_name.as_str(), c5.pod_namespace.as_str()),
+        ("db-0", "data")
+    );
+    assert_eq!(c5.id, C5);
+}

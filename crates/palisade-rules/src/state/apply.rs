@@ -444,7 +444,8 @@ impl State {
             return;
         }
         self.stats.container_lookups += 1;
-        let found = super::containers::lookup(&self.opts.runc_roots, id);
+        let found =
+            super::containers::lookup(&self.opts.runc_roots, self.opts.docker_root.as_deref(), id);
         let e = self
             .containers
             .entry(id.to_string())

@@ -6,7 +6,9 @@
 //! runtimes write: containerd's `io.kubernetes.cri.*` (container name, sandbox name, namespace
 //! and uid, image name) and CRI-O's `io.kubernetes.pod.*`, `io.kubernetes.container.name`,
 //! `io.kubernetes.cri-o.ImageName` and `io.kubernetes.cri-o.Labels`. Pod labels are only known
-//! under CRI-O (containerd keeps them in its own database, not in the bundle).
+//! under CRI-O (containerd keeps them in its own database, not in the bundle). Docker's own
+//! files (`<docker root>/containers/<id>/config.v2.json`, `hostconfig.json`) give a Docker
+//! container's name, image and privileged flag.
 
 use super::{ContainerInfo, ContainerMount};
 use serde_json::Value;
@@ -19,13 +21,63 @@ const PRIVILEGED_CAPS: usize = 38;
 
 /// Looks a container up in the runc roots; `None` when no root has it (or its state is not
 /// readable JSON).
-pub(crate) fn lookup(roots: &[PathBuf], id: &str) -> Option<ContainerInfo> {
+pub(crate) fn lookup(
+    roots: &[PathBuf],
+    docker_root: Option<&Path>,
+    id: &str,
+) -> Option<ContainerInfo> {
     if id.is_empty() || id.contains('/') || id.starts_with('.') {
         return None;
     }
-    roots
+    let runc = roots
         .iter()
-        .find_map(|r| from_state_dir(&r.join(id).join("state.json"), id))
+        .find_map(|r| from_state_dir(&r.join(id).join("state.json"), id));
+    let docker = docker_root.and_then(|d| from_docker(&d.join("containers").join(id)));
+    match (runc, docker) {
+        (Some(mut r), Some(d)) => {
+            // Docker knows the name and image; runc the rootfs, mounts and times
+            r.name = d.name;
+            if !d.image.is_empty() {
+                r.image = d.image;
+            }
+            r.privileged |= d.privileged;
+            if r.start_ts == 0 {
+                r.start_ts = d.start_ts;
+            }
+            Some(r)
+        }
+        (r, d) => r.or(d.map(|d| ContainerInfo {
+            id: id.to_string(),
+            ..d
+        })),
+    }
+}
+
+/// A Docker container's `config.v2.json` (name, image, start time) and `hostconfig.json`
+/// (privileged).
+fn from_docker(dir: &Path) -> Option<ContainerInfo> {
+    let text = std::fs::read_to_string(dir.join("config.v2.json")).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    let s = |ptr: &str| v.pointer(ptr).and_then(Value::as_str).unwrap_or_default();
+    let mut info = ContainerInfo {
+        name: s("/Name").trim_start_matches('/').to_string(),
+        image: s("/Config/Image").to_string(),
+        hostname: s("/Config/Hostname").to_string(),
+        start_ts: parse_rfc3339_ns(s("/State/StartedAt")).unwrap_or(0),
+        ..ContainerInfo::default()
+    };
+    if let Some(labels) = v.pointer("/Config/Labels").and_then(Value::as_object) {
+        let get = |k: &str| labels.get(k).and_then(Value::as_str).unwrap_or_default();
+        info.pod_name = get("io.kubernetes.pod.name").to_string();
+        info.pod_namespace = get("io.kubernetes.pod.namespace").to_string();
+        info.pod_uid = get("io.kubernetes.pod.uid").to_string();
+    }
+    if let Ok(text) = std::fs::read_to_string(dir.join("hostconfig.json"))
+        && let Ok(h) = serde_json::from_str::<Value>(&text)
+    {
+        info.privileged = h.get("Privileged").and_then(Value::as_bool) == Some(true);
+    }
+    Some(info)
 }
 
 fn from_state_dir(state_path: &Path, id: &str) -> Option<ContainerInfo> {
@@ -333,8 +385,9 @@ mod tests {
     #[test]
     fn ids_that_are_not_names_are_refused() {
         let roots = [PathBuf::from("/nonexistent-root")];
-        assert!(lookup(&roots, "../etc").is_none());
-        assert!(lookup(&roots, "").is_none());
-        assert!(lookup(&roots, "abc").is_none());
+        let docker = Some(Path::new("/nonexistent-docker"));
+        assert!(lookup(&roots, docker, "../etc").is_none());
+        assert!(lookup(&roots, docker, "").is_none());
+        assert!(lookup(&roots, docker, "abc").is_none());
     }
 }

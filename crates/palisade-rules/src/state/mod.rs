@@ -523,6 +523,9 @@ pub struct StateOptions {
     pub max_written_paths_per_container: usize,
     /// runc state roots searched for `<root>/<id>/state.json`, in order.
     pub runc_roots: Vec<PathBuf>,
+    /// Docker's data root: `<root>/containers/<id>/config.v2.json` and `hostconfig.json` give a
+    /// Docker container's name, image and privileged flag; `None` skips Docker.
+    pub docker_root: Option<PathBuf>,
     /// Root of the host file system, for `/etc/passwd` and `/etc/group`; `None` reads no host
     /// users.
     pub host_root: Option<PathBuf>,
@@ -546,6 +549,7 @@ impl Default for StateOptions {
             max_fds_per_process: 8_192,
             max_written_paths_per_container: 4_096,
             runc_roots: Vec::new(),
+            docker_root: None,
             host_root: Some(PathBuf::from("/")),
             proc_root: None,
             boot_time_ns: None,
@@ -570,6 +574,7 @@ impl StateOptions {
             .map(PathBuf::from)
             .collect(),
             proc_root: Some(PathBuf::from("/proc")),
+            docker_root: Some(PathBuf::from("/var/lib/docker")),
             ..StateOptions::default()
         }
     }
