@@ -185,9 +185,14 @@ impl State {
         let id = ev.id.0;
         match id {
             FORK => self.on_fork(ev),
-            EXEC => self.on_exec(ev, 0, Some(2), Some(3), true),
-            nr::EXECVE if ev.ret == 0 => self.on_exec(ev, 0, None, None, false),
-            nr::EXECVEAT if ev.ret == 0 => self.on_execveat(ev),
+            EXEC => {
+                self.sched_exec_seen = true;
+                self.on_exec(ev, 0, Some(2), Some(3), true)
+            }
+            nr::EXECVE if ev.ret == 0 && !self.sched_exec_seen => {
+                self.on_exec(ev, 0, None, None, false)
+            }
+            nr::EXECVEAT if ev.ret == 0 && !self.sched_exec_seen => self.on_execveat(ev),
             nr::CLONE | nr::CLONE3 | nr::FORK | nr::VFORK => self.on_clone(ev),
             nr::OPEN | nr::OPENAT | nr::OPENAT2 | nr::CREAT if ev.ret >= 0 => self.on_open(ev),
             nr::SOCKET if ev.ret >= 0 => self.on_socket(ev),

@@ -20,7 +20,7 @@
 //! | event | effect |
 //! |---|---|
 //! | `sched_process_fork`, `clone`/`clone3`/`fork`/`vfork` | child = copy of the parent (fds, cwd, credentials, container, environment); threads map to their group |
-//! | `sched_process_exec`, `execve`/`execveat` (ret 0) | exe (argv\[0\]), args, name, exepath (resolved against cwd or dirfd; the fd's file for fexecve, `/dev/fd/N`, `/proc/self/fd/N`), cwd, tty, session, login uid, start time; close-on-exec fds go; `exe_from_memfd`; `exe_upper_layer` |
+//! | `sched_process_exec`, `execve`/`execveat` (ret 0; ignored once a `sched_process_exec` was seen) | exe (argv\[0\]), args, name, exepath (resolved against cwd or dirfd; the fd's file for fexecve, `/dev/fd/N`, `/proc/self/fd/N`), cwd, tty, session, login uid, start time; close-on-exec fds go; `exe_from_memfd`; `exe_upper_layer` |
 //! | `open`/`openat`/`openat2`/`creat` (ret ≥ 0) | file or directory fd with the normalised absolute path (`nameraw` keeps the given one) |
 //! | `socket`, `bind`, `listen`, `connect` (0 or `EINPROGRESS`), `accept`/`accept4`, `sendto` with an address | socket fd: kind from the family (IPv4-mapped IPv6 shows as IPv4), protocol from type/protocol, ends, `ip:port->ip:port` name |
 //! | `dup`/`dup2`/`dup3` | copy (close-on-exec only with `dup3(O_CLOEXEC)`) |
@@ -651,6 +651,10 @@ pub struct State {
     ip_names: FxHashMap<IpAddr, String>,
     boot_time_ns: u64,
     stats: StateStats,
+    /// Whether a `sched_process_exec` event was seen: from then on the `execve`/`execveat`
+    /// system call events of the same execs change nothing (the scheduler event carries more,
+    /// and comes first: a second application could no longer see a close-on-exec memfd).
+    sched_exec_seen: bool,
 }
 
 impl State {
@@ -682,6 +686,7 @@ impl State {
             ip_names,
             boot_time_ns,
             stats: StateStats::default(),
+            sched_exec_seen: false,
         }
     }
 
