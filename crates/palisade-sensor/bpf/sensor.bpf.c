@@ -576,10 +576,12 @@ static __always_inline u32 read_items(u8 *buf, u32 off, u64 desc, u64 *args, u8 
 	off = read_str(buf, off, args, desc, 2);
 	k = D_SOCK(desc);
 	if (k && off <= HALF / 2) {
-		u64 len = arg_at(args, D_SOCK_LEN(desc)) & 0xffffffff;
+		u64 lenarg = arg_at(args, D_SOCK_LEN(desc));
+		u64 len = lenarg & 0xffffffff;
 		if (desc & D_SOCK_PLEN) {
+			// The argument points to the length (accept, recvfrom): read it at exit.
 			u32 l = 0;
-			if (!len || bpf_probe_read_user(&l, sizeof(l), (void *)len) < 0)
+			if (!lenarg || bpf_probe_read_user(&l, sizeof(l), (void *)lenarg) < 0)
 				l = 0;
 			len = l;
 		}

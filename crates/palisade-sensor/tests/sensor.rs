@@ -504,3 +504,218 @@ fn without_privileges_the_error_says_what_is_missing() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("1 passed"), "{text}");
 }
+
+/// The actions of `decodes_many_calls_against_known_actions`, run in a child process (the
+/// sensor never reports its own process). `dir` is the child's cwd.
+fn known_actions(dir: &std::path::Path, port: u16) {
+    use std::ffi::CString;
+    let c = |s: &str| CString::new(s).unwrap();
+    std::env::set_current_dir(dir).unwrap();
+    // SAFETY: plain system calls on valid C strings and buffers owned by this function.
+    unsafe {
+        assert_eq!(libc::mkdir(c("d1").as_ptr(), 0o755), 0);
+        assert_eq!(libc::rename(c("d1").as_ptr(), c("d2").as_ptr()), 0);
+        let dfd = libc::open(c("d2").as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+        assert!(dfd >= 0);
+        let f = libc::openat(dfd, c("f").as_ptr(), libc::O_CREAT | libc::O_WRONLY, 0o640);
+        assert!(f >= 0);
+        assert_eq!(libc::dup2(f, 100), 100);
+        assert_eq!(libc::unlinkat(dfd, c("f").as_ptr(), 0), 0);
+        assert_eq!(libc::symlink(c("target-x").as_ptr(), c("ln").as_ptr()), 0);
+        assert_eq!(libc::chmod(c("d2").as_ptr(), 0o700), 0);
+        // openat2 with an open_how structure.
+        #[repr(C)]
+        struct OpenHow {
+            flags: u64,
+            mode: u64,
+            resolve: u64,
+        }
+        let how = OpenHow {
+            flags: (libc::O_RDONLY | libc::O_DIRECTORY) as u64,
+            mode: 0,
+            resolve: 0x04, // RESOLVE_NO_SYMLINKS
+        };
+        let r = libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            c("d2").as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        );
+        assert!(r >= 0, "openat2");
+        // A unix socket bound to a path, a UDP datagram with a destination.
+        let us = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+        let mut sun: libc::sockaddr_un = std::mem::zeroed();
+        sun.sun_family = libc::AF_UNIX as u16;
+        for (i, b) in b"s.sock".iter().enumerate() {
+            sun.sun_path[i] = *b as libc::c_char;
+        }
+        let len = (std::mem::size_of::<u16>() + 7) as u32;
+        assert_eq!(
+            libc::bind(us, &sun as *const _ as *const libc::sockaddr, len),
+            0
+        );
+        let udp = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+        let mut sin: libc::sockaddr_in = std::mem::zeroed();
+        sin.sin_family = libc::AF_INET as u16;
+        sin.sin_port = port.to_be();
+        sin.sin_addr.s_addr = u32::from(Ipv4Addr::LOCALHOST).to_be();
+        let msg = b"hi";
+        let sent = libc::sendto(
+            udp,
+            msg.as_ptr() as *const libc::c_void,
+            msg.len(),
+            0,
+            &sin as *const _ as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_in>() as u32,
+        );
+        assert_eq!(sent, 2);
+        let m = libc::memfd_create(c("palisade-memfd").as_ptr(), libc::MFD_CLOEXEC);
+        assert!(m >= 0);
+        assert_eq!(libc::kill(libc::getpid(), 0), 0);
+        assert_eq!(
+            libc::prctl(libc::PR_SET_NAME, c("renamed").as_ptr(), 0, 0, 0),
+            0
+        );
+    }
+    // accept: a connection from a thread of this process.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let lport = l.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || std::net::TcpStream::connect(("127.0.0.1", lport)));
+    let (_s, peer) = l.accept().unwrap();
+    t.join().unwrap().unwrap();
+    println!("accepted {peer}");
+}
+
+#[test]
+fn decodes_many_calls_against_known_actions() {
+    if let Ok(dir) = std::env::var("PALISADE_SENSOR_ACTIONS_DIR") {
+        let port = std::env::var("PALISADE_SENSOR_ACTIONS_PORT")
+            .unwrap()
+            .parse()
+            .unwrap();
+        known_actions(std::path::Path::new(&dir), port);
+        return;
+    }
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("palisade-sensor-actions-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = udp.local_addr().unwrap().port();
+    let decoded: Vec<&str> = palisade_events::catalog::DECODED
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    let mut s = start(self_only_follow(&decoded), 0);
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe)
+        .args([
+            "--exact",
+            "decodes_many_calls_against_known_actions",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("PALISADE_SENSOR_ACTIONS_DIR", &dir)
+        .env("PALISADE_SENSOR_ACTIONS_PORT", port.to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut events = Vec::new();
+    drain(&mut s, &mut events);
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.display().to_string();
+    let find = |names: &[&str], check: &dyn Fn(&Event) -> bool| -> Event {
+        events
+            .iter()
+            .find(|e| names.contains(&e.id.name().as_ref()) && check(e))
+            .cloned()
+            .unwrap_or_else(|| {
+                let seen: Vec<String> = events
+                    .iter()
+                    .filter(|e| names.contains(&e.id.name().as_ref()))
+                    .map(|e| format!("{} {:?} ret={}", e.id, e.args, e.ret))
+                    .collect();
+                panic!("no {names:?} as expected; those seen: {seen:#?}")
+            })
+    };
+    let path_is =
+        |name: &'static str, want: String| move |e: &Event| str_arg(e, name) == Some(want.as_str());
+    find(
+        &["mkdir", "mkdirat"],
+        &path_is("pathname", format!("{d}/d1")),
+    );
+    let ren = find(
+        &["rename", "renameat", "renameat2"],
+        &path_is("oldpath", format!("{d}/d1")),
+    );
+    assert_eq!(str_arg(&ren, "newpath"), Some(format!("{d}/d2").as_str()));
+    // A path relative to a directory fd, resolved in the kernel.
+    let open = find(&["openat"], &path_is("pathname", format!("{d}/d2/f")));
+    assert_eq!(
+        open.arg("flags"),
+        Some(&ArgValue::Int(i64::from(libc::O_CREAT | libc::O_WRONLY)))
+    );
+    assert_eq!(open.arg("mode"), Some(&ArgValue::Int(0o640)));
+    find(&["unlinkat"], &path_is("pathname", format!("{d}/d2/f")));
+    let dup = find(&["dup2", "dup3"], &|e| e.ret == 100);
+    assert_eq!(dup.arg("newfd"), Some(&ArgValue::Int(100)));
+    let sym = find(
+        &["symlink", "symlinkat"],
+        &path_is("linkpath", format!("{d}/ln")),
+    );
+    assert_eq!(str_arg(&sym, "target"), Some("target-x"));
+    let chmod = find(
+        &["chmod", "fchmodat"],
+        &path_is("pathname", format!("{d}/d2")),
+    );
+    assert_eq!(chmod.arg("mode"), Some(&ArgValue::Int(0o700)));
+    let o2 = find(&["openat2"], &path_is("pathname", format!("{d}/d2")));
+    assert_eq!(o2.arg("resolve"), Some(&ArgValue::UInt(4)));
+    assert_eq!(
+        o2.arg("flags"),
+        Some(&ArgValue::Int(i64::from(
+            libc::O_RDONLY | libc::O_DIRECTORY
+        )))
+    );
+    find(&["bind"], &|e| {
+        e.arg("addr")
+            == Some(&ArgValue::Sock(SockAddr::Unix {
+                path: "s.sock".into(),
+            }))
+    });
+    find(&["socket"], &|e| {
+        e.arg("domain") == Some(&ArgValue::Int(i64::from(libc::AF_UNIX)))
+    });
+    find(&["sendto"], &|e| {
+        e.arg("dest_addr")
+            == Some(&ArgValue::Sock(SockAddr::Inet {
+                addr: Ipv4Addr::LOCALHOST,
+                port,
+            }))
+            && e.arg("len") == Some(&ArgValue::UInt(2))
+    });
+    find(&["memfd_create"], &|e| {
+        str_arg(e, "name") == Some("palisade-memfd")
+    });
+    find(&["kill"], &|e| {
+        e.arg("sig") == Some(&ArgValue::Int(0)) && e.ret == 0
+    });
+    find(&["prctl"], &|e| e.arg("option") == Some(&ArgValue::Int(15)));
+    let accepted = find(&["accept", "accept4"], &|e| e.ret >= 0);
+    match accepted.arg("addr") {
+        Some(ArgValue::Sock(SockAddr::Inet { addr, .. })) => assert_eq!(*addr, Ipv4Addr::LOCALHOST),
+        other => panic!("accept address: {other:?} in {accepted:?}"),
+    }
+    // After PR_SET_NAME the thread's events carry the new comm.
+    assert!(events.iter().any(|e| e.comm == "renamed"));
+    drop(udp);
+}
