@@ -77,6 +77,7 @@ fn random_event_sequences_keep_the_state_sound() {
         opts.max_processes = 16;
         opts.max_fds_per_process = 8;
         opts.max_written_paths_per_container = 4;
+        opts.max_containers = 4;
         let mut st = State::new(opts);
         for step in 0..4_000u64 {
             let id = ids[r.below(ids.len() as u64) as usize];
@@ -106,7 +107,7 @@ fn random_event_sequences_keep_the_state_sound() {
                 container_id: if r.below(2) == 0 {
                     String::new()
                 } else {
-                    format!("{:064x}", r.below(3))
+                    format!("{:064x}", r.below(50))
                 },
                 ret: r.below(30) as i64 - 10,
                 args: (0..nargs).map(|_| arg(&mut r)).collect(),
@@ -117,6 +118,13 @@ fn random_event_sequences_keep_the_state_sound() {
                 st.len() <= 16,
                 "seed {seed} step {step}: {} processes",
                 st.len()
+            );
+            // a container is kept while a process runs in it: at most one per process, plus
+            // the one being added
+            assert!(
+                st.container_count() <= 17,
+                "seed {seed} step {step}: {} containers",
+                st.container_count()
             );
             for p in st.processes() {
                 assert!(
@@ -132,5 +140,9 @@ fn random_event_sequences_keep_the_state_sound() {
                 );
             }
         }
+        assert!(
+            st.stats().containers_forgotten > 0,
+            "seed {seed}: the container bound was exercised"
+        );
     }
 }

@@ -432,7 +432,7 @@ impl State {
         }
         self.insert_process(p);
         if ev.host_tid != pid {
-            self.threads.insert(ev.host_tid, pid);
+            self.add_thread(ev.host_tid, pid);
         }
     }
 
@@ -447,6 +447,16 @@ impl State {
         };
         if !due {
             return;
+        }
+        if !self.containers.contains_key(id) && self.containers.len() >= self.opts.max_containers {
+            // forget containers no known process runs in
+            let used: super::FxHashSet<&str> = self
+                .procs
+                .values()
+                .map(|p| p.container_id.as_str())
+                .collect();
+            self.containers.retain(|cid, _| used.contains(cid.as_str()));
+            self.stats.containers_forgotten += 1;
         }
         self.stats.container_lookups += 1;
         let found =
@@ -518,13 +528,13 @@ impl State {
         if child_pid == parent_pid {
             // a new thread of the same process
             self.ensure(ev);
-            self.threads.insert(child_tid, parent_pid);
+            self.add_thread(child_tid, parent_pid);
             return;
         }
         let start = start_ts(self.boot_time_ns, start, ev.ts);
         self.spawn(ev, parent_pid, child_pid, child_ns_pid, start);
         if child_tid != child_pid {
-            self.threads.insert(child_tid, child_pid);
+            self.add_thread(child_tid, child_pid);
         }
     }
 
@@ -572,7 +582,7 @@ impl State {
             }
             if flags & CLONE_THREAD != 0 && ev.id.0 != nr::FORK && ev.id.0 != nr::VFORK {
                 self.ensure(ev);
-                self.threads.insert(child, ev.host_pid);
+                self.add_thread(child, ev.host_pid);
             } else if !self.procs.contains_key(&child) {
                 self.spawn(ev, ev.host_pid, child, child, ev.ts);
             }
@@ -580,7 +590,7 @@ impl State {
             // child side: the event runs in the child
             if self.procs.contains_key(&ev.host_pid) {
                 if ev.host_tid != ev.host_pid {
-                    self.threads.insert(ev.host_tid, ev.host_pid);
+                    self.add_thread(ev.host_tid, ev.host_pid);
                 }
                 return;
             }

@@ -539,6 +539,8 @@ pub struct StateOptions {
     /// Event-time interval (ns) after which a container whose runtime state was not found is
     /// looked up again.
     pub container_retry_ns: u64,
+    /// Most containers kept; when full, containers no process runs in any more are forgotten.
+    pub max_containers: usize,
 }
 
 impl Default for StateOptions {
@@ -554,6 +556,7 @@ impl Default for StateOptions {
             proc_root: None,
             boot_time_ns: None,
             container_retry_ns: 2_000_000_000,
+            max_containers: 4_096,
         }
     }
 }
@@ -603,6 +606,8 @@ pub struct StateStats {
     pub container_lookups: u64,
     /// Written paths not recorded because a container's set was full.
     pub written_paths_dropped: u64,
+    /// Times the container table was full and containers without processes were forgotten.
+    pub containers_forgotten: u64,
 }
 
 /// Errors of the state.
@@ -864,9 +869,35 @@ impl State {
 
     /// Records a thread of a process.
     pub fn insert_thread(&mut self, host_tid: u32, host_pid: u32) {
-        if host_tid != host_pid {
-            self.threads.insert(host_tid, host_pid);
+        self.add_thread(host_tid, host_pid);
+    }
+
+    /// Records a thread; when the thread map outgrows the process table (exits were lost), the
+    /// threads of processes no longer known are dropped first.
+    pub(crate) fn add_thread(&mut self, host_tid: u32, host_pid: u32) {
+        if host_tid == host_pid {
+            return;
         }
+        let cap = self.opts.max_processes.saturating_mul(8).max(1024);
+        if self.threads.len() >= cap {
+            let procs = &self.procs;
+            self.threads.retain(|_, tgid| procs.contains_key(tgid));
+            if self.threads.len() >= cap {
+                // still full: the oldest entries cannot be told apart, start over
+                self.threads.clear();
+            }
+        }
+        self.threads.insert(host_tid, host_pid);
+    }
+
+    /// Number of threads (other than group leaders) recorded.
+    pub fn thread_count(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// Number of containers recorded.
+    pub fn container_count(&self) -> usize {
+        self.containers.len()
     }
 
     /// Puts a container's metadata in the table as it is (no runtime lookup will be done for it).

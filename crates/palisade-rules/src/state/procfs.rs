@@ -667,7 +667,7 @@ impl State {
                     if let Some(tid) = t.file_name().to_str().and_then(|s| s.parse::<u32>().ok())
                         && tid != pid
                     {
-                        self.threads.insert(tid, pid);
+                        self.add_thread(tid, pid);
                         stats.threads += 1;
                     }
                 }
