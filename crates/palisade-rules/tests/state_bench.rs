@@ -134,6 +134,43 @@ fn mix(n: usize) -> Vec<Event> {
     v
 }
 
+fn run(name: &str, events: &[Event]) -> State {
+    let mut st = State::new(StateOptions::isolated());
+    for pid in 100..300 {
+        let mut p = Process::new(pid);
+        p.ppid = 1;
+        p.name = "worker".into();
+        p.cwd = "/srv".into();
+        st.insert_process(p);
+    }
+    let t = Instant::now();
+    for e in events {
+        st.apply(e);
+        st.finish(e);
+    }
+    let dt = t.elapsed();
+    println!(
+        "{name}: {} events in {:.3} s = {:.2} M events/s, {:.0} ns/event",
+        events.len(),
+        dt.as_secs_f64(),
+        events.len() as f64 / dt.as_secs_f64() / 1e6,
+        dt.as_nanos() as f64 / events.len() as f64,
+    );
+    st
+}
+
+/// Only events that change the state (opens, closes, sockets, connects, forks, execs, exits).
+#[test]
+#[ignore = "throughput figure, run in release with --ignored --nocapture"]
+fn apply_finish_state_changing_only() {
+    let events: Vec<Event> = mix(4_000_000)
+        .into_iter()
+        .filter(|e| !matches!(e.id.0, 0 | 1 | 9 | 202))
+        .collect();
+    let st = run("state-changing events only", &events);
+    assert_eq!(st.len(), 200, "every forked child exited");
+}
+
 #[test]
 #[ignore = "throughput figure, run in release with --ignored --nocapture"]
 fn apply_finish_throughput() {
