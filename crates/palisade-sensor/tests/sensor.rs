@@ -67,10 +67,12 @@ fn collect(s: &mut Sensor, limit: Duration, done: impl Fn(&[Event]) -> bool) -> 
     out
 }
 
-/// Drains what is left (nothing arrives for 300 ms).
+/// Drains what is left (until nothing arrives for 300 ms, at most 3 s: with filters that keep
+/// other processes' events, the system never falls quiet).
 fn drain(s: &mut Sensor, out: &mut Vec<Event>) {
     let mut quiet = Instant::now();
-    while quiet.elapsed() < Duration::from_millis(300) {
+    let start = Instant::now();
+    while quiet.elapsed() < Duration::from_millis(300) && start.elapsed() < Duration::from_secs(3) {
         let n = s
             .poll(Duration::from_millis(50), &mut |e| out.push(e))
             .expect("poll");
@@ -718,4 +720,135 @@ fn decodes_many_calls_against_known_actions() {
     // After PR_SET_NAME the thread's events carry the new comm.
     assert!(events.iter().any(|e| e.comm == "renamed"));
     drop(udp);
+}
+
+/// The cgroup v2 mount point.
+fn cgroup2_root() -> Option<std::path::PathBuf> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mi.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        (post.split_whitespace().next()? == "cgroup2")
+            .then(|| pre.split_whitespace().nth(4).map(std::path::PathBuf::from))?
+    })
+}
+
+/// A waiting shell moved into a cgroup named like a container (`<root>/palisade-sensor-<pid>/<64 hex>`).
+struct FakeContainer {
+    dir: std::path::PathBuf,
+    id: String,
+    child: std::process::Child,
+}
+
+impl FakeContainer {
+    fn new(tag: &str) -> FakeContainer {
+        let root = cgroup2_root().expect("a cgroup v2 hierarchy");
+        let id = format!("{:0>64}", format!("{tag}{}", std::process::id()))
+            .chars()
+            .map(|c| if c.is_ascii_hexdigit() { c } else { 'a' })
+            .collect::<String>();
+        let dir = root
+            .join(format!("palisade-sensor-{}", std::process::id()))
+            .join(&id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg("read x; exec 3</etc/hostname")
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::fs::write(dir.join("cgroup.procs"), child.id().to_string()).unwrap();
+        FakeContainer { dir, id, child }
+    }
+
+    fn run(&mut self) -> u32 {
+        self.child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        self.child.wait().unwrap();
+        self.child.id()
+    }
+}
+
+impl Drop for FakeContainer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir(&self.dir);
+        if let Some(p) = self.dir.parent() {
+            let _ = std::fs::remove_dir(p);
+        }
+    }
+}
+
+#[test]
+fn container_filters_use_the_cgroup_of_each_event() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let events_of = |filter: KernelFilter, old: Option<&mut FakeContainer>| {
+        // `old` exists before the sensor starts; a new one is made after.
+        let mut s = start(filter, 0);
+        let mut new = FakeContainer::new("bb");
+        let host = Command::new("cat")
+            .arg("/etc/hostname")
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(host.success());
+        let mut pids = vec![(new.run(), new.id.clone())];
+        if let Some(o) = old {
+            pids.push((o.run(), o.id.clone()));
+        }
+        let last = pids[0].0;
+        let mut ev = collect(&mut s, Duration::from_secs(5), |ev| {
+            ev.iter()
+                .any(|e| e.host_pid == last && e.id.name() == "openat")
+        });
+        drain(&mut s, &mut ev);
+        (ev, pids)
+    };
+    let opens = |ev: &[Event], pid: u32| {
+        ev.iter()
+            .filter(|e| e.host_pid == pid && str_arg(e, "pathname") == Some("/etc/hostname"))
+            .count()
+    };
+    let ev_filter = |container: Option<bool>, new_containers: bool| KernelFilter {
+        events: ids(&["openat"]),
+        container,
+        new_containers,
+        ..KernelFilter::default()
+    };
+
+    // Containers only: both fake containers, with their ids; no host process.
+    let mut old = FakeContainer::new("aa");
+    let (ev, pids) = events_of(ev_filter(Some(true), false), Some(&mut old));
+    for (pid, id) in &pids {
+        assert_eq!(opens(&ev, *pid), 1, "container pid {pid}");
+        assert!(
+            ev.iter()
+                .filter(|e| e.host_pid == *pid)
+                .all(|e| &e.container_id == id)
+        );
+    }
+    assert!(!ev.is_empty() && ev.iter().all(|e| !e.container_id.is_empty()));
+    drop(old);
+
+    // Host only: no event from either container.
+    let mut old = FakeContainer::new("aa");
+    let (ev, pids) = events_of(ev_filter(Some(false), false), Some(&mut old));
+    assert!(ev.iter().all(|e| e.container_id.is_empty()));
+    for (pid, _) in &pids {
+        assert_eq!(opens(&ev, *pid), 0);
+    }
+    assert!(
+        ev.iter()
+            .any(|e| str_arg(e, "pathname") == Some("/etc/hostname"))
+    );
+    drop(old);
+
+    // New containers only: the one made after the start, not the one from before.
+    let mut old = FakeContainer::new("aa");
+    let (ev, pids) = events_of(ev_filter(Some(true), true), Some(&mut old));
+    assert_eq!(opens(&ev, pids[0].0), 1, "new container");
+    assert_eq!(opens(&ev, pids[1].0), 0, "old container");
+    assert!(ev.iter().all(|e| e.container_id == pids[0].1));
 }
