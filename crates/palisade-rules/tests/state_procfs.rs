@@ -172,6 +172,12 @@ fn seeds_from_a_fake_proc_tree() {
         "S 4242 4300 4200 0 4300 4194560 1 0 0 0 3 4 0 0 20 0 1 0 12400 0",
         &format!("0::/kubepods/besteffort/pod1/{CID}\n"),
     );
+    // ... and is the container's pid 1
+    let status = proc_root.join("4300/status");
+    let text = fs::read_to_string(&status)
+        .unwrap()
+        .replace("NSpid:\t4300\t7", "NSpid:\t4300\t1");
+    fs::write(&status, text).unwrap();
     // a thread id listed at the top level is not a process
     fp.process(
         4243,
@@ -283,6 +289,11 @@ fn seeds_from_a_fake_proc_tree() {
     // the process's root
     assert_eq!(st.container(CID).map(|c| c.id.as_str()), Some(CID));
     assert_eq!(st.user_name(1000, CID), Some("app"));
+    assert_eq!(
+        st.container(CID).unwrap().start_ts,
+        1_700_000_000_000_000_000 + 12400 * 10_000_000,
+        "the start of the container's pid 1 (no runtime state)"
+    );
     assert_eq!(st.user_name(1000, ""), None, "isolated: no host users");
 
     // executables in the overlay's upper directory are upper-layer, image files are not

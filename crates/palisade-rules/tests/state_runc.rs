@@ -262,6 +262,10 @@ fn containers_from_runc_state_and_bundles() {
     // unknown to the runtime: only the id, no users; looked up again after the retry interval
     let c3 = st.container(C3).expect("c3 noted");
     assert_eq!((c3.name.as_str(), c3.image.as_str()), ("", ""));
+    assert_eq!(
+        c3.start_ts, 30,
+        "its pid 1's exec time: the runtime did not say"
+    );
     assert_eq!(st.user_name(0, C3), None);
     let lookups = st.stats().container_lookups;
     let b3 = t.join("bundles/c3");

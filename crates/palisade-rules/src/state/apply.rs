@@ -769,6 +769,16 @@ impl State {
         }
         if !cid.is_empty() {
             self.note_container(cid, ev.ts);
+            if ev.pid == 1 {
+                // the container's first process: its start is the container's when the runtime
+                // did not say
+                let start = self.procs[&pid].start_ts;
+                if let Some(c) = self.containers.get_mut(cid)
+                    && c.info.start_ts == 0
+                {
+                    c.info.start_ts = start;
+                }
+            }
             if let Some(root) = &self.opts.proc_root {
                 let dir = root.join(pid.to_string());
                 self.inspect_container_process(cid, &dir);

@@ -683,8 +683,15 @@ impl State {
             let dir: PathBuf = proc_root.join(pid.to_string());
             self.inspect_container_process(&cid, &dir);
         }
-        // programs running from a container's overlay upper directory
+        // programs running from a container's overlay upper directory; the start of a
+        // container's first process is the container's when the runtime did not say
         for p in self.procs.values_mut() {
+            if p.vpid == 1
+                && let Some(c) = self.containers.get_mut(&p.container_id)
+                && c.info.start_ts == 0
+            {
+                c.info.start_ts = p.start_ts;
+            }
             if let Some(upper) = self
                 .containers
                 .get(&p.container_id)
