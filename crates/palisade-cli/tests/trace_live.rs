@@ -270,7 +270,9 @@ fn container_events_carry_the_id_paths_and_addresses() {
         .iter()
         .find(|e| {
             e["eventName"] == "connect"
-                && arg(e, "addr").is_some_and(|a| a["sin_port"] == port.to_string())
+                && arg(e, "addr").is_some_and(|a| {
+                    a["sin_port"].as_str().and_then(|p| p.parse().ok()) == Some(port)
+                })
         })
         .unwrap_or_else(|| panic!("no connect to port {port}"));
     assert_eq!(arg(connect, "addr").unwrap()["sin_addr"], "127.0.0.1");

@@ -386,10 +386,13 @@ fn default_set_hides_nothing_here_and_stats_add_up() {
     );
 }
 
+/// Flags, and the (event, comm) pairs they keep.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+
 #[test]
 fn filters_apply_to_replay() {
     let (_d, cap) = fixture();
-    let cases: &[(&[&str], &[(&str, &str)])] = &[
+    let cases: &[Case] = &[
         (
             &["-t", "container"],
             &[
