@@ -440,6 +440,18 @@ fn live_lazy_process_and_missed_fds() {
         Some(FdKind::Pipe)
     );
 
+    // fchdir through an fd the state does not know: live, the kernel's cwd is read
+    st.apply(&own_event(
+        EventId::from_name("fchdir").unwrap(),
+        0,
+        vec![ArgValue::Int(987)],
+    ));
+    assert_eq!(
+        st.process(me).unwrap().cwd,
+        std::env::current_dir().unwrap().display().to_string()
+    );
+    let p = st.process(me).unwrap();
+
     // the same process known without its fds: the dup reads the new fd from /proc
     let mut bare = p.clone();
     bare.fds.clear();

@@ -231,11 +231,23 @@ impl State {
             }
             nr::FCHDIR if ev.ret == 0 => {
                 let fd = int(ev, 0).unwrap_or(-1) as i32;
+                let live_cwd = self
+                    .opts
+                    .proc_root
+                    .as_ref()
+                    .map(|r| r.join(ev.host_pid.to_string()).join("cwd"));
                 let p = self.ensure(ev);
-                if let Some(f) = p.fds.get(&fd)
-                    && f.kind == FdKind::Directory
-                {
-                    p.cwd = f.name.clone();
+                match p.fds.get(&fd) {
+                    Some(f) if f.kind == FdKind::Directory => p.cwd = f.name.clone(),
+                    // live, an fd the state missed: the kernel knows the new cwd
+                    _ => {
+                        if let Some(cwd) = live_cwd
+                            .and_then(|l| std::fs::read_link(l).ok())
+                            .and_then(|l| l.to_str().map(str::to_string))
+                        {
+                            p.cwd = cwd;
+                        }
+                    }
                 }
             }
             nr::SETUID | nr::SETGID if ev.ret == 0 => {
@@ -306,6 +318,11 @@ impl State {
                 if let Some(path) = string(ev, i) {
                     self.note_written(ev, path);
                 }
+                if (id == nr::RENAME || id == nr::RENAMEAT || id == nr::RENAMEAT2)
+                    && let Some(old) = string(ev, if id == nr::RENAME { 0 } else { 1 })
+                {
+                    self.forget_written(ev, old);
+                }
             }
             nr::CHMOD | nr::FCHMODAT if ev.ret == 0 && ev.in_container() => {
                 let i = if id == nr::CHMOD { 0 } else { 1 };
@@ -316,11 +333,7 @@ impl State {
             nr::UNLINK | nr::UNLINKAT if ev.ret == 0 && ev.in_container() => {
                 let i = if id == nr::UNLINK { 0 } else { 1 };
                 if let Some(path) = string(ev, i) {
-                    let cwd = self.procs.get(&ev.host_pid).map(|p| p.cwd.as_str());
-                    let abs = resolve(cwd.unwrap_or("/"), path);
-                    if let Some(c) = self.containers.get_mut(&ev.container_id) {
-                        c.written.remove(&abs);
-                    }
+                    self.forget_written(ev, path);
                 }
             }
             _ => {}
@@ -877,6 +890,15 @@ impl State {
             .unwrap_or("/");
         let abs = resolve(cwd, path);
         self.note_written_abs(&ev.container_id, abs);
+    }
+
+    /// The path no longer holds what the container wrote (unlinked, renamed away).
+    fn forget_written(&mut self, ev: &Event, path: &str) {
+        let cwd = self.procs.get(&ev.host_pid).map(|p| p.cwd.as_str());
+        let abs = resolve(cwd.unwrap_or("/"), path);
+        if let Some(c) = self.containers.get_mut(&ev.container_id) {
+            c.written.remove(&abs);
+        }
     }
 
     fn note_written_abs(&mut self, cid: &str, path: String) {
