@@ -146,3 +146,63 @@ fn random_event_sequences_keep_the_state_sound() {
         );
     }
 }
+
+/// Events outside `TRACKED_EVENTS` never change the state, whatever they carry; every tracked
+/// event is a known one.
+#[test]
+fn untracked_events_leave_the_state_alone() {
+    use palisade_rules::state::{Fd, FdKind, Process, TRACKED_EVENTS};
+    for id in TRACKED_EVENTS {
+        assert!(id.def().is_some(), "{id:?} is not in the catalog");
+    }
+    let mut st = State::new(StateOptions::isolated());
+    let mut p = Process::new(10);
+    p.ppid = 1;
+    p.name = "app".into();
+    p.cwd = "/srv".into();
+    p.container_id = format!("{:064x}", 7);
+    p.fds.insert(3, Fd::new(3, FdKind::File, "/srv/data"));
+    st.insert_process(p);
+    let before: Process = st.process(10).unwrap().clone();
+    let mut r = Rng(42);
+    let mut checked = 0;
+    for def in catalog() {
+        if TRACKED_EVENTS.contains(&def.id) {
+            continue;
+        }
+        for _ in 0..3 {
+            let ev = Event {
+                ts: 5,
+                id: def.id,
+                cpu: 0,
+                pid: 10,
+                tid: 10,
+                ppid: 99,
+                host_pid: 10,
+                host_tid: 10,
+                host_ppid: 99,
+                uid: 1,
+                gid: 1,
+                comm: "other".into(),
+                uts: "h".into(),
+                mntns: 0,
+                pidns: 0,
+                cgroup_id: 0,
+                container_id: String::new(),
+                ret: r.below(8) as i64 - 2,
+                args: def.args.iter().map(|_| arg(&mut r)).collect(),
+            };
+            st.apply(&ev);
+            st.finish(&ev);
+            checked += 1;
+        }
+        assert_eq!(
+            st.process(10),
+            Some(&before),
+            "{} changed the state",
+            def.name
+        );
+        assert_eq!(st.len(), 1, "{} added a process", def.name);
+    }
+    assert!(checked > 500, "{checked}");
+}

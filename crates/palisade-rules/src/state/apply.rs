@@ -66,6 +66,68 @@ pub(crate) mod nr {
     pub const OPENAT2: u16 = 437;
 }
 
+/// Every event the state follows: what a sensor must capture, besides what the rules need, for
+/// the process, fd and container fields to stay right (Falco's "state engine set"). Events not in
+/// this list leave the state untouched.
+pub const TRACKED_EVENTS: &[EventId] = &[
+    EventId::SCHED_PROCESS_FORK,
+    EventId::SCHED_PROCESS_EXEC,
+    EventId::SCHED_PROCESS_EXIT,
+    EventId(nr::CLONE),
+    EventId(nr::CLONE3),
+    EventId(nr::FORK),
+    EventId(nr::VFORK),
+    EventId(nr::EXECVE),
+    EventId(nr::EXECVEAT),
+    EventId(nr::OPEN),
+    EventId(nr::OPENAT),
+    EventId(nr::OPENAT2),
+    EventId(nr::CREAT),
+    EventId(nr::CLOSE),
+    EventId(nr::SOCKET),
+    EventId(nr::CONNECT),
+    EventId(nr::ACCEPT),
+    EventId(nr::ACCEPT4),
+    EventId(nr::BIND),
+    EventId(nr::LISTEN),
+    EventId(nr::SENDTO),
+    EventId(nr::DUP),
+    EventId(nr::DUP2),
+    EventId(nr::DUP3),
+    EventId(nr::MEMFD_CREATE),
+    EventId(nr::EVENTFD),
+    EventId(nr::EVENTFD2),
+    EventId(nr::EPOLL_CREATE),
+    EventId(nr::EPOLL_CREATE1),
+    EventId(nr::INOTIFY_INIT),
+    EventId(nr::INOTIFY_INIT1),
+    EventId(nr::TIMERFD_CREATE),
+    EventId(nr::SIGNALFD),
+    EventId(nr::SIGNALFD4),
+    EventId(nr::USERFAULTFD),
+    EventId(nr::PIDFD_OPEN),
+    EventId(nr::CHDIR),
+    EventId(nr::FCHDIR),
+    EventId(nr::SETUID),
+    EventId(nr::SETGID),
+    EventId(nr::SETREUID),
+    EventId(nr::SETREGID),
+    EventId(nr::SETRESUID),
+    EventId(nr::SETRESGID),
+    EventId(nr::SETSID),
+    EventId(nr::SETPGID),
+    EventId(nr::CAPSET),
+    EventId(nr::RENAME),
+    EventId(nr::RENAMEAT),
+    EventId(nr::RENAMEAT2),
+    EventId(nr::LINK),
+    EventId(nr::LINKAT),
+    EventId(nr::CHMOD),
+    EventId(nr::FCHMODAT),
+    EventId(nr::UNLINK),
+    EventId(nr::UNLINKAT),
+];
+
 const FORK: u16 = EventId::SCHED_PROCESS_FORK.0;
 const EXEC: u16 = EventId::SCHED_PROCESS_EXEC.0;
 const EXIT: u16 = EventId::SCHED_PROCESS_EXIT.0;

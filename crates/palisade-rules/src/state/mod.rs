@@ -57,6 +57,7 @@ mod names;
 mod procfs;
 mod users;
 
+pub use apply::TRACKED_EVENTS;
 pub use containers::parse_rfc3339_ns;
 pub use fx::{FxBuild, FxHashMap, FxHashSet, FxHasher};
 pub use names::{normalize_path, tty_from_name};
