@@ -29,6 +29,9 @@
 //! | `rename*`/`link*`/`chmod`/`fchmodat`/writable opens in a container; `unlink*` | the container's written paths |
 //! | `close`, `sched_process_exit` (in [`State::finish`]) | fd removed; thread removed; process removed when its group exits |
 //!
+//! [`TRACKED_EVENTS`] lists these events: a sensor must capture them (besides what the rules
+//! need) for the state to stay right; any other event leaves the state untouched.
+//!
 //! Any state-changing event of an unknown process creates it (from /proc when live, else from the
 //! event's context and its known parent); the parent pid and container id follow what events
 //! carry (reparenting, a runtime's init joining the container's cgroup).
