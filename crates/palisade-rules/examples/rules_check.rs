@@ -1,8 +1,9 @@
 //! Loads rules files in order and reports what compiled: rules, macros, lists, errors and
 //! warnings by kind. Used by `scripts/conformance-falco`.
 //!
-//! Usage: `rules_check [--strict FILE] FILE...` — exits 1 when any error concerns a `--strict`
-//! file (or any file, when none is given).
+//! Usage: `rules_check [--strict FILE] [--scenarios FIXTURE] FILE...` — exits 1 when any error
+//! concerns a `--strict` file (or any file, when none is given), or when a scenario fixture (run
+//! with the files loaded first) fails.
 
 use palisade_rules::{LoadOptions, RuleSet, WarningCode};
 use std::collections::BTreeMap;
@@ -11,9 +12,14 @@ use std::path::PathBuf;
 fn main() {
     let mut files = Vec::new();
     let mut strict = Vec::new();
+    let mut scenarios = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--strict" {
+        if a == "--scenarios" {
+            if let Some(f) = args.next() {
+                scenarios.push(PathBuf::from(f));
+            }
+        } else if a == "--strict" {
             if let Some(f) = args.next() {
                 strict.push(f.clone());
                 files.push(PathBuf::from(f));
@@ -83,9 +89,23 @@ fn main() {
     for (k, n) in by_code {
         println!("warnings {k}: {n}");
     }
-    let failed = out
-        .errors
-        .iter()
-        .any(|e| strict.is_empty() || strict.contains(&e.loc.file));
+    let mut scenario_failed = false;
+    for s in &scenarios {
+        let result = std::fs::read_to_string(s)
+            .map_err(|e| e.to_string())
+            .and_then(|t| palisade_rules::fixture::run(&t, &files));
+        match result {
+            Ok(n) => println!("scenarios {}: {n} checks passed", s.display()),
+            Err(e) => {
+                println!("scenarios {}: FAILED: {e}", s.display());
+                scenario_failed = true;
+            }
+        }
+    }
+    let failed = scenario_failed
+        || out
+            .errors
+            .iter()
+            .any(|e| strict.is_empty() || strict.contains(&e.loc.file));
     std::process::exit(if failed { 1 } else { 0 });
 }

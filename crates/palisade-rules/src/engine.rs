@@ -229,7 +229,14 @@ pub struct Engine {
     profiling: bool,
     stats: Vec<RuleStats>,
     events: u64,
+    suggested: Option<crate::format::Template>,
 }
+
+/// What Falco's default `append_output: [{suggested_output: true}]` adds to every syscall
+/// rule's output: the container plugin's suggested fields.
+pub const SUGGESTED_OUTPUT: &str = "container_id=%container.id container_name=%container.name \
+container_image_repository=%container.image.repository container_image_tag=%container.image.tag \
+k8s_pod_name=%k8s.pod.name k8s_ns_name=%k8s.ns.name";
 
 impl Engine {
     /// An engine for these rules; the host name is read from the kernel.
@@ -245,7 +252,19 @@ impl Engine {
             profiling: false,
             stats: vec![RuleStats::default(); n],
             events: 0,
+            suggested: None,
         }
+    }
+
+    /// Appends [`SUGGESTED_OUTPUT`] (container and pod fields) to every alert's output and
+    /// output fields, as Falco's default configuration does. Off by default.
+    pub fn set_suggested_output(&mut self, on: bool) {
+        self.suggested = on.then(|| {
+            let (macros, lists) = (Default::default(), Default::default());
+            let mut env = crate::compile::Env::new(&macros, &lists);
+            crate::format::Template::compile(SUGGESTED_OUTPUT, &mut env)
+                .expect("suggested output fields are known")
+        });
     }
 
     /// Sets the host name reported in alerts.
@@ -305,7 +324,15 @@ impl Engine {
             if hit {
                 st.matched += 1;
                 let info = &self.rules.infos[rule.info];
-                let (output, output_fields) = rule.output.render(&ctx);
+                let (mut output, mut output_fields) = rule.output.render(&ctx);
+                if let Some(extra) = &self.suggested {
+                    let (text, fields) = extra.render(&ctx);
+                    output.push(' ');
+                    output.push_str(&text);
+                    for (k, v) in fields {
+                        output_fields.entry(k).or_insert(v);
+                    }
+                }
                 out(Alert {
                     time_ns: ev.ts,
                     rule: info.name.clone(),

@@ -203,7 +203,13 @@ impl<'a> Ctx<'a> {
                 } else {
                     FdKind::File
                 };
-                let mut f = Fd::new(if num < 0 { -1 } else { num as i32 }, kind, path);
+                // fd.name is the normalised absolute path, fd.nameraw the path as given.
+                let cwd = self.proc().map_or("/", |p| p.cwd.as_str());
+                let name = crate::state::normalize_path(cwd, &path);
+                let mut f = Fd::new(if num < 0 { -1 } else { num as i32 }, kind, name);
+                if f.name != path {
+                    f.nameraw = path;
+                }
                 f.flags = flags;
                 Some(Cow::Owned(f))
             }

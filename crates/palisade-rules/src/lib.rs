@@ -20,6 +20,7 @@ pub mod error;
 mod eval;
 mod evinfo;
 pub mod fields;
+pub mod fixture;
 mod format;
 mod loader;
 pub mod output;
@@ -30,6 +31,7 @@ pub mod view;
 pub use alert::{Alert, Priority};
 pub use engine::{
     ENGINE_VERSION, Engine, LoadOptions, LoadOutcome, RuleInfo, RuleMatching, RuleSet, RuleStats,
+    SUGGESTED_OUTPUT,
 };
 pub use error::{ItemKind, ItemRef, LoadError, LoadErrors, Location, Warning, WarningCode};
 pub use view::{MemState, StateView};
