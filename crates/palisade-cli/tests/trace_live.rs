@@ -90,9 +90,16 @@ impl Tracer {
     }
 
     fn signal(&self, sig: &str) {
+        // procps' kill where installed, else busybox's (scripts/test installs busybox-static).
+        let pid = self.child.id().to_string();
         let st = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
+            .args([sig, &pid])
             .status()
+            .or_else(|_| {
+                Command::new(palisade_testkit::busybox_path().unwrap())
+                    .args(["kill", sig, &pid])
+                    .status()
+            })
             .unwrap();
         assert!(st.success());
     }
@@ -312,12 +319,26 @@ fn container_new_selects_only_containers_started_after_the_trace() {
     old.write_file(&format!("/etc/{mark}-old"), b"x\n").unwrap();
     let loop_script = format!("while true; do read x < /etc/{mark}-old; sleep 0.05; done");
     let running = old.spawn(&["sh", "-c", &loop_script]).unwrap();
-    running.wait_started(Duration::from_secs(30)).unwrap();
+    let old_pid = running.wait_started(Duration::from_secs(30)).unwrap();
     // Let the loop run a few times before tracing starts.
     std::thread::sleep(Duration::from_millis(200));
 
+    let old_mntns = ns_inode(old_pid, "mnt");
     let new_only = Tracer::start("container=new", &["-t", "container=new", "-e", "openat"]);
     let any = Tracer::start("container", &["--scope", "container", "--events", "openat"]);
+    let by_mntns = Tracer::start(
+        "mntns",
+        &["-t", &format!("mntns={old_mntns}"), "-t", "event=openat"],
+    );
+    let not_host_pidns = Tracer::start(
+        "pidns!=host",
+        &[
+            "-t",
+            &format!("pidns!={}", ns_inode(std::process::id(), "pid")),
+            "-e",
+            "openat",
+        ],
+    );
 
     let mut fresh = Container::new("2e3").unwrap();
     fresh
@@ -330,6 +351,7 @@ fn container_new_selects_only_containers_started_after_the_trace() {
     std::thread::sleep(Duration::from_millis(300));
     settle();
     let (new_only, any) = (new_only.stop(), any.stop());
+    let (by_mntns, not_host_pidns) = (by_mntns.stop(), not_host_pidns.stop());
     running.kill().unwrap();
 
     let old_path = format!("/etc/{mark}-old");
@@ -343,6 +365,87 @@ fn container_new_selects_only_containers_started_after_the_trace() {
     assert!(new_only.with_container(fresh.id()) > 0);
     for e in &new_only.events {
         assert_ne!(e["containerId"], "");
+    }
+    // mntns= the old container's: only its events; pidns!= the host's: both containers.
+    assert_eq!(by_mntns.opened(&mark), set(&[&old_path]));
+    for e in &by_mntns.events {
+        assert_eq!(e["mountNamespace"], old_mntns);
+        assert_eq!(e["containerId"], old.id());
+    }
+    assert_eq!(not_host_pidns.opened(&mark), set(&[&old_path, &new_path]));
+}
+
+/// The inode of a namespace of a process (`/proc/<pid>/ns/<ns>` reads `mnt:[4026531840]`).
+fn ns_inode(pid: u32, ns: &str) -> u64 {
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
+    let s = link.to_str().unwrap();
+    s[s.find('[').unwrap() + 1..s.len() - 1].parse().unwrap()
+}
+
+#[test]
+fn pid_list_selects_those_processes() {
+    if !require_root("pid_list_selects_those_processes") {
+        return;
+    }
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mark = marker("l");
+    let f = |n: &str| format!("/tmp/{mark}-{n}");
+    for n in ["a", "b", "c"] {
+        std::fs::write(f(n), b"x\n").unwrap();
+    }
+    // Three shells waiting for a line on stdin, then opening their file themselves.
+    let mut shells: Vec<Child> = ["a", "b", "c"]
+        .iter()
+        .map(|n| {
+            Command::new("sh")
+                .args(["-c", &format!("read go; read x < {}", f(n))])
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let pids: Vec<u32> = shells.iter().map(Child::id).collect();
+    let pattern = format!("openat.pathname=/tmp/{mark}*");
+    let listed = Tracer::start(
+        "pid=a,b",
+        &[
+            "-t",
+            &format!("pid={},{}", pids[0], pids[1]),
+            "-t",
+            &pattern,
+        ],
+    );
+    let not_c = Tracer::start("p!=c", &["-t", &format!("p!={}", pids[2]), "-t", &pattern]);
+    let range = Tracer::start(
+        "pid range",
+        &[
+            "-t",
+            &format!("pid>={}", pids[1]),
+            "-t",
+            &format!("pid<={}", pids[1]),
+            "-t",
+            &pattern,
+        ],
+    );
+    for s in &mut shells {
+        use std::io::Write;
+        s.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        assert!(s.wait().unwrap().success());
+    }
+    settle();
+    let (listed, not_c, range) = (listed.stop(), not_c.stop(), range.stop());
+    for n in ["a", "b", "c"] {
+        let _ = std::fs::remove_file(f(n));
+    }
+    let paths = |names: &[&str]| names.iter().map(|n| f(n)).collect::<BTreeSet<_>>();
+    assert_eq!(listed.opened(&mark), paths(&["a", "b"]));
+    assert_eq!(not_c.opened(&mark), paths(&["a", "b"]));
+    assert_eq!(range.opened(&mark), paths(&["b"]));
+    for e in &listed.events {
+        assert!(
+            pids[..2].contains(&(e["hostProcessId"].as_u64().unwrap() as u32)),
+            "{e}"
+        );
     }
 }
 
