@@ -105,8 +105,13 @@ impl Tracer {
     }
 
     /// SIGINT, wait for the exit, read the JSON lines.
-    fn stop(mut self) -> Traced {
-        self.signal("-INT");
+    fn stop(self) -> Traced {
+        self.stop_with("-INT")
+    }
+
+    /// Send `sig`, wait for the exit, read the JSON lines.
+    fn stop_with(mut self, sig: &str) -> Traced {
+        self.signal(sig);
         let end = Instant::now() + Duration::from_secs(60);
         let status = loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -721,15 +726,25 @@ fn uid_comm_event_set_retval_and_argument_filters() {
 }
 
 #[test]
-fn sigusr1_prints_statistics_and_tracing_goes_on() {
-    if !require_root("sigusr1_prints_statistics_and_tracing_goes_on") {
+fn sigusr1_prints_statistics_sigterm_stops_and_the_capture_replays() {
+    if !require_root("sigusr1_prints_statistics_sigterm_stops_and_the_capture_replays") {
         return;
     }
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let mark = marker("s");
     let file = format!("/tmp/{mark}");
     std::fs::write(&file, b"x\n").unwrap();
-    let mut t = Tracer::start("usr1", &["-t", &format!("openat.pathname={file}")]);
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("live.cap");
+    let mut t = Tracer::start(
+        "usr1",
+        &[
+            "-t",
+            &format!("openat.pathname={file}"),
+            "--capture",
+            cap.to_str().unwrap(),
+        ],
+    );
     t.signal("-USR1");
     t.wait_stderr("delivered", 1);
     assert!(
@@ -738,9 +753,35 @@ fn sigusr1_prints_statistics_and_tracing_goes_on() {
     );
     run(Command::new("cat").arg(&file));
     settle();
-    let traced = t.stop();
+    // SIGTERM ends the trace like SIGINT, with statistics.
+    let traced = t.stop_with("-TERM");
     std::fs::remove_file(&file).unwrap();
     assert_eq!(traced.opened(&mark), set(&[&file]));
+    // The capture replays to the same output.
+    let replayed = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["trace", "-o", "json", "--replay", cap.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(replayed.status.success());
+    let lines: Vec<Value> = String::from_utf8_lossy(&replayed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines, traced.events);
+    // Filters apply to the replay: the file was opened by cat, not by ls.
+    let none = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args([
+            "trace",
+            "-o",
+            "json",
+            "--replay",
+            cap.to_str().unwrap(),
+            "-t",
+            "comm=ls",
+        ])
+        .output()
+        .unwrap();
+    assert!(none.status.success() && none.stdout.is_empty());
     let stats: Vec<&str> = traced
         .stderr
         .lines()
