@@ -43,7 +43,12 @@ pub struct ProcessTree {
     /// is new even when its fork was not seen.
     seeded: bool,
     host_mntns: Option<u32>,
+    /// Exited processes still kept (ancestors of running ones need them for `follow`).
+    exited: usize,
 }
+
+/// How many exited processes are kept before the ones without a running descendant go.
+const PRUNE_EXITED: usize = 1 << 16;
 
 impl ProcessTree {
     /// An empty tree: processes count as new only when their fork is observed.
@@ -154,10 +159,36 @@ impl ProcessTree {
                     && let Some(p) = self.procs.get_mut(&ev.host_pid)
                 {
                     p.exited = true;
+                    self.exited += 1;
+                }
+                if self.exited > PRUNE_EXITED {
+                    self.prune();
                 }
             }
             _ => {}
         }
+    }
+
+    /// Drop exited processes that are no running process's ancestor.
+    fn prune(&mut self) {
+        let mut needed: HashSet<u32> = HashSet::new();
+        for (&pid, p) in &self.procs {
+            if p.exited {
+                continue;
+            }
+            let mut cur = p.ppid;
+            let mut steps = 0;
+            while cur != 0 && cur != pid && steps < 4096 && needed.insert(cur) {
+                steps += 1;
+                match self.procs.get(&cur) {
+                    Some(a) => cur = a.ppid,
+                    None => break,
+                }
+            }
+        }
+        self.procs
+            .retain(|pid, p| !p.exited || needed.contains(pid));
+        self.exited = self.procs.values().filter(|p| p.exited).count();
     }
 
     fn fork(&mut self, ev: &Event) {
@@ -256,6 +287,31 @@ mod tests {
         ));
         assert_eq!(t.get(300).unwrap().exe.as_deref(), Some("/bin/ls"));
         assert_eq!(t.get(300).unwrap().comm, "ls");
+    }
+
+    #[test]
+    fn pruning_keeps_ancestors_of_running_processes() {
+        let mut t = ProcessTree::new();
+        t.observe(&fork(10, 1, 11, "a"));
+        t.observe(&fork(11, 10, 12, "b"));
+        t.observe(&fork(10, 1, 13, "c"));
+        for pid in [11, 13] {
+            let mut e = ev(
+                EventId::SCHED_PROCESS_EXIT,
+                pid,
+                10,
+                "x",
+                vec![ArgValue::Int(0), ArgValue::Int(1)],
+            );
+            e.host_ppid = 10;
+            t.observe(&e);
+        }
+        assert!(t.get(11).unwrap().exited);
+        t.prune();
+        assert!(t.get(11).is_some(), "parent of the running 12");
+        assert!(t.get(13).is_none(), "exited leaf");
+        let chain: Vec<u32> = t.ancestors(12).map(|(p, _)| p).collect();
+        assert_eq!(chain, [11, 10]);
     }
 
     #[test]
