@@ -311,8 +311,9 @@ fn serve_self_signed_prints_ca_bundle_and_stops_on_sigterm() {
         .unwrap_or_else(|| panic!("{ready}"));
     assert!(addr.starts_with("127.0.0.1:"), "{ready}");
     std::net::TcpStream::connect(addr).unwrap();
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    // the shell's kill builtin: no procps needed
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
         .status()
         .unwrap();
     assert!(status.success());
