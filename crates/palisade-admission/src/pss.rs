@@ -604,3 +604,89 @@ impl PodSecurity {
         warnings
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(image: &str, ann: Value) -> Value {
+        json!({"metadata": {"annotations": ann}, "spec": {"containers": [{"name": "a", "image": image}]}})
+    }
+
+    #[test]
+    fn significant_updates_are_psas() {
+        let old = pod("x:1", json!({}));
+        assert!(!is_significant_pod_update(&old, &old));
+        let mut labels = old.clone();
+        labels["metadata"]["labels"] = json!({"a": "b"});
+        labels["spec"]["activeDeadlineSeconds"] = json!(5);
+        assert!(!is_significant_pod_update(&labels, &old));
+        assert!(is_significant_pod_update(&pod("x:2", json!({})), &old));
+        let seccomp = pod(
+            "x:1",
+            json!({"container.seccomp.security.alpha.kubernetes.io/a": "unconfined"}),
+        );
+        assert!(is_significant_pod_update(&seccomp, &old));
+        let mut eph = old.clone();
+        eph["spec"]["ephemeralContainers"] = json!([{"name": "d", "image": "busybox"}]);
+        assert!(is_significant_pod_update(&eph, &old));
+        assert!(!is_significant_pod_update(&eph, &eph));
+        let mut more = old.clone();
+        more["spec"]["initContainers"] = json!([{"name": "i", "image": "busybox"}]);
+        assert!(is_significant_pod_update(&more, &old));
+    }
+
+    #[test]
+    fn label_errors_aggregate_like_field_error_lists() {
+        let ps = PodSecurity::default();
+        let labels: BTreeMap<String, String> = [
+            ("pod-security.kubernetes.io/enforce", "x"),
+            ("pod-security.kubernetes.io/warn-version", "v2"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let (_, errs) = ps.policy(&labels);
+        assert_eq!(
+            label_errors_text(&errs),
+            "[metadata.labels[pod-security.kubernetes.io/enforce]: Invalid value: \"x\": must be one of privileged, baseline, restricted, metadata.labels[pod-security.kubernetes.io/warn-version]: Invalid value: \"v2\": must be \"latest\" or \"v1.x\"]"
+        );
+        assert_eq!(
+            would("violates PodSecurity \"a\": b".into()),
+            "would violate PodSecurity \"a\": b"
+        );
+    }
+
+    #[test]
+    fn namespace_warnings_count_pods_per_reason() {
+        let ps = PodSecurity::default();
+        let mk = |name: &str, spec: Value| {
+            crate::engine::object_of(&json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": "n"}, "spec": spec}))
+        };
+        let host = json!({"hostPID": true, "containers": [{"name": "a", "image": "x"}]});
+        let priv_ = json!({"containers": [{"name": "a", "image": "x", "securityContext": {"privileged": true}}]});
+        let pods = vec![
+            mk("c", host.clone()),
+            mk("a", host.clone()),
+            mk("b", host),
+            mk("z", priv_.clone()),
+            mk("y", priv_),
+            mk("ok", json!({"containers": [{"name": "a", "image": "x"}]})),
+        ];
+        let w = ps.evaluate_pods_in_namespace(
+            "n",
+            Policy::new(Level::Baseline, Version::Latest),
+            &pods,
+        );
+        assert_eq!(
+            w,
+            [
+                "existing pods in namespace \"n\" violate the new PodSecurity enforce level \"baseline:latest\"",
+                "a (and 2 other pods): host namespaces",
+                "y (and 1 other pod): privileged",
+            ]
+        );
+    }
+}
