@@ -71,7 +71,8 @@ impl Tracer {
 
     /// Wait until `needle` appears `count` times on standard error.
     fn wait_stderr(&mut self, needle: &str, count: usize) {
-        let end = Instant::now() + Duration::from_secs(60);
+        // Loading the programs runs the BPF verifier: seconds, more on a loaded machine.
+        let end = Instant::now() + Duration::from_secs(180);
         loop {
             if self.stderr().matches(needle).count() >= count {
                 return;
@@ -81,7 +82,7 @@ impl Tracer {
             }
             assert!(
                 Instant::now() < end,
-                "tracer {}: no {needle:?} after 60 s: {}",
+                "tracer {}: no {needle:?} after 180 s: {}",
                 self.name,
                 self.stderr()
             );
