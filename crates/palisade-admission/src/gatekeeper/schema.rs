@@ -150,7 +150,10 @@ fn check(schema: &Json, node: &Node, field: &str, key: Pos, out: &mut Vec<Issue>
             _ => ok == 1,
         };
         if !pass {
-            issue(node, format!("must match {name} of the schemas in {combinator}"));
+            issue(
+                node,
+                format!("must match {name} of the schemas in {combinator}"),
+            );
         }
     }
     match &node.value {
