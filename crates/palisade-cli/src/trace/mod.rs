@@ -37,7 +37,7 @@ Filters (Tracee syntax; every spelling since tracee-ebpf v0.6 is accepted):
   palisade trace --events 'openat.data.pathname=/etc/shadow' --events tag=net
   palisade trace --events openat.scope.processName=cat
 
-Keys: pid/p, uid/u (= != < > <= >=), mntns, pidns, tree (= !=), comm, uts, container/c,
+Keys: pid/p, uid/u, mntns, pidns (= != < > <= >=), tree (= !=), comm, uts, container/c,
 executable (= != with foo* / *foo / *foo*), container, !container, not-container, pid=new,
 container=new, follow; event/e, set/s/tag, <event>.<arg>, <event>.args.<arg>,
 <event>.data.<arg>, <event>.retval, <event>.context.<field>, <event>.scope.<field>.
