@@ -276,10 +276,10 @@ impl Match {
 
     fn namespaces_match(&self, t: &Target<'_>) -> bool {
         let ns = self.effective_namespace(t);
-        if let (Some(list), Some(ns)) = (&self.namespaces, ns) {
-            if !list.iter().any(|p| wildcard_matches(p, ns)) {
-                return false;
-            }
+        if let (Some(list), Some(ns)) = (&self.namespaces, ns)
+            && !list.iter().any(|p| wildcard_matches(p, ns))
+        {
+            return false;
         }
         match ns {
             Some(ns) => !self

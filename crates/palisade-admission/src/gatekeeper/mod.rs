@@ -429,13 +429,13 @@ fn parse_docs(name: &str, text: &str, docs: &mut Vec<Doc>, diags: &mut Vec<Diagn
     for r in palisade_model::yaml::parse_stream(text, &palisade_model::Limits::default()) {
         match r {
             Ok(raw) => {
-                if let Some(root) = raw.root {
-                    if root.is_map() {
-                        docs.push(Doc {
-                            file: name.to_string(),
-                            root,
-                        });
-                    }
+                if let Some(root) = raw.root
+                    && root.is_map()
+                {
+                    docs.push(Doc {
+                        file: name.to_string(),
+                        root,
+                    });
                 }
             }
             Err(e) => diags.push(diag(name, Some(e.pos), None, DiagCode::Syntax, e.message)),

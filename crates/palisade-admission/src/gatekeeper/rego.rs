@@ -177,12 +177,11 @@ pub fn to_value(json: &Json) -> regorus::Value {
 /// request does not carry one.
 pub(crate) fn review_value(request: &Json, namespace: Option<&Json>) -> regorus::Value {
     let mut v = to_value(request);
-    if let (Some(ns), regorus::Value::Object(_)) = (namespace, &v) {
-        if v["namespaceObject"] == regorus::Value::Undefined {
-            if let Ok(map) = v.as_object_mut() {
-                map.insert(regorus::Value::from("namespaceObject"), to_value(ns));
-            }
-        }
+    if let (Some(ns), regorus::Value::Object(_)) = (namespace, &v)
+        && v["namespaceObject"] == regorus::Value::Undefined
+        && let Ok(map) = v.as_object_mut()
+    {
+        map.insert(regorus::Value::from("namespaceObject"), to_value(ns));
     }
     v
 }
@@ -423,20 +422,20 @@ fn separate_paren_lines(src: &str) -> String {
             _ => {}
         }
         let tx = text(src, t);
-        if tx == "(" && newline_since_prev && stack.last() == Some(&"{") {
-            if let Some(p) = prev_sig {
-                let ptx = text(src, p);
-                let ends_term = match p.kind {
-                    Tk::Ident => {
-                        !KEYWORDS.contains(&ptx) || matches!(ptx, "true" | "false" | "null")
-                    }
-                    Tk::Number | Tk::Str => true,
-                    Tk::Punct => matches!(ptx, "]" | ")"),
-                    _ => false,
-                };
-                if ends_term {
-                    edits.push((p.end, p.end, ";".to_string()));
-                }
+        if tx == "("
+            && newline_since_prev
+            && stack.last() == Some(&"{")
+            && let Some(p) = prev_sig
+        {
+            let ptx = text(src, p);
+            let ends_term = match p.kind {
+                Tk::Ident => !KEYWORDS.contains(&ptx) || matches!(ptx, "true" | "false" | "null"),
+                Tk::Number | Tk::Str => true,
+                Tk::Punct => matches!(ptx, "]" | ")"),
+                _ => false,
+            };
+            if ends_term {
+                edits.push((p.end, p.end, ";".to_string()));
             }
         }
         match tx {
@@ -478,14 +477,14 @@ fn lift_negated_call_args(src: &str) -> String {
             continue;
         }
         let mut lifts: Vec<(usize, usize)> = Vec::new(); // byte ranges to lift
-        if let Some(open) = call_open(src, expr, 0) {
-            if close_of(src, expr, open) == Some(expr.len() - 1) {
-                // The whole expression is one call: lift reference and call arguments.
-                for (a, b) in split_args(src, expr, open) {
-                    let arg = &expr[a..b];
-                    if is_liftable_ref(src, arg) || is_whole_call(src, arg) {
-                        lifts.push((arg[0].start, arg[arg.len() - 1].end));
-                    }
+        if let Some(open) = call_open(src, expr, 0)
+            && close_of(src, expr, open) == Some(expr.len() - 1)
+        {
+            // The whole expression is one call: lift reference and call arguments.
+            for (a, b) in split_args(src, expr, open) {
+                let arg = &expr[a..b];
+                if is_liftable_ref(src, arg) || is_whole_call(src, arg) {
+                    lifts.push((arg[0].start, arg[arg.len() - 1].end));
                 }
             }
         }
@@ -493,12 +492,12 @@ fn lift_negated_call_args(src: &str) -> String {
             // An operator expression: lift calls at its top level.
             let mut j = 0;
             while j < expr.len() {
-                if let Some(open) = call_open(src, expr, j) {
-                    if let Some(close) = close_of(src, expr, open) {
-                        lifts.push((expr[j].start, expr[close].end));
-                        j = close + 1;
-                        continue;
-                    }
+                if let Some(open) = call_open(src, expr, j)
+                    && let Some(close) = close_of(src, expr, open)
+                {
+                    lifts.push((expr[j].start, expr[close].end));
+                    j = close + 1;
+                    continue;
                 }
                 match text(src, &expr[j]) {
                     "(" | "[" | "{" => j = close_of(src, expr, j).map_or(expr.len(), |c| c + 1),
@@ -616,8 +615,8 @@ fn split_args(src: &str, toks: &[Tok], open: usize) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut depth = 0i32;
     let mut start = open + 1;
-    for j in open + 1..close {
-        match text(src, &toks[j]) {
+    for (j, tok) in toks.iter().enumerate().take(close).skip(open + 1) {
+        match text(src, tok) {
             "(" | "[" | "{" => depth += 1,
             ")" | "]" | "}" => depth -= 1,
             "," if depth == 0 => {

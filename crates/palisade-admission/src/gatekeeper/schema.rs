@@ -72,21 +72,21 @@ fn check(schema: &Json, node: &Node, field: &str, key: Pos, out: &mut Vec<Issue>
         return;
     }
     let int_or_string = s.get("x-kubernetes-int-or-string").and_then(Json::as_bool) == Some(true);
-    if let Some(ty) = s.get("type").and_then(Json::as_str) {
-        if !type_ok(ty, node, int_or_string) {
-            issue(
-                node,
-                format!("must be of type {ty}, got {}", type_name(node)),
-            );
-            return;
-        }
+    if let Some(ty) = s.get("type").and_then(Json::as_str)
+        && !type_ok(ty, node, int_or_string)
+    {
+        issue(
+            node,
+            format!("must be of type {ty}, got {}", type_name(node)),
+        );
+        return;
     }
     let json = node.to_json();
-    if let Some(values) = s.get("enum").and_then(Json::as_array) {
-        if !values.contains(&json) {
-            let list: Vec<String> = values.iter().map(Json::to_string).collect();
-            issue(node, format!("{json} is not one of [{}]", list.join(", ")));
-        }
+    if let Some(values) = s.get("enum").and_then(Json::as_array)
+        && !values.contains(&json)
+    {
+        let list: Vec<String> = values.iter().map(Json::to_string).collect();
+        issue(node, format!("{json} is not one of [{}]", list.join(", ")));
     }
     if let Some(n) = json.as_f64() {
         if let Some(min) = s.get("minimum").and_then(Json::as_f64) {
@@ -124,12 +124,11 @@ fn check(schema: &Json, node: &Node, field: &str, key: Pos, out: &mut Vec<Issue>
         {
             issue(node, format!("must be at most {max} characters long"));
         }
-        if let Some(p) = s.get("pattern").and_then(Json::as_str) {
-            if let Ok(re) = regex::Regex::new(p) {
-                if !re.is_match(text) {
-                    issue(node, format!("{text:?} does not match the pattern {p:?}"));
-                }
-            }
+        if let Some(p) = s.get("pattern").and_then(Json::as_str)
+            && let Ok(re) = regex::Regex::new(p)
+            && !re.is_match(text)
+        {
+            issue(node, format!("{text:?} does not match the pattern {p:?}"));
         }
     }
     for (combinator, name) in [("allOf", "all"), ("anyOf", "any"), ("oneOf", "one")] {
