@@ -976,6 +976,36 @@ mod tests {
     }
 
     #[test]
+    fn no_input_panics() {
+        let samples = [
+            "evt.type in (open, openat) and not (proc.name = 'a b' or fd.name startswith /etc/)",
+            "tolower(proc.aname[2]) = val(proc.pname) and join(\",\", fd.types) exists",
+            "proc.name startswith anyof (\"x\\\"y\", z) or a.b[c] glob '*'",
+            "é = ü and not(évt) or ((( ]]] [[[ ''' \"\"\" \\",
+        ];
+        for s in samples {
+            for (i, _) in s.char_indices() {
+                let _ = parse(&s[..i]);
+                let _ = parse(&s[i..]);
+                let _ = parse_operand_prefix(&s[i..]);
+            }
+        }
+        // Every single-byte change of a valid condition either parses or fails cleanly.
+        let base = "proc.name in (a, b) and fd.num >= 3 or not evt.arg[1] contains \"x\"";
+        for i in 0..base.len() {
+            for c in [
+                b'(', b')', b'"', b'\'', b'[', b']', b',', b'=', b' ', b'!', b'\\',
+            ] {
+                let mut b = base.as_bytes().to_vec();
+                b[i] = c;
+                if let Ok(t) = std::str::from_utf8(&b) {
+                    let _ = parse(t);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn unquoting_list_items() {
         assert_eq!(unquote_item("\"(systemd)\""), "(systemd)");
         assert_eq!(unquote_item("plain"), "plain");

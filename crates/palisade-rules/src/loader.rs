@@ -1372,6 +1372,37 @@ mod tests {
     }
 
     #[test]
+    fn malformed_items_are_errors_not_panics() {
+        let docs = [
+            "- rule: [a]\n",
+            "- macro: {}\n",
+            "- list: x\n  items: {a: b}\n",
+            "- rule: r\n  condition: [a]\n  output: x\n  desc: x\n  priority: info\n",
+            "- rule: r\n  condition: evt.type = open\n  output: x\n  desc: x\n  priority: info\n  exceptions: {a: b}\n",
+            "- rule: r\n  condition: evt.type = open\n  output: x\n  desc: x\n  priority: info\n  exceptions:\n    - name: e\n      fields: {a: b}\n",
+            "- rule: r\n  override: [a]\n",
+            "- rule: r\n  enabled: maybe\n",
+            "- required_plugin_versions: 3\n",
+            "- required_engine_version: [1]\n",
+            "- 42\n",
+            "{{{{",
+            "- rule: r\n  tags: a\n",
+        ];
+        for d in docs {
+            let out = load_sources(&[("f.yaml".into(), d.into())], &LoadOptions::default());
+            assert!(
+                !out.errors.is_empty(),
+                "{d:?} should give an error, warnings {:?}",
+                out.warnings
+            );
+            for e in &out.errors {
+                assert_eq!(e.loc.file, "f.yaml");
+                assert!(e.loc.line >= 1, "{e}");
+            }
+        }
+    }
+
+    #[test]
     fn quoting() {
         assert_eq!(quote("abc"), "abc");
         assert_eq!(quote("a b"), "\"a b\"");
