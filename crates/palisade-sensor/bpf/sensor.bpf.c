@@ -40,6 +40,7 @@ char LICENSE[] SEC("license") = "GPL";
 // length), one 24-byte user structure, one argv array. A fixed shape keeps verification small.
 #define D_SELECTED (1ull << 63)
 #define D_AT_ENTRY (1ull << 62)
+#define D_CTX_RESET (1ull << 61) // setns, unshare, sethostname: the task's context changes
 #define D_STR(d, k) (((d) >> (3 * (k))) & 7) // k = 0, 1, 2
 #define D_SOCK(d) (((d) >> 9) & 7)
 #define D_SOCK_LEN(d) (((d) >> 12) & 7)
@@ -646,6 +647,14 @@ static __always_inline int enter_filter(u32 id, u64 *desc)
 	if (id >= 512)
 		return 0;
 	*desc = desc_at(id);
+	if (*desc & D_CTX_RESET) {
+		// Whether or not the call is reported, send the task's context again with its next
+		// event (rare calls; resending an unchanged context is harmless).
+		struct task_state *st =
+			bpf_task_storage_get(&task_st, bpf_get_current_task_btf(), 0, 0);
+		if (st)
+			st->ctx_sent = 0;
+	}
 	if (!(*desc & D_SELECTED)) {
 		count(C_FILTERED);
 		return 0;
@@ -711,8 +720,8 @@ static __always_inline int on_exit(u32 id, s64 ret)
 			count(C_SUBMITTED);
 	} else
 		submit_fixed(R_SYS, id, ret, args, st->undecided);
-	// The task's context changes with these; send it again with its next event.
-	if (ret == 0 && (id == 308 /* setns */ || id == 272 /* unshare */ || id == 170 /* sethostname */))
+	// The task's context changed (setns, unshare, sethostname): send it again.
+	if (desc & D_CTX_RESET)
 		st->ctx_sent = 0;
 	return 0;
 }

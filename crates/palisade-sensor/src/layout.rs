@@ -94,6 +94,7 @@ pub(crate) fn sources(name: &str) -> Option<(&'static [Src], bool)> {
 
 const D_SELECTED: u64 = 1 << 63;
 const D_AT_ENTRY: u64 = 1 << 62;
+const D_CTX_RESET: u64 = 1 << 61;
 const D_SOCK_PLEN: u64 = 1 << 15;
 
 /// The BPF descriptor of a system call (see `cfg_desc` in the C source): 3-bit fields holding a
@@ -102,6 +103,14 @@ const D_SOCK_PLEN: u64 = 1 << 15;
 /// structure (bit 16) and an argv array (bit 19).
 pub(crate) fn descriptor(id: EventId, selected: bool) -> u64 {
     let mut d = if selected { D_SELECTED } else { 0 };
+    // Calls after which the task's context (namespaces, uts name) must be sent again, whether
+    // they are reported or not.
+    if id
+        .def()
+        .is_some_and(|def| matches!(def.name, "setns" | "unshare" | "sethostname"))
+    {
+        d |= D_CTX_RESET;
+    }
     let Some((srcs, at_entry)) = id.def().and_then(|def| sources(def.name)) else {
         return d;
     };
@@ -401,6 +410,8 @@ mod tests {
         );
         let getppid = EventId::from_name("getppid").unwrap();
         assert_eq!(descriptor(getppid, true), D_SELECTED);
+        let sethostname = EventId::from_name("sethostname").unwrap();
+        assert_eq!(descriptor(sethostname, false), D_CTX_RESET);
     }
 
     #[test]

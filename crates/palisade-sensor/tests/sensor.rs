@@ -587,6 +587,18 @@ fn known_actions(dir: &std::path::Path, port: u16) {
     let (_s, peer) = l.accept().unwrap();
     t.join().unwrap().unwrap();
     println!("accepted {peer}");
+    // A new uts namespace and host name (sethostname is not a reported event): the next
+    // event carries the new name.
+    // SAFETY: plain system calls on valid buffers.
+    unsafe {
+        assert_eq!(libc::unshare(libc::CLONE_NEWUTS), 0);
+        let name = b"palisade-uts";
+        assert_eq!(
+            libc::sethostname(name.as_ptr() as *const libc::c_char, name.len()),
+            0
+        );
+    }
+    std::fs::write(dir.join("after-uts"), "x").unwrap();
 }
 
 #[test]
@@ -717,6 +729,10 @@ fn decodes_many_calls_against_known_actions() {
         Some(ArgValue::Sock(SockAddr::Inet { addr, .. })) => assert_eq!(*addr, Ipv4Addr::LOCALHOST),
         other => panic!("accept address: {other:?} in {accepted:?}"),
     }
+    let after = find(&["openat"], &path_is("pathname", format!("{d}/after-uts")));
+    assert_eq!(after.uts, "palisade-uts");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(ren.uts, host.trim(), "before the unshare");
     // After PR_SET_NAME the thread's events carry the new comm.
     assert!(events.iter().any(|e| e.comm == "renamed"));
     drop(udp);
