@@ -298,7 +298,28 @@ fn container_events_carry_the_id_paths_and_addresses() {
         && arg(e, "argv").is_some_and(|a| a[1] == format!("{mark}-secret"))));
 
     // `!container`: the host's open, nothing from containers, only openat.
-    assert_eq!(on_host.opened(&mark), set(&[&host_file]));
+    let ctr_cgroups: BTreeSet<u64> = in_ctr
+        .events
+        .iter()
+        .filter(|e| e["containerId"] == c.id())
+        .filter_map(|e| e["cgroupId"].as_u64())
+        .collect();
+    let strays: Vec<String> = on_host
+        .events
+        .iter()
+        .filter(|e| e["hostName"] == c.short_id() || e["mountNamespace"] == open["mountNamespace"])
+        .map(|e| {
+            format!(
+                "{} {} cgroupId {} containerId {:?}",
+                e["eventName"], e["processName"], e["cgroupId"], e["containerId"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        on_host.opened(&mark),
+        set(&[&host_file]),
+        "container events on the host side (the container's cgroup ids: {ctr_cgroups:?}): {strays:#?}"
+    );
     for e in &on_host.events {
         assert_eq!(e["containerId"], "", "{}: {e}", on_host.name);
         assert_eq!(e["eventName"], "openat");
