@@ -465,6 +465,9 @@ fn a_flood_into_a_tiny_ring_counts_every_lost_event() {
         "{st:?}"
     );
     assert_eq!(st.delivered, from_dd);
+    // Exact: seen - filtered counts the kept calls (both from one snapshot of the counters); with
+    // dd gone, none is in flight, so each was delivered or counted as lost.
+    assert_eq!(st.delivered + st.lost, st.seen - st.filtered, "{st:?}");
     // Counted on every CPU before anything else: nothing more can have an outcome than was seen.
     assert!(st.seen >= st.filtered + st.delivered + st.lost, "{st:?}");
     assert_eq!(s.bad_records(), 0);
