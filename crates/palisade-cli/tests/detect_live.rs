@@ -1,0 +1,250 @@
+//! End to end, live: `palisade detect -o json` with the eBPF sensor and the built-in rules while
+//! this test does real things on the host and in real runc containers (64-hex ids, busybox).
+//! Needs root; with `CI=true` it runs (and fails) instead of skipping.
+//!
+//! The machine may be busy with other work, so alerts are matched to what this test did by a
+//! marker in the command line, a path, or the container id, never by "the next alert".
+
+use palisade_testkit::{Container, require_root};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Detect {
+    child: Child,
+    alerts: Arc<Mutex<Vec<Value>>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Detect {
+    fn start(extra: &[&str]) -> Detect {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(["detect", "-o", "json"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start palisade detect");
+        let alerts = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let out = child.stdout.take().unwrap();
+        let a2 = alerts.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("alert is not JSON ({e}): {line}"));
+                a2.lock().unwrap().push(v);
+            }
+        });
+        let err = child.stderr.take().unwrap();
+        let e2 = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                let mut s = e2.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let d = Detect {
+            child,
+            alerts,
+            stderr,
+        };
+        d.wait_for("the sensor to start", |d| {
+            d.stderr.lock().unwrap().contains("watching")
+        });
+        d
+    }
+
+    fn wait_for(&self, what: &str, cond: impl Fn(&Detect) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !cond(self) {
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}\nstderr:\n{}\nalerts:\n{:#?}",
+                    self.stderr.lock().unwrap(),
+                    self.alerts.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The first alert of `rule` whose output contains `needle`.
+    fn find(&self, rule: &str, needle: &str) -> Option<Value> {
+        self.alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|a| a["rule"] == rule && a["output"].as_str().unwrap_or("").contains(needle))
+            .cloned()
+    }
+
+    fn wait_alert(&self, rule: &str, needle: &str) -> Value {
+        self.wait_for(&format!("'{rule}' mentioning {needle}"), |d| {
+            d.find(rule, needle).is_some()
+        });
+        self.find(rule, needle).unwrap()
+    }
+
+    fn mentioning(&self, needle: &str) -> Vec<Value> {
+        self.alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a.to_string().contains(needle))
+            .cloned()
+            .collect()
+    }
+
+    /// SIGTERM, then the exit status and the statistics.
+    fn stop(mut self) -> (Option<i32>, String) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let err = self.stderr.lock().unwrap().clone();
+        (status.code(), err)
+    }
+}
+
+fn marker() -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("palisade-e2e-{}-{n}", std::process::id())
+}
+
+fn sh(script: &str) {
+    let st = Command::new("sh").args(["-c", script]).status().unwrap();
+    assert!(st.code().is_some(), "{script}");
+}
+
+#[test]
+fn live_host_and_container_attacks_alert_and_benign_activity_does_not() {
+    if !require_root("live detect") {
+        return;
+    }
+    let mark = marker();
+    let dir = tempfile::tempdir().unwrap();
+    let benign_file = dir.path().join(format!("{mark}-notes.txt"));
+    std::fs::write(&benign_file, "hello\n").unwrap();
+
+    let detect = Detect::start(&[]);
+    eprintln!("detect started");
+
+    // Host: read /etc/shadow (the marker rides along as a second, missing file).
+    sh(&format!(
+        "cat /etc/shadow /nonexistent/{mark}-host > /dev/null 2>&1"
+    ));
+    // Host: benign neighbours.
+    sh(&format!(
+        "ls -l {} > /dev/null; cat {} > /dev/null",
+        dir.path().display(),
+        benign_file.display()
+    ));
+
+    let a = detect.wait_alert("Credential file read", &format!("{mark}-host"));
+    let f = &a["output_fields"];
+    assert_eq!(a["priority"], "Warning");
+    assert_eq!(a["source"], "syscall");
+    assert_eq!(f["fd.name"], "/etc/shadow");
+    assert_eq!(f["proc.name"], "cat");
+    assert_eq!(f["container.id"], "host");
+    assert_eq!(f["user.name"], "root");
+    assert!(a["tags"].as_array().unwrap().contains(&"T1003.008".into()));
+    assert!(a["time"].as_str().unwrap().ends_with('Z'));
+
+    // Container: shadow read, an API-server-like connection, a package manager name, all
+    // from one shell script run by runc (64-hex id).
+    let api = TcpListener::bind("127.0.0.1:6443").expect("port 6443 free for the fake API server");
+    let mut c = Container::new("e2e0").unwrap();
+    c.write_file("/usr/bin/apk", b"#!/bin/sh\nexit 0\n")
+        .unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x", c.rootfs().join("usr/bin/apk").to_str().unwrap()])
+        .status()
+        .unwrap();
+    // busybox-static wget crashes in its resolver; nc does not resolve numeric addresses.
+    let script = format!(
+        "cat /etc/shadow > /dev/null; echo {mark} | nc 127.0.0.1 6443 > /dev/null; \
+         /usr/bin/apk add {mark}; true"
+    );
+    let accept = std::thread::spawn(move || {
+        // Answer the connection so nc ends; give up after a while rather than hang.
+        api.set_nonblocking(true).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            match api.accept() {
+                Ok((mut s, _)) => {
+                    use std::io::Write;
+                    let _ = s.write_all(b"HTTP/1.0 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+                    return true;
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        false
+    });
+    eprintln!("host checks done; running container {}", c.id());
+    let out = c.run(&["sh", "-c", &script]).unwrap();
+    eprintln!("container done: {:?}", out);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        accept.join().unwrap(),
+        "the container never connected to 127.0.0.1:6443"
+    );
+    eprintln!("accept joined");
+    let short = c.short_id().to_string();
+
+    let a = detect.wait_alert("Credential file read", &short);
+    assert_eq!(a["output_fields"]["container.id"], short.as_str());
+    assert_eq!(a["output_fields"]["fd.name"], "/etc/shadow");
+    let a = detect.wait_alert("Kubernetes API server contacted from container", &short);
+    let f = &a["output_fields"];
+    assert_eq!(f["fd.rport"], 6443);
+    assert_eq!(f["fd.rip"], "127.0.0.1");
+    assert_eq!(f["proc.name"], "nc");
+    assert_eq!(a["priority"], "Notice");
+    let a = detect.wait_alert("Package manager run in container", &mark);
+    assert_eq!(a["output_fields"]["proc.name"], "apk");
+    assert_eq!(a["output_fields"]["container.id"], short.as_str());
+
+    // A benign container: ls and cat of a normal file.
+    let mut b = Container::new("e2e1").unwrap();
+    let out = b
+        .run(&[
+            "sh",
+            "-c",
+            "ls -l / > /dev/null; cat /etc/hostname > /dev/null",
+        ])
+        .unwrap();
+    assert!(out.status.success());
+    let benign_short = b.short_id().to_string();
+
+    // A last marked host action proves everything before it was evaluated.
+    sh(&format!(
+        "cat /etc/shadow /nonexistent/{mark}-end > /dev/null 2>&1"
+    ));
+    detect.wait_alert("Credential file read", &format!("{mark}-end"));
+
+    let mut noise = detect.mentioning(&benign_short);
+    noise.extend(detect.mentioning(&format!("{mark}-notes")));
+    noise.extend(detect.mentioning(&dir.path().display().to_string()));
+    let (code, stats) = detect.stop();
+    assert!(noise.is_empty(), "benign activity alerted: {noise:#?}");
+    assert_eq!(code, Some(1), "{stats}");
+    assert!(stats.contains("events in"), "{stats}");
+    assert!(stats.contains("Credential file read"), "{stats}");
+}
