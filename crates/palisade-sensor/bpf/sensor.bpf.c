@@ -277,6 +277,18 @@ static __always_inline u32 pid_nr_at(struct pid *p, u32 level)
 	return up.nr;
 }
 
+// The inode of the pid namespace the task's pid lives in (what /proc/<pid>/ns/pid shows).
+static __always_inline u32 pidns_of(struct task_struct *t)
+{
+	struct pid *p = BPF_CORE_READ(t, thread_pid);
+	u32 level = BPF_CORE_READ(p, level);
+	struct upid up = {};
+	if (level > 31)
+		return 0;
+	bpf_probe_read_kernel(&up, sizeof(up), &p->numbers[level]);
+	return BPF_CORE_READ(up.ns, ns.inum);
+}
+
 static __always_inline u32 task_level(struct task_struct *t)
 {
 	return BPF_CORE_READ(t, thread_pid, level);
@@ -339,7 +351,7 @@ static __always_inline int task_passes(struct task_struct *t, u32 tgid, u32 uid)
 			return 0;
 	}
 	if (flags & (CF_PIDNS | CF_NOT_PIDNS)) {
-		u32 pidns = BPF_CORE_READ(t, nsproxy, pid_ns_for_children, ns.inum);
+		u32 pidns = pidns_of(t);
 		if ((flags & CF_PIDNS) && !bpf_map_lookup_elem(&pidns_set, &pidns))
 			return 0;
 		if ((flags & CF_NOT_PIDNS) && bpf_map_lookup_elem(&not_pidns_set, &pidns))
@@ -382,7 +394,7 @@ static __always_inline void send_task(struct task_struct *t, struct task_state *
 	r->ns_pid = ns_tgid_of(t, level);
 	r->ns_ppid = ns_tgid_of(parent, level);
 	r->mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
-	r->pidns = BPF_CORE_READ(t, nsproxy, pid_ns_for_children, ns.inum);
+	r->pidns = pidns_of(t);
 	r->start_time = BPF_CORE_READ(t, group_leader, start_boottime);
 	r->sid = pid_nr_at(BPF_CORE_READ(t, signal, pids[PIDTYPE_SID]), level);
 	if (bpf_core_field_exists(t->loginuid))

@@ -871,3 +871,43 @@ fn container_filters_use_the_cgroup_of_each_event() {
     assert_eq!(opens(&ev, pids[1].0), 0, "old container");
     assert!(ev.iter().all(|e| e.container_id == pids[0].1));
 }
+
+#[test]
+fn namespace_pids_inside_a_new_pid_namespace() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = start(self_only_follow(&["openat", "sched_process_exec"]), 0);
+    // sh is pid 1 of a new pid namespace; it opens a file itself, then runs cat (its pid 2).
+    let st = Command::new("unshare")
+        .args([
+            "--pid",
+            "--fork",
+            "sh",
+            "-c",
+            "exec 3</etc/hostname; cat /etc/hostname",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut events = Vec::new();
+    drain(&mut s, &mut events);
+    let sh = events
+        .iter()
+        .find(|e| e.comm == "sh" && str_arg(e, "pathname") == Some("/etc/hostname"))
+        .unwrap_or_else(|| panic!("no openat from sh in {events:#?}"));
+    assert_eq!((sh.pid, sh.tid), (1, 1), "{sh:?}");
+    assert_ne!(sh.host_pid, 1);
+    assert_eq!(sh.ppid, 0, "the parent is outside the namespace");
+    assert_ne!(sh.pidns, inode("/proc/self/ns/pid"));
+    let cat = events
+        .iter()
+        .find(|e| e.comm == "cat" && str_arg(e, "pathname") == Some("/etc/hostname"))
+        .unwrap_or_else(|| panic!("no openat from cat in {events:#?}"));
+    assert_eq!(cat.ppid, 1, "{cat:?}");
+    assert_eq!(cat.host_ppid, sh.host_pid);
+    assert!(cat.pid > 1 && cat.pid != cat.host_pid, "{cat:?}");
+    assert_eq!(cat.pidns, sh.pidns);
+}
