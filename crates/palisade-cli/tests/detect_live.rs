@@ -127,6 +127,26 @@ fn sh(script: &str) {
     assert!(st.code().is_some(), "{script}");
 }
 
+/// `runc exec -t <id> sh -c ...` under script(1), so runc has a terminal to hand the shell.
+fn terminal_shell(id: &str, mark: &str) {
+    let runc = palisade_testkit::runc_path().unwrap();
+    let cmd = format!(
+        "{} exec -t {id} sh -c 'echo {mark}; exit 0'",
+        runc.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script(1) (bsdutils) is needed for a terminal");
+    assert!(
+        out.status.success(),
+        "{cmd}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn live_host_and_container_attacks_alert_and_benign_activity_does_not() {
     if !require_root("live detect") {
@@ -220,6 +240,23 @@ fn live_host_and_container_attacks_alert_and_benign_activity_does_not() {
     let a = detect.wait_alert("Package manager run in container", &mark);
     assert_eq!(a["output_fields"]["proc.name"], "apk");
     assert_eq!(a["output_fields"]["container.id"], short.as_str());
+
+    // `runc exec -t` into a running container: a shell with a terminal (script(1) gives runc
+    // the pty it needs).
+    let mut t = Container::new("e2e2").unwrap();
+    let running = t.spawn(&["sleep", "30"]).unwrap();
+    running
+        .wait_started(Duration::from_secs(30))
+        .expect("container started");
+    let tshort = running.container().short_id().to_string();
+    terminal_shell(running.container().id(), &mark);
+    let a = detect.wait_alert("Interactive shell started in container", &tshort);
+    let f = &a["output_fields"];
+    assert_eq!(f["proc.name"], "sh");
+    assert_eq!(f["proc.pname"], "runc");
+    assert_eq!(f["container.id"], tshort.as_str());
+    assert!(f["proc.tty"].as_i64().unwrap() > 0, "{a}");
+    let _ = running.kill();
 
     // A benign container: ls and cat of a normal file.
     let mut b = Container::new("e2e1").unwrap();
