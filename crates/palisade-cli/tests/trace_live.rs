@@ -486,8 +486,8 @@ fn unique_shell(dir: &Path, name: &str) -> PathBuf {
 }
 
 #[test]
-fn pid_new_and_follow_select_processes_by_origin() {
-    if !require_root("pid_new_and_follow_select_processes_by_origin") {
+fn pid_new_follow_tree_and_executable_select_processes() {
+    if !require_root("pid_new_follow_tree_and_executable_select_processes") {
         return;
     }
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -530,6 +530,24 @@ fn pid_new_and_follow_select_processes_by_origin() {
         "no follow",
         &["-t", &format!("comm={comm}"), "-t", &pattern],
     );
+    let by_exe = Tracer::start(
+        "executable",
+        &[
+            "--scope",
+            &format!("executable={}", shell.display()),
+            "--events",
+            &format!("openat.data.pathname=/tmp/{mark}*"),
+        ],
+    );
+    let not_old_tree = Tracer::start(
+        "tree!=old",
+        &[
+            "--scope",
+            &format!("tree!={}", old.id()),
+            "--events",
+            &format!("openat.data.pathname=/tmp/{mark}*"),
+        ],
+    );
 
     let script = format!(
         "read x < {}; cat {} >/dev/null; sh -c 'cat {} >/dev/null'",
@@ -541,13 +559,20 @@ fn pid_new_and_follow_select_processes_by_origin() {
     run(Command::new("cat").arg(f("other")));
     std::thread::sleep(Duration::from_millis(200));
     settle();
-    let traced = [new_pids.stop(), all.stop(), follow.stop(), no_follow.stop()];
+    let traced = [
+        new_pids.stop(),
+        all.stop(),
+        follow.stop(),
+        no_follow.stop(),
+        by_exe.stop(),
+        not_old_tree.stop(),
+    ];
     let _ = old.kill();
     let _ = old.wait();
     for n in ["old", "self", "child", "grandchild", "other"] {
         let _ = std::fs::remove_file(f(n));
     }
-    let [new_pids, all, follow, no_follow] = traced;
+    let [new_pids, all, follow, no_follow, by_exe, not_old_tree] = traced;
 
     let paths = |names: &[&str]| names.iter().map(|n| f(n)).collect::<BTreeSet<_>>();
     assert_eq!(
@@ -563,6 +588,13 @@ fn pid_new_and_follow_select_processes_by_origin() {
         paths(&["self", "child", "grandchild"])
     );
     assert_eq!(no_follow.opened(&mark), paths(&["self"]));
+    // The executable learnt from the exec: the shell itself, not what it starts.
+    assert_eq!(by_exe.opened(&mark), paths(&["self"]));
+    // Everything but the process that existed before (it has no children opening files).
+    assert_eq!(
+        not_old_tree.opened(&mark),
+        paths(&["self", "child", "grandchild", "other"])
+    );
     // With follow, the children show their own names.
     let comms: BTreeSet<&str> = follow
         .events
@@ -573,7 +605,7 @@ fn pid_new_and_follow_select_processes_by_origin() {
         comms.contains("cat") && comms.contains(comm.as_str()),
         "{comms:?}"
     );
-    for t in [&new_pids, &all, &follow, &no_follow] {
+    for t in [&new_pids, &all, &follow, &no_follow, &by_exe, &not_old_tree] {
         for e in &t.events {
             assert_eq!(e["eventName"], "openat", "{}: {e}", t.name);
         }
