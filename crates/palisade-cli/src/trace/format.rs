@@ -29,11 +29,32 @@ pub fn ret(ev: &Event) -> String {
     }
 }
 
+/// Control characters escaped (`\n`, `\x1b`...), so that what a traced process chose (its
+/// name, argv, paths) cannot break table lines or send escape sequences to the terminal.
+pub fn clean(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// One table row (no trailing newline).
 pub fn table_row(ev: &Event) -> String {
-    let mut uts = ev.uts.clone();
+    let mut uts = clean(&ev.uts);
     truncate(&mut uts, 16);
-    let mut comm = ev.comm.clone();
+    let mut comm = clean(&ev.comm);
     truncate(&mut comm, 16);
     format!(
         "{:<16} {:<16} {:<6} {:<16} {:<13} {:<12} {:<20} {}",
@@ -89,9 +110,14 @@ pub fn value_text(kind: ArgKind, v: &ArgValue) -> String {
         (ArgKind::Bool, v) => v.as_i64().map(|b| (b != 0).to_string()).unwrap_or_default(),
         (_, ArgValue::Int(i)) => i.to_string(),
         (_, ArgValue::UInt(u)) => u.to_string(),
-        (_, ArgValue::Str(s)) => s.clone(),
-        (_, ArgValue::StrList(l)) => format!("[{}]", l.join(" ")),
-        (_, ArgValue::Sock(a)) => a.to_string(),
+        (_, ArgValue::Str(s)) => clean(s),
+        (_, ArgValue::StrList(l)) => {
+            format!(
+                "[{}]",
+                l.iter().map(|a| clean(a)).collect::<Vec<_>>().join(" ")
+            )
+        }
+        (_, ArgValue::Sock(a)) => clean(&a.to_string()),
         (_, ArgValue::Bytes(b)) => format!("{} bytes", b.len()),
     }
 }
@@ -255,6 +281,19 @@ mod tests {
         assert_eq!(
             clock(3_723_000_004_000 + 86_400_000_000_000),
             "01:02:03.000004"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(clean("plain /tmp/x"), "plain /tmp/x");
+        assert_eq!(clean("a\nb\tc\x1b[31m"), "a\\nb\\tc\\x1b[31m");
+        assert_eq!(
+            value_text(
+                ArgKind::StrArray,
+                &ArgValue::StrList(vec!["echo".into(), "\x07".into()])
+            ),
+            "[echo \\x07]"
         );
     }
 
