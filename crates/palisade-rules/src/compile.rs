@@ -213,6 +213,21 @@ pub enum Node {
     EvtType(Box<EvtBits>),
     /// A comparison.
     Check(Box<(COperand, Cmp)>),
+    /// A macro's condition, evaluated once per event whichever rules use it (slot in the
+    /// per-event memo).
+    Memo(u32, Box<Node>),
+}
+
+impl Node {
+    /// Whether evaluating the node reads a field (not only the event type or constants).
+    fn reads_fields(&self) -> bool {
+        match self {
+            Node::Const(_) | Node::EvtType(_) => false,
+            Node::And(v) | Node::Or(v) => v.iter().any(Node::reads_fields),
+            Node::Not(n) => n.reads_fields(),
+            Node::Check(_) | Node::Memo(..) => true,
+        }
+    }
 }
 
 impl Node {
@@ -224,6 +239,14 @@ impl Node {
             Node::Or(v) => v.iter().any(|n| n.eval(ctx)),
             Node::Not(n) => !n.eval(ctx),
             Node::EvtType(bits) => bits.has(evt_slot(ctx.ev.id)),
+            Node::Memo(slot, n) => match ctx.memo_get(*slot) {
+                Some(r) => r,
+                None => {
+                    let r = n.eval(ctx);
+                    ctx.memo_set(*slot, r);
+                    r
+                }
+            },
             Node::Check(c) => {
                 let (lhs, cmp) = &**c;
                 let v = eval_operand(lhs, ctx);
@@ -249,6 +272,7 @@ impl Node {
 
 fn types(n: &Node) -> Option<EvtBits> {
     match n {
+        Node::Memo(_, inner) => types(inner),
         Node::EvtType(b) => Some((**b).clone()),
         Node::Const(false) => Some(EvtBits::empty()),
         Node::And(v) => v.iter().filter_map(types).reduce(|a, b| a.intersect(&b)),
@@ -266,6 +290,7 @@ fn types(n: &Node) -> Option<EvtBits> {
 
 fn types_not(n: &Node) -> Option<EvtBits> {
     match n {
+        Node::Memo(_, inner) => types_not(inner),
         Node::EvtType(b) => Some(b.complement()),
         Node::Const(true) => Some(EvtBits::empty()),
         Node::Not(inner) => types(inner),
@@ -627,6 +652,8 @@ pub struct Env<'e> {
     pub unknown_evttypes: Vec<String>,
     /// Fields referenced (`evt.arg.NAME` as written).
     pub used_fields: std::collections::BTreeSet<String>,
+    /// Memo slot of each macro that reads fields.
+    pub memo_slots: HashMap<String, u32>,
 }
 
 impl<'e> Env<'e> {
@@ -642,6 +669,7 @@ impl<'e> Env<'e> {
             used_lists: HashSet::new(),
             unknown_evttypes: Vec::new(),
             used_fields: Default::default(),
+            memo_slots: HashMap::new(),
         }
     }
 
@@ -736,7 +764,14 @@ impl<'e> Env<'e> {
                     other => other,
                 });
                 stack.pop();
-                r?
+                let node = r?;
+                if node.reads_fields() {
+                    let next = self.memo_slots.len() as u32;
+                    let slot = *self.memo_slots.entry(name.clone()).or_insert(next);
+                    Node::Memo(slot, Box::new(node))
+                } else {
+                    node
+                }
             }
             Expr::Check(c) => self.check(c, text)?,
         })

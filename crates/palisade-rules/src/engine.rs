@@ -66,6 +66,8 @@ pub struct RuleSet {
     /// Rules evaluated for every event type.
     pub(crate) any_type: Vec<u32>,
     pub(crate) fields_used: std::collections::BTreeSet<String>,
+    /// Number of macro memo slots.
+    pub(crate) memo_slots: usize,
     /// Rule indexes per event id slot (see [`crate::compile::evt_slot`]).
     pub(crate) by_type: Vec<Vec<u32>>,
 }
@@ -230,6 +232,7 @@ pub struct Engine {
     stats: Vec<RuleStats>,
     events: u64,
     suggested: Option<crate::format::Template>,
+    memo: Vec<std::cell::Cell<u64>>,
 }
 
 /// What Falco's default `append_output: [{suggested_output: true}]` adds to every syscall
@@ -245,6 +248,7 @@ impl Engine {
             .map(|s| s.trim().to_string())
             .unwrap_or_default();
         let n = rules.compiled.len();
+        let memo_slots = rules.memo_slots;
         Engine {
             rules,
             matching: RuleMatching::First,
@@ -253,6 +257,7 @@ impl Engine {
             stats: vec![RuleStats::default(); n],
             events: 0,
             suggested: None,
+            memo: vec![std::cell::Cell::new(0); memo_slots],
         }
     }
 
@@ -308,7 +313,7 @@ impl Engine {
         if list.is_empty() {
             return;
         }
-        let ctx = Ctx::new(ev, state, self.events, &self.hostname);
+        let ctx = Ctx::new(ev, state, self.events, &self.hostname, &self.memo);
         for &i in list {
             let rule = &self.rules.compiled[i as usize];
             let st = &mut self.stats[i as usize];

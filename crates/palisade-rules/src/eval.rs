@@ -73,11 +73,20 @@ pub struct Ctx<'a> {
     cmdline: OnceCell<String>,
     args: OnceCell<String>,
     ancestors: OnceCell<Vec<&'a Process>>,
+    memo: &'a [std::cell::Cell<u64>],
 }
 
 impl<'a> Ctx<'a> {
     /// A context for one event.
-    pub fn new(ev: &'a Event, st: &'a dyn StateView, num: u64, hostname: &'a str) -> Self {
+    /// `memo` holds macro results: slot = `num << 1 | result` when computed for this event
+    /// (`num` must differ between events and be non-zero).
+    pub fn new(
+        ev: &'a Event,
+        st: &'a dyn StateView,
+        num: u64,
+        hostname: &'a str,
+        memo: &'a [std::cell::Cell<u64>],
+    ) -> Self {
         Ctx {
             ev,
             st,
@@ -90,6 +99,22 @@ impl<'a> Ctx<'a> {
             cmdline: OnceCell::new(),
             args: OnceCell::new(),
             ancestors: OnceCell::new(),
+            memo,
+        }
+    }
+
+    /// A macro result computed earlier for this event.
+    #[inline]
+    pub fn memo_get(&self, slot: u32) -> Option<bool> {
+        let v = self.memo.get(slot as usize)?.get();
+        (v >> 1 == self.num).then_some(v & 1 == 1)
+    }
+
+    /// Records a macro result for this event.
+    #[inline]
+    pub fn memo_set(&self, slot: u32, r: bool) {
+        if let Some(c) = self.memo.get(slot as usize) {
+            c.set(self.num << 1 | r as u64);
         }
     }
 
@@ -508,8 +533,8 @@ pub fn extract<'a>(c: &'a Ctx<'_>, f: &FieldRef) -> Option<V<'a>> {
         },
         ProcExe => s(&c.proc()?.exe),
         ProcExepath => s(&c.proc()?.exepath),
-        ProcArgs => c.args().map(|a| V::S(Cow::Owned(a.to_string()))),
-        ProcCmdline => c.cmdline().map(|a| V::S(Cow::Owned(a.to_string()))),
+        ProcArgs => c.args().map(|a| V::S(Cow::Borrowed(a))),
+        ProcCmdline => c.cmdline().map(|a| V::S(Cow::Borrowed(a))),
         ProcExeline => {
             let p = c.proc()?;
             let mut out = p.exe.clone();
@@ -748,10 +773,22 @@ fn fd_field<'a>(c: &'a Ctx<'_>, f: Field) -> Option<V<'a>> {
     match f {
         FdNum => Some(V::I(fd.num as i64)),
         FdType => s(fd.kind.type_name()),
-        FdTypechar => {
-            let ch = fd.kind.typechar();
-            Some(V::S(Cow::Owned(ch.to_string())))
-        }
+        FdTypechar => s(match fd.kind {
+            FdKind::File => "f",
+            FdKind::Directory => "d",
+            FdKind::Ipv4 => "4",
+            FdKind::Ipv6 => "6",
+            FdKind::Unix => "u",
+            FdKind::Pipe => "p",
+            FdKind::Event => "e",
+            FdKind::Signalfd => "s",
+            FdKind::Eventpoll => "l",
+            FdKind::Inotify => "i",
+            FdKind::Timerfd => "t",
+            FdKind::Netlink => "n",
+            FdKind::Memfd => "m",
+            FdKind::Other => "o",
+        }),
         FdName => s(&fd.name),
         FdNameraw => s(fd.name_raw()),
         FdDirectory => non_empty(fd.directory()).or_else(|| {

@@ -1292,6 +1292,7 @@ fn compile(mut c: Collector, opts: &LoadOptions) -> LoadOutcome {
         }
     }
     rs.fields_used = std::mem::take(&mut env.used_fields);
+    rs.memo_slots = env.memo_slots.len();
     let used_macros = std::mem::take(&mut env.used_macros);
     let mut used_lists = std::mem::take(&mut env.used_lists);
     used_lists.extend(list_used_by_list);
