@@ -426,12 +426,10 @@ impl PolicySet {
 }
 
 fn parse_docs(name: &str, text: &str, docs: &mut Vec<Doc>, diags: &mut Vec<Diagnostic>) {
-    for r in palisade_model::yaml::parse_stream(text, &palisade_model::Limits::default()) {
+    for r in parse_yaml(text) {
         match r {
-            Ok(raw) => {
-                if let Some(root) = raw.root
-                    && root.is_map()
-                {
+            Ok(root) => {
+                if root.is_map() {
                     docs.push(Doc {
                         file: name.to_string(),
                         root,
@@ -441,6 +439,80 @@ fn parse_docs(name: &str, text: &str, docs: &mut Vec<Doc>, diags: &mut Vec<Diagn
             Err(e) => diags.push(diag(name, Some(e.pos), None, DiagCode::Syntax, e.message)),
         }
     }
+}
+
+/// Parses a YAML stream into document roots (empty documents dropped). The strict parser gives
+/// positions; a document it rejects but go-yaml (the parser Kubernetes and Gatekeeper use)
+/// accepts, such as a quoted scalar continued at its key's indentation, is read with a
+/// libyaml-based parser instead, its positions then being the document's first line.
+pub(crate) fn parse_yaml(text: &str) -> Vec<Result<Node, palisade_model::yaml::SyntaxError>> {
+    let strict = palisade_model::yaml::parse_stream(text, &palisade_model::Limits::default());
+    if strict.iter().all(Result::is_ok) {
+        return strict
+            .into_iter()
+            .filter_map(|r| r.map(|d| d.root).transpose())
+            .collect();
+    }
+    let lenient: Vec<Option<Json>> = yaml_serde::Deserializer::from_str(text)
+        .map(|d| serde::Deserialize::deserialize(d).ok())
+        .collect();
+    let starts = document_start_lines(text);
+    strict
+        .into_iter()
+        .filter_map(|r| match r {
+            Ok(d) => d.root.map(Ok),
+            Err(e) => match lenient.get(e.index) {
+                Some(Some(json)) if lenient.len() == starts.len() => {
+                    let line = starts.get(e.index).copied().unwrap_or(1);
+                    (!json.is_null()).then(|| Ok(json_to_node(json, Pos::new(line, 1))))
+                }
+                _ => Some(Err(e)),
+            },
+        })
+        .collect()
+}
+
+/// First line (1-based) of each document of a stream, split where `---` starts a line.
+fn document_start_lines(text: &str) -> Vec<u32> {
+    let mut starts = vec![1u32];
+    let mut first_content = true;
+    for (i, line) in (1u32..).zip(text.lines()) {
+        let is_marker = line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
+        if is_marker {
+            if first_content {
+                // A leading `---` opens the first document.
+                starts[0] = i + 1;
+            } else {
+                starts.push(i + 1);
+            }
+        } else if !line.trim().is_empty() && !line.trim_start().starts_with('#') {
+            first_content = false;
+        }
+    }
+    starts
+}
+
+/// A JSON value as a YAML tree (strings quoted, so they never resolve to other types).
+pub(crate) fn json_to_node(j: &Json, pos: Pos) -> Node {
+    let value = match j {
+        Json::Null => return Node::scalar("null", true, pos),
+        Json::Bool(b) => return Node::scalar(if *b { "true" } else { "false" }, true, pos),
+        Json::Number(n) => return Node::scalar(&n.to_string(), true, pos),
+        Json::String(s) => return Node::scalar(s, false, pos),
+        Json::Array(a) => {
+            palisade_model::Value::Seq(a.iter().map(|x| json_to_node(x, pos)).collect())
+        }
+        Json::Object(o) => palisade_model::Value::Map(
+            o.iter()
+                .map(|(k, v)| palisade_model::Entry {
+                    key: k.as_str().into(),
+                    key_pos: pos,
+                    value: json_to_node(v, pos),
+                })
+                .collect(),
+        ),
+    };
+    Node { value, pos }
 }
 
 pub(crate) fn diag(
@@ -485,6 +557,25 @@ mod tests {
         assert_eq!(r["operation"], "");
         assert_eq!(r["userInfo"], serde_json::json!({}));
         assert_eq!(r["object"], obj);
+    }
+
+    #[test]
+    fn yaml_that_go_yaml_accepts_still_loads() {
+        // A quoted scalar continued at its key's indentation: go-yaml accepts it, the strict
+        // parser does not.
+        let text = "a: 1\n---\nkind: X\nspec:\n  d: \"one\n  two\"\n  n: 3\n";
+        let docs = parse_yaml(text);
+        assert_eq!(docs.len(), 2);
+        let second = docs[1].as_ref().unwrap();
+        assert_eq!(
+            second.at(&["spec", "d"]).and_then(Node::as_str),
+            Some("one two")
+        );
+        assert_eq!(second.at(&["spec", "n"]).and_then(Node::as_i64), Some(3));
+        assert_eq!(second.pos.line, 3);
+        // Broken for both parsers: an error with a position.
+        let bad = parse_yaml("a: [\n");
+        assert!(bad[0].is_err());
     }
 
     #[test]

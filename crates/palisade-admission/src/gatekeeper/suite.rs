@@ -157,14 +157,10 @@ impl RunFilter {
 
 fn read_docs(path: &Path) -> Result<Vec<Node>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut out = Vec::new();
-    for r in palisade_model::yaml::parse_stream(&text, &palisade_model::Limits::default()) {
-        match r {
-            Ok(d) => out.extend(d.root),
-            Err(e) => return Err(format!("{}:{}: {}", path.display(), e.pos, e.message)),
-        }
-    }
-    Ok(out)
+    super::parse_yaml(&text)
+        .into_iter()
+        .map(|r| r.map_err(|e| format!("{}:{}: {}", path.display(), e.pos, e.message)))
+        .collect()
 }
 
 /// Resolves a path written in a suite: relative to the suite's directory; absolute paths are
@@ -192,9 +188,8 @@ pub fn run_suite(path: &Path, filter: &RunFilter) -> Result<SuiteReport, SuiteEr
         file: file.clone(),
         message: e.to_string(),
     })?;
-    let docs = palisade_model::yaml::parse_stream(&text, &palisade_model::Limits::default());
-    let root = match docs.into_iter().next() {
-        Some(Ok(d)) => d.root,
+    let root = match super::parse_yaml(&text).into_iter().next() {
+        Some(Ok(d)) => Some(d),
         Some(Err(e)) => {
             return Err(SuiteError::Invalid {
                 file,
