@@ -2,7 +2,9 @@
 //! schema in `crates/palisade-cli/TRACE-SCHEMA.md`).
 
 use palisade_events::{ArgKind, ArgValue, Event, SockAddr};
+use serde::{Serialize, Serializer};
 use serde_json::{Value as J, json};
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Header of the table.
@@ -216,54 +218,106 @@ fn base64(data: &[u8]) -> String {
     out
 }
 
-/// An argument value in JSON.
-pub fn value_json(kind: ArgKind, v: &ArgValue) -> J {
-    match (kind, v) {
-        (_, ArgValue::None) => J::Null,
-        (ArgKind::Bool, v) => v.as_i64().map_or(J::Null, |b| J::Bool(b != 0)),
-        (_, ArgValue::Int(i)) => J::from(*i),
-        (_, ArgValue::UInt(u)) => J::from(*u),
-        (_, ArgValue::Str(s)) => J::from(s.as_str()),
-        (_, ArgValue::StrList(l)) => J::from(l.clone()),
-        (_, ArgValue::Sock(a)) => sock_json(a),
-        (_, ArgValue::Bytes(b)) => J::from(base64(b)),
+/// An argument value in JSON (serialised in place; only socket addresses build a map).
+struct ArgJson<'a> {
+    kind: ArgKind,
+    value: &'a ArgValue,
+}
+
+impl Serialize for ArgJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match (self.kind, self.value) {
+            (_, ArgValue::None) => s.serialize_none(),
+            (ArgKind::Bool, v) => match v.as_i64() {
+                Some(b) => s.serialize_bool(b != 0),
+                None => s.serialize_none(),
+            },
+            (_, ArgValue::Int(i)) => s.serialize_i64(*i),
+            (_, ArgValue::UInt(u)) => s.serialize_u64(*u),
+            (_, ArgValue::Str(v)) => s.serialize_str(v),
+            (_, ArgValue::StrList(l)) => l.serialize(s),
+            (_, ArgValue::Sock(a)) => sock_json(a).serialize(s),
+            (_, ArgValue::Bytes(b)) => s.serialize_str(&base64(b)),
+        }
     }
 }
 
-/// One event as a Tracee v0.24 `trace.Event` JSON object.
-pub fn event_json(ev: &Event) -> J {
-    let args: Vec<J> = ev
+/// One entry of `args`.
+#[derive(Serialize)]
+struct ArgEntry<'a> {
+    name: &'static str,
+    #[serde(rename = "type")]
+    ty: &'static str,
+    value: ArgJson<'a>,
+}
+
+/// One event in the Tracee v0.24 `trace.Event` shape (TRACE-SCHEMA.md), borrowing the event.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventJson<'a> {
+    timestamp: u64,
+    processor_id: u16,
+    process_id: u32,
+    cgroup_id: u64,
+    thread_id: u32,
+    parent_process_id: u32,
+    host_process_id: u32,
+    host_thread_id: u32,
+    host_parent_process_id: u32,
+    user_id: u32,
+    mount_namespace: u32,
+    pid_namespace: u32,
+    process_name: &'a str,
+    host_name: &'a str,
+    container_id: &'a str,
+    event_id: String,
+    event_name: Cow<'static, str>,
+    args_num: usize,
+    return_value: i64,
+    args: Vec<ArgEntry<'a>>,
+}
+
+/// The JSON view of one event.
+pub fn event_json(ev: &Event) -> EventJson<'_> {
+    let args: Vec<ArgEntry<'_>> = ev
         .def()
         .map(|d| {
             d.args
                 .iter()
                 .zip(&ev.args)
-                .map(|(a, v)| json!({ "name": a.name, "type": arg_type(a.kind), "value": value_json(a.kind, v) }))
+                .map(|(a, v)| ArgEntry {
+                    name: a.name,
+                    ty: arg_type(a.kind),
+                    value: ArgJson {
+                        kind: a.kind,
+                        value: v,
+                    },
+                })
                 .collect()
         })
         .unwrap_or_default();
-    json!({
-        "timestamp": ev.ts,
-        "processorId": ev.cpu,
-        "processId": ev.pid,
-        "cgroupId": ev.cgroup_id,
-        "threadId": ev.tid,
-        "parentProcessId": ev.ppid,
-        "hostProcessId": ev.host_pid,
-        "hostThreadId": ev.host_tid,
-        "hostParentProcessId": ev.host_ppid,
-        "userId": ev.uid,
-        "mountNamespace": ev.mntns,
-        "pidNamespace": ev.pidns,
-        "processName": ev.comm,
-        "hostName": ev.uts,
-        "containerId": ev.container_id,
-        "eventId": ev.id.0.to_string(),
-        "eventName": ev.id.name(),
-        "argsNum": args.len(),
-        "returnValue": ev.ret,
-        "args": args,
-    })
+    EventJson {
+        timestamp: ev.ts,
+        processor_id: ev.cpu,
+        process_id: ev.pid,
+        cgroup_id: ev.cgroup_id,
+        thread_id: ev.tid,
+        parent_process_id: ev.ppid,
+        host_process_id: ev.host_pid,
+        host_thread_id: ev.host_tid,
+        host_parent_process_id: ev.host_ppid,
+        user_id: ev.uid,
+        mount_namespace: ev.mntns,
+        pid_namespace: ev.pidns,
+        process_name: &ev.comm,
+        host_name: &ev.uts,
+        container_id: &ev.container_id,
+        event_id: ev.id.0.to_string(),
+        event_name: ev.id.name(),
+        args_num: args.len(),
+        return_value: ev.ret,
+        args,
+    }
 }
 
 #[cfg(test)]
