@@ -87,7 +87,7 @@ fn rules_see_what_the_state_learned_from_events() {
     st.insert_process(runc);
 
     let mut alerts: Vec<Alert> = Vec::new();
-    let mut step = |st: &mut State, engine: &mut Engine, e: Event, out: &mut Vec<Alert>| {
+    let step = |st: &mut State, engine: &mut Engine, e: Event, out: &mut Vec<Alert>| {
         st.apply(&e);
         engine.process(&e, st, &mut |a| out.push(a));
         st.finish(&e);
