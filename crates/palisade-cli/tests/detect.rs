@@ -377,7 +377,7 @@ fn file_output_rotates() {
     }
     assert!(!dir.path().join("alerts.json.3").exists());
     // Each alert is ~600 bytes: one per file, the oldest rotated away.
-    assert!(total >= 3 && total < 10, "{total}");
+    assert!((3..10).contains(&total), "{total}");
 }
 
 #[test]
