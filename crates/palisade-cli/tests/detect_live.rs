@@ -127,6 +127,25 @@ fn sh(script: &str) {
     assert!(st.code().is_some(), "{script}");
 }
 
+/// GET /metrics from the address `detect` printed.
+fn scrape_metrics(d: &Detect) -> String {
+    use std::io::{Read, Write};
+    let err = d.stderr.lock().unwrap().clone();
+    let addr = err
+        .lines()
+        .find_map(|l| l.strip_prefix("palisade detect: metrics on http://"))
+        .and_then(|r| r.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("no metrics address in {err}"))
+        .to_string();
+    let mut c = std::net::TcpStream::connect(&addr).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut s = String::new();
+    c.read_to_string(&mut s).unwrap();
+    assert!(s.starts_with("HTTP/1.1 200 OK"), "{s}");
+    s
+}
+
 /// `runc exec -t <id> sh -c ...` under script(1), so runc has a terminal to hand the shell.
 fn terminal_shell(id: &str, mark: &str) {
     let runc = palisade_testkit::runc_path().unwrap();
@@ -157,7 +176,17 @@ fn live_host_and_container_attacks_alert_and_benign_activity_does_not() {
     let benign_file = dir.path().join(format!("{mark}-notes.txt"));
     std::fs::write(&benign_file, "hello\n").unwrap();
 
-    let detect = Detect::start(&[]);
+    let syslog_path = dir.path().join("log.sock");
+    let syslog = std::os::unix::net::UnixDatagram::bind(&syslog_path).unwrap();
+    syslog
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let detect = Detect::start(&[
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--syslog",
+        syslog_path.to_str().unwrap(),
+    ]);
     eprintln!("detect started");
 
     // Host: read /etc/shadow (the marker rides along as a second, missing file).
@@ -275,6 +304,34 @@ fn live_host_and_container_attacks_alert_and_benign_activity_does_not() {
         "cat /etc/shadow /nonexistent/{mark}-end > /dev/null 2>&1"
     ));
     detect.wait_alert("Credential file read", &format!("{mark}-end"));
+
+    // The same alerts went to syslog (RFC 3164, facility user) ...
+    let mut got_syslog = false;
+    let mut buf = vec![0u8; 65536];
+    while let Ok(n) = syslog.recv(&mut buf) {
+        let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+        if msg.contains(&format!("{mark}-end")) {
+            assert!(msg.starts_with("<12>"), "{msg}");
+            assert!(msg.contains(" palisade["), "{msg}");
+            assert!(msg.contains("\"rule\":\"Credential file read\""), "{msg}");
+            got_syslog = true;
+            break;
+        }
+    }
+    assert!(got_syslog, "no syslog datagram for the last alert");
+    // ... and the metrics endpoint counts them.
+    let metrics = scrape_metrics(&detect);
+    assert!(
+        metrics
+            .contains("palisade_alerts_total{rule=\"Credential file read\",priority=\"Warning\"}"),
+        "{metrics}"
+    );
+    let events: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("palisade_events_total "))
+        .and_then(|v| v.parse().ok())
+        .expect("palisade_events_total");
+    assert!(events > 0);
 
     let mut noise = detect.mentioning(&benign_short);
     noise.extend(detect.mentioning(&format!("{mark}-notes")));

@@ -340,7 +340,14 @@ pub fn run(a: &DetectArgs) -> anyhow::Result<ExitCode> {
     }
     let metrics = Metrics::new();
     let _server = match &a.metrics_addr {
-        Some(addr) => Some(MetricsServer::start(addr, metrics.clone())?),
+        Some(addr) => {
+            let srv = MetricsServer::start(addr, metrics.clone())?;
+            eprintln!(
+                "palisade detect: metrics on http://{}/metrics",
+                srv.local_addr()
+            );
+            Some(srv)
+        }
         None => None,
     };
     let mut engine = Engine::new(loaded.ruleset);
