@@ -654,6 +654,8 @@ pub struct Env<'e> {
     pub used_fields: std::collections::BTreeSet<String>,
     /// Memo slot of each macro that reads fields.
     pub memo_slots: HashMap<String, u32>,
+    /// Domain names compared with `fd.*ip.name` fields (resolved forward, as Falco does).
+    pub dns_names: std::collections::BTreeSet<String>,
 }
 
 impl<'e> Env<'e> {
@@ -670,6 +672,7 @@ impl<'e> Env<'e> {
             unknown_evttypes: Vec::new(),
             used_fields: Default::default(),
             memo_slots: HashMap::new(),
+            dns_names: Default::default(),
         }
     }
 
@@ -944,6 +947,16 @@ impl<'e> Env<'e> {
             } else {
                 node
             });
+        }
+        if let COperand::Field(FieldRef {
+            field: Field::FdCipName | Field::FdSipName | Field::FdLipName | Field::FdRipName,
+            ..
+        }) = lhs
+            && !matches!(c.rhs, Rhs::Operand(_))
+        {
+            for n in self.list_items(&c.rhs, text)? {
+                self.dns_names.insert(n);
+            }
         }
         let cmp = match (&c.rhs, c.modifier) {
             (_, _) if c.op == Op::Exists => Cmp::Exists,

@@ -68,6 +68,8 @@ pub struct RuleSet {
     pub(crate) fields_used: std::collections::BTreeSet<String>,
     /// Number of macro memo slots.
     pub(crate) memo_slots: usize,
+    /// Domain names compared with `fd.*ip.name`.
+    pub(crate) dns_names: std::collections::BTreeSet<String>,
     /// Rule indexes per event id slot (see [`crate::compile::evt_slot`]).
     pub(crate) by_type: Vec<Vec<u32>>,
 }
@@ -233,6 +235,7 @@ pub struct Engine {
     events: u64,
     suggested: Option<crate::format::Template>,
     memo: Vec<std::cell::Cell<u64>>,
+    dns: Option<crate::dns::DnsNames>,
 }
 
 /// What Falco's default `append_output: [{suggested_output: true}]` adds to every syscall
@@ -258,7 +261,26 @@ impl Engine {
             events: 0,
             suggested: None,
             memo: vec![std::cell::Cell::new(0); memo_slots],
+            dns: None,
         }
+    }
+
+    /// Resolves the domain names the rules compare `fd.cip.name`, `fd.sip.name`, `fd.lip.name`
+    /// and `fd.rip.name` with (e.g. `kubernetes.default.svc.cluster.local`), in a background
+    /// thread, now and every `refresh`, so those fields name the addresses they resolve to, as
+    /// Falco's DNS manager does. Off by default (no lookups in tests and replays).
+    pub fn set_dns_resolution(&mut self, refresh: Option<std::time::Duration>) {
+        self.dns = match refresh {
+            Some(r) if !self.rules.dns_names.is_empty() => {
+                Some(crate::dns::DnsNames::start(self.rules.dns_names.clone(), r))
+            }
+            _ => None,
+        };
+    }
+
+    /// Domain names the rules compare `fd.*ip.name` fields with.
+    pub fn dns_names(&self) -> &std::collections::BTreeSet<String> {
+        &self.rules.dns_names
     }
 
     /// Appends [`SUGGESTED_OUTPUT`] (container and pod fields) to every alert's output and
@@ -313,7 +335,8 @@ impl Engine {
         if list.is_empty() {
             return;
         }
-        let ctx = Ctx::new(ev, state, self.events, &self.hostname, &self.memo);
+        let ctx = Ctx::new(ev, state, self.events, &self.hostname, &self.memo)
+            .with_dns(self.dns.as_ref());
         for &i in list {
             let rule = &self.rules.compiled[i as usize];
             let st = &mut self.stats[i as usize];

@@ -74,6 +74,7 @@ pub struct Ctx<'a> {
     args: OnceCell<String>,
     ancestors: OnceCell<Vec<&'a Process>>,
     memo: &'a [std::cell::Cell<u64>],
+    dns: Option<&'a crate::dns::DnsNames>,
 }
 
 impl<'a> Ctx<'a> {
@@ -100,7 +101,14 @@ impl<'a> Ctx<'a> {
             args: OnceCell::new(),
             ancestors: OnceCell::new(),
             memo,
+            dns: None,
         }
+    }
+
+    /// Uses forward-resolved names for `fd.*ip.name`.
+    pub fn with_dns(mut self, dns: Option<&'a crate::dns::DnsNames>) -> Self {
+        self.dns = dns;
+        self
     }
 
     /// A macro result computed earlier for this event.
@@ -768,7 +776,10 @@ fn fd_field<'a>(c: &'a Ctx<'_>, f: Field) -> Option<V<'a>> {
     let inet = is_inet(fd);
     let name_of = |ip: Option<(IpAddr, u16)>| -> Option<V<'a>> {
         let (ip, _) = ip?;
-        c.st.ip_name(&ip).map(|n| V::S(Cow::Borrowed(n)))
+        match c.st.ip_name(&ip) {
+            Some(n) => Some(V::S(Cow::Borrowed(n))),
+            None => c.dns?.name_of(&ip).map(|n| V::S(Cow::Owned(n))),
+        }
     };
     match f {
         FdNum => Some(V::I(fd.num as i64)),

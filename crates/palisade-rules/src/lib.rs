@@ -15,6 +15,7 @@
 pub mod alert;
 mod compile;
 pub mod condition;
+mod dns;
 pub mod engine;
 pub mod error;
 mod eval;

@@ -1293,6 +1293,7 @@ fn compile(mut c: Collector, opts: &LoadOptions) -> LoadOutcome {
     }
     rs.fields_used = std::mem::take(&mut env.used_fields);
     rs.memo_slots = env.memo_slots.len();
+    rs.dns_names = std::mem::take(&mut env.dns_names);
     let used_macros = std::mem::take(&mut env.used_macros);
     let mut used_lists = std::mem::take(&mut env.used_lists);
     used_lists.extend(list_used_by_list);

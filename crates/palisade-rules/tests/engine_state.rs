@@ -216,3 +216,55 @@ fn rules_see_what_the_state_learned_from_events() {
         "the state drops the exited process"
     );
 }
+
+#[test]
+fn ip_names_come_from_forward_resolution_when_enabled() {
+    // `localhost` resolves through /etc/hosts: no network is used.
+    let rules = r#"
+- rule: to localhost by name
+  desc: x
+  condition: evt.type = connect and fd.sip.name = localhost
+  output: "%fd.sip.name %fd.sip"
+  priority: notice
+"#;
+    let (rs, _) = RuleSet::load_str(rules, &LoadOptions::default()).expect("rules");
+    let mut engine = Engine::new(rs);
+    assert!(engine.dns_names().contains("localhost"));
+    let mut st = State::new(StateOptions::isolated());
+    let mut p = Process::new(400);
+    p.name = "curl".into();
+    st.insert_process(p);
+    let connect = |ts| {
+        ev(
+            id("connect"),
+            400,
+            0,
+            vec![
+                ArgValue::Int(3),
+                ArgValue::Sock(SockAddr::Inet {
+                    addr: Ipv4Addr::LOCALHOST,
+                    port: 80,
+                }),
+            ],
+            ts,
+        )
+    };
+    let mut n = 0;
+    let e = connect(1);
+    st.apply(&e);
+    engine.process(&e, &st, &mut |_| n += 1);
+    assert_eq!(n, 0, "no name without resolution");
+    engine.set_dns_resolution(Some(std::time::Duration::from_secs(60)));
+    let mut out = Vec::new();
+    for i in 0..100 {
+        let e = connect(2 + i);
+        st.apply(&e);
+        engine.process(&e, &st, &mut |a| out.push(a));
+        if !out.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(out.len(), 1, "localhost never resolved");
+    assert_eq!(out[0].output, "localhost 127.0.0.1");
+}
