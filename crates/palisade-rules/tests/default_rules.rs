@@ -331,17 +331,12 @@ impl Builder {
             .unwrap_or(0);
         if fork {
             // The parent forks: the event is the parent's.
-            if !self.procs.contains_key(&ppid) {
-                self.procs.insert(
-                    ppid,
-                    Ctx {
-                        comm: "init".into(),
-                        ppid: 0,
-                        uid,
-                        container: container.clone(),
-                    },
-                );
-            }
+            self.procs.entry(ppid).or_insert_with(|| Ctx {
+                comm: "init".into(),
+                ppid: 0,
+                uid,
+                container: container.clone(),
+            });
             let c = ppid as i64;
             let k = p.pid as i64;
             let args = [c, c, c, c, k, k, k, k, 0]
