@@ -54,12 +54,19 @@ fn id(name: &str) -> EventId {
 fn spawn(v: &mut Vec<Event>, pid: u32, ppid: u32, path: &str, argv: &[&str], tty: &str, cid: &str) {
     let comm = path.rsplit('/').next().unwrap();
     let u = |x: u32| ArgValue::UInt(x as u64);
+    // The fork is the parent's event, with the parent's name and container.
+    let (pcomm, pcid) = v
+        .iter()
+        .rev()
+        .find(|e| e.host_pid == ppid && e.id == EventId::SCHED_PROCESS_EXEC)
+        .map(|e| (e.comm.clone(), e.container_id.clone()))
+        .unwrap_or_else(|| ("systemd".into(), String::new()));
     v.push(ev(
         EventId::SCHED_PROCESS_FORK,
         ppid,
         1,
-        "parent",
-        "",
+        &pcomm,
+        &pcid,
         0,
         vec![
             u(ppid),
@@ -408,4 +415,113 @@ fn usage_and_input_errors_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     let o = run(&["detect", "--help"]);
     assert!(stdout(&o).contains("Examples:"));
+}
+
+/// A tiny HTTP receiver on 127.0.0.1 recording POST bodies (one request per connection).
+fn receiver(
+    listener: std::net::TcpListener,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) -> std::thread::JoinHandle<()> {
+    use std::io::{Read, Write};
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { break };
+            let mut data = Vec::new();
+            let mut buf = [0u8; 4096];
+            let body = loop {
+                let n = c.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                data.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&data).to_string();
+                if let Some(i) = text.find("\r\n\r\n") {
+                    let len: usize = text[..i]
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Content-Length: "))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if data.len() >= i + 4 + len {
+                        break Some(text[i + 4..i + 4 + len].to_string());
+                    }
+                }
+            };
+            if let Some(b) = body {
+                if b == "stop" {
+                    break;
+                }
+                bodies.lock().unwrap().push(b);
+                let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            }
+        }
+    })
+}
+
+fn stop_receiver(port: u16) {
+    use std::io::Write;
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let _ = c.write_all(b"POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nstop");
+}
+
+#[test]
+fn http_output_spools_while_the_receiver_is_down() {
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let cap = attack_capture(dir.path());
+    let spool = dir.path().join("spool");
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/");
+    drop(l); // down
+
+    let o = run(&[
+        "detect",
+        "--replay",
+        cap.to_str().unwrap(),
+        "--no-stdout",
+        "--http-url",
+        &url,
+        "--spool-dir",
+        spool.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("0 delivered"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("2 left in the spool"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 2);
+
+    // The receiver is back: the next run sends the spooled alerts first, then its own.
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let rx = receiver(
+        std::net::TcpListener::bind(("127.0.0.1", port)).unwrap(),
+        bodies.clone(),
+    );
+    let o = run(&[
+        "detect",
+        "--replay",
+        cap.to_str().unwrap(),
+        "--no-stdout",
+        "--http-url",
+        &url,
+        "--spool-dir",
+        spool.to_str().unwrap(),
+    ]);
+    stop_receiver(port);
+    rx.join().unwrap();
+    assert!(stderr(&o).contains("4 delivered"), "{}", stderr(&o));
+    let rules: Vec<String> = bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let v: serde_json::Value = serde_json::from_str(b).unwrap();
+            assert_eq!(v["hostname"], "capture-host");
+            v["rule"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let pair = [
+        "Interactive shell started in container",
+        "Credential file read",
+    ];
+    assert_eq!(rules, [pair, pair].concat());
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0);
 }
