@@ -308,33 +308,43 @@ static __always_inline u32 ns_tgid_of(struct task_struct *t, u32 level)
 
 static __always_inline void fill_hdr(struct rec_hdr *h, u8 kind, u16 id, u16 len, u8 flags)
 {
-	u64 pt = bpf_get_current_pid_tgid();
-	u64 ug = bpf_get_current_uid_gid();
+	// Plain loads through the current task's BTF pointer: each helper call or probe read costs
+	// more than the loads on this path, which runs once per delivered event.
+	struct task_struct *t = bpf_get_current_task_btf();
+	const struct cred *cred = t->cred;
 	h->ts = bpf_ktime_get_boot_ns();
-	h->cgroup = bpf_get_current_cgroup_id();
-	h->tid = (u32)pt;
-	h->pid = pt >> 32;
-	h->uid = (u32)ug;
-	h->gid = ug >> 32;
+	h->cgroup = t->cgroups->dfl_cgrp->kn->id;
+	h->tid = t->pid;
+	h->pid = t->tgid;
+	h->uid = cred->uid.val;
+	h->gid = cred->gid.val;
 	h->id = id;
 	h->kind = kind;
 	h->flags = flags;
 	h->cpu = bpf_get_smp_processor_id();
 	h->len = len;
-	bpf_get_current_comm(&h->comm, sizeof(h->comm));
+	*(u64 *)&h->comm[0] = *(u64 *)&t->comm[0];
+	*(u64 *)&h->comm[8] = *(u64 *)&t->comm[8];
 }
 
 // The task filter (everything but the event bitmap). Returns 0 to drop, 1 to keep, 2 to keep
 // with the container part left to user space.
-static __always_inline int task_passes(struct task_struct *t, u32 tgid, u32 uid)
+static __always_inline int task_passes(struct task_struct *t, u32 tgid)
 {
 	u32 flags = cfg_flags;
 	if (tgid == cfg_self_tgid)
 		return 0;
 	if ((flags & CF_FOLLOW) && bpf_map_lookup_elem(&followed, &tgid))
 		return 1;
-	if ((flags & CF_UID_RANGE) && (uid < cfg_uid_min || uid > cfg_uid_max))
-		return 0;
+	if (flags & CF_UID_RANGE) {
+		// Only read when the filter has a uid range; through the task pointer (plain loads)
+		// rather than one more helper call on every syscall.
+		if (!t)
+			t = bpf_get_current_task_btf();
+		u32 uid = t->cred->uid.val;
+		if (uid < cfg_uid_min || uid > cfg_uid_max)
+			return 0;
+	}
 	if ((flags & CF_PID_RANGE) && (tgid < cfg_pid_min || tgid > cfg_pid_max))
 		return 0;
 	if ((flags & CF_PIDS) && !bpf_map_lookup_elem(&pids, &tgid))
@@ -344,7 +354,7 @@ static __always_inline int task_passes(struct task_struct *t, u32 tgid, u32 uid)
 	if (!t && (flags & (CF_MNTNS | CF_NOT_MNTNS | CF_PIDNS | CF_NOT_PIDNS | CF_NEW_PIDS)))
 		t = bpf_get_current_task_btf();
 	if (flags & (CF_MNTNS | CF_NOT_MNTNS)) {
-		u32 mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+		u32 mntns = t->nsproxy->mnt_ns->ns.inum;
 		if ((flags & CF_MNTNS) && !bpf_map_lookup_elem(&mntns_set, &mntns))
 			return 0;
 		if ((flags & CF_NOT_MNTNS) && bpf_map_lookup_elem(&not_mntns_set, &mntns))
@@ -358,7 +368,7 @@ static __always_inline int task_passes(struct task_struct *t, u32 tgid, u32 uid)
 			return 0;
 	}
 	if (flags & CF_NEW_PIDS) {
-		u64 st = BPF_CORE_READ(t, group_leader, start_boottime);
+		u64 st = t->group_leader->start_boottime;
 		if (st < cfg_start_boottime)
 			return 0;
 	}
@@ -671,8 +681,8 @@ static __always_inline int enter_filter(u32 id, u64 *desc)
 		count(C_FILTERED);
 		return 0;
 	}
-	u64 pt = bpf_get_current_pid_tgid();
-	int pass = task_passes(0, pt >> 32, (u32)bpf_get_current_uid_gid());
+	struct task_struct *t = bpf_get_current_task_btf();
+	int pass = task_passes(t, t->tgid);
 	if (!pass)
 		count(C_FILTERED);
 	else if (!kept_once)
@@ -795,7 +805,7 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	u32 ptgid = BPF_CORE_READ(parent, tgid);
 	u32 ctgid = BPF_CORE_READ(child, tgid);
 	struct task_struct *cur = bpf_get_current_task_btf();
-	int pass = task_passes(cur, ptgid, (u32)bpf_get_current_uid_gid());
+	int pass = task_passes(cur, ptgid);
 	// A followed parent (even the sensor's own process, whose events are never sent) or a
 	// matching one passes the follow on to the child.
 	if ((cfg_flags & CF_FOLLOW) && ctgid != ptgid &&
@@ -843,7 +853,7 @@ static __always_inline int on_exec(struct task_struct *t, struct linux_binprm *b
 {
 	u64 desc = cfg_desc[SLOT_EXEC];
 	u64 pt = bpf_get_current_pid_tgid();
-	int pass = task_passes(t, pt >> 32, (u32)bpf_get_current_uid_gid());
+	int pass = task_passes(t, pt >> 32);
 	if (!(desc & D_SELECTED) || !pass) {
 		count(C_FILTERED);
 		return 0;
@@ -913,7 +923,7 @@ static __always_inline int on_exit_task(struct task_struct *t, int group_exit)
 	u64 desc = cfg_desc[SLOT_EXIT];
 	u64 pt = bpf_get_current_pid_tgid();
 	u32 tgid = pt >> 32;
-	int pass = task_passes(t, tgid, (u32)bpf_get_current_uid_gid());
+	int pass = task_passes(t, tgid);
 	if (group_exit && (cfg_flags & CF_FOLLOW))
 		bpf_map_delete_elem(&followed, &tgid);
 	if (!(desc & D_SELECTED) || !pass) {

@@ -6,7 +6,8 @@
 //! (d) the same under `strace -f -o /dev/null`, for scale.
 //!
 //! `bench-sensor load N` is the load process: N `getppid` calls, prints the ns they took.
-//! Environment: `BENCH_REPS` (default 5), `BENCH_CALLS` (default 5000000), `BENCH_FIND` (default /usr).
+//! Environment: `BENCH_REPS` (default 5), `BENCH_CALLS` (default 5000000), `BENCH_FIND` (default
+//! /usr), `BENCH_PARTS` (default `abcd`: which parts to run; (a) and (b) always run).
 
 use palisade_events::EventId;
 use palisade_sensor::{FloorProbe, KernelFilter, ProgramStats, Sensor, SensorConfig};
@@ -268,15 +269,23 @@ fn main() {
     let every_med = median(every);
     let rate = median(rates);
 
+    let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "abcd".into());
     // (c) realistic workloads, default event set, whole system.
     let find = format!("find {find_dir} >/dev/null");
     let proj = std::env::temp_dir().join(format!("palisade-bench-cc-{}", std::process::id()));
     let cc = compile_project(&proj);
     // Warm the caches.
-    workload_time(&find, None, false);
-    workload_time(&cc, None, false);
+    if parts.contains('c') {
+        workload_time(&find, None, false);
+        workload_time(&cc, None, false);
+    }
     let mut rows = Vec::new();
-    for (name, script) in [("find", &find), ("compile", &cc)] {
+    let workloads: &[(&str, &String)] = if parts.contains('c') {
+        &[("find", &find), ("compile", &cc)]
+    } else {
+        &[]
+    };
+    for &(name, script) in workloads {
         let bare_t = median(
             (0..reps)
                 .map(|_| workload_time(script, None, false))
@@ -298,17 +307,23 @@ fn main() {
         let st = s.stats();
         drop(s);
         // (d) strace, once (it is slow).
-        let strace_t = workload_time(script, None, true);
+        let strace_t = if parts.contains('d') {
+            workload_time(script, None, true)
+        } else {
+            f64::NAN
+        };
         rows.push((name, bare_t, floor_t, traced_t, strace_t, st));
     }
     let _ = std::fs::remove_dir_all(&proj);
     // strace on getppid, on fewer calls.
     let sn = (n / 100).max(1000);
     let t = Instant::now();
-    let _ = Command::new("strace")
-        .args(["-f", "-o", "/dev/null", &exe, "load", &sn.to_string()])
-        .stdout(Stdio::null())
-        .status();
+    if parts.contains('d') {
+        let _ = Command::new("strace")
+            .args(["-f", "-o", "/dev/null", &exe, "load", &sn.to_string()])
+            .stdout(Stdio::null())
+            .status();
+    }
     let strace_per_call = t.elapsed().as_nanos() as f64 / sn as f64;
 
     let per = |t: f64| t / n as f64;
@@ -361,11 +376,13 @@ fn main() {
             p.map_or(String::new(), prog)
         );
     }
-    println!(
-        "| strace -f -o /dev/null ({sn} calls) | | {:.0} | {:+.0} | |",
-        strace_per_call,
-        strace_per_call - per(bare)
-    );
+    if parts.contains('d') {
+        println!(
+            "| strace -f -o /dev/null ({sn} calls) | | {:.0} | {:+.0} | |",
+            strace_per_call,
+            strace_per_call - per(bare)
+        );
+    }
     println!();
     println!(
         "(b) every call captured: {:.2} M events/s delivered to user space, {lost} lost; \

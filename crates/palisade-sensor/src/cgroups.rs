@@ -2,10 +2,8 @@
 //! cgroup is the inode number of its directory). Cached; rescanned when an unknown id shows up.
 
 use palisade_events::container::from_cgroup_path;
-use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 /// What a cgroup is, as far as the filters care.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,9 +19,8 @@ pub(crate) struct CgInfo {
 /// The cgroup cache.
 pub(crate) struct Cgroups {
     root: Option<PathBuf>,
-    by_id: HashMap<u64, CgInfo>,
+    by_id: crate::IdMap<u64, CgInfo>,
     scanned: bool,
-    last_scan: Option<Instant>,
 }
 
 /// The cgroup v2 mount point, from /proc/self/mountinfo.
@@ -43,9 +40,8 @@ impl Cgroups {
     pub(crate) fn new() -> Cgroups {
         Cgroups {
             root: cgroup2_root(),
-            by_id: HashMap::new(),
+            by_id: crate::IdMap::default(),
             scanned: false,
-            last_scan: None,
         }
     }
 
@@ -56,7 +52,6 @@ impl Cgroups {
         };
         let first = !self.scanned;
         self.scanned = true;
-        self.last_scan = Some(Instant::now());
         let mut added = Vec::new();
         let mut stack = vec![root.clone()];
         while let Some(dir) = stack.pop() {
@@ -85,17 +80,13 @@ impl Cgroups {
         added
     }
 
-    /// Looks an id up, rescanning (at most every 20 ms) when it is unknown. An id still unknown
-    /// after a rescan is a cgroup already removed: recorded as a host cgroup with an empty path.
+    /// Looks an id up, rescanning the tree when it is unknown. The scan happens after the event
+    /// (events are decoded after they happen), so an id it does not find is a cgroup already
+    /// removed: recorded as a host cgroup with an empty path, and never scanned for again.
     pub(crate) fn get(&mut self, id: u64) -> (&CgInfo, Vec<u64>) {
         let mut added = Vec::new();
         if !self.by_id.contains_key(&id) {
-            let recent = self
-                .last_scan
-                .is_some_and(|t| t.elapsed() < Duration::from_millis(20));
-            if !recent || !self.scanned {
-                added = self.scan();
-            }
+            added = self.scan();
             if let std::collections::hash_map::Entry::Vacant(v) = self.by_id.entry(id) {
                 v.insert(CgInfo {
                     path: String::new(),

@@ -682,13 +682,41 @@ impl Sensor {
     }
 }
 
+/// A hasher for the integer keys of the decoder's caches (tids, pids, cgroup ids): one
+/// multiplication instead of SipHash, on the per-event path. The keys come from the kernel, not
+/// from an adversary who could choose colliding values cheaply (pids and cgroup ids are bounded).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(u64::from(x));
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+}
+
+/// A map keyed by kernel ids.
+pub(crate) type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// Turns records into events: task-context cache, path resolution, container ids.
 struct Decoder {
     filter: KernelFilter,
     wall_offset: u64,
-    tasks: HashMap<u32, TaskCtx>,
-    cwd: HashMap<u32, String>,
-    entry: HashMap<u32, (u32, Vec<Item>)>,
+    tasks: IdMap<u32, TaskCtx>,
+    cwd: IdMap<u32, String>,
+    entry: IdMap<u32, (u32, Vec<Item>)>,
     cg: cgroups::Cgroups,
     cg_updates: Vec<(u64, u8)>,
     delivered: u64,
@@ -703,9 +731,9 @@ impl Decoder {
         Decoder {
             filter,
             wall_offset: sys::boot_to_wall_offset(),
-            tasks: HashMap::new(),
-            cwd: HashMap::new(),
-            entry: HashMap::new(),
+            tasks: IdMap::default(),
+            cwd: IdMap::default(),
+            entry: IdMap::default(),
             cg,
             cg_updates: Vec::new(),
             delivered: 0,
@@ -859,14 +887,13 @@ impl Decoder {
                 return None;
             }
         }
-        if !self.tasks.contains_key(&h.tid) {
-            let c = proc_ctx(h.pid, h.tid);
-            if self.tasks.len() > CACHE_LIMIT {
-                self.tasks.clear();
-            }
-            self.tasks.insert(h.tid, c);
+        if self.tasks.len() > CACHE_LIMIT && !self.tasks.contains_key(&h.tid) {
+            self.tasks.clear();
         }
-        let ctx = &self.tasks[&h.tid];
+        let ctx = self
+            .tasks
+            .entry(h.tid)
+            .or_insert_with(|| proc_ctx(h.pid, h.tid));
         Some(Event {
             ts: h.ts + self.wall_offset,
             id,

@@ -911,3 +911,50 @@ fn namespace_pids_inside_a_new_pid_namespace() {
     assert!(cat.pid > 1 && cat.pid != cat.host_pid, "{cat:?}");
     assert_eq!(cat.pidns, sh.pidns);
 }
+
+#[test]
+fn namespace_filters_drop_the_host_namespaces() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (mnt, pid) = (inode("/proc/self/ns/mnt"), inode("/proc/self/ns/pid"));
+    let mut s = start(
+        KernelFilter {
+            events: ids(&["openat"]),
+            not_mntns: [mnt].into_iter().collect(),
+            not_pidns: [pid].into_iter().collect(),
+            ..KernelFilter::default()
+        },
+        0,
+    );
+    let host = Command::new("cat")
+        .arg("/etc/hostname")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(host.success());
+    let st = Command::new("unshare")
+        .args([
+            "--mount",
+            "--pid",
+            "--fork",
+            "sh",
+            "-c",
+            "exec 3</etc/hostname",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut events = Vec::new();
+    drain(&mut s, &mut events);
+    let inner = events
+        .iter()
+        .find(|e| e.comm == "sh" && str_arg(e, "pathname") == Some("/etc/hostname"))
+        .unwrap_or_else(|| panic!("no openat from the unshared sh in {events:#?}"));
+    assert_eq!(inner.pid, 1);
+    assert!(
+        events.iter().all(|e| e.mntns != mnt && e.pidns != pid),
+        "an event from the host namespaces got through"
+    );
+}
