@@ -453,9 +453,17 @@ pub(crate) fn parse_yaml(text: &str) -> Vec<Result<Node, palisade_model::yaml::S
             .filter_map(|r| r.map(|d| d.root).transpose())
             .collect();
     }
-    let lenient: Vec<Option<Json>> = yaml_serde::Deserializer::from_str(text)
-        .map(|d| serde::Deserialize::deserialize(d).ok())
-        .collect();
+    // The lenient parser's document iterator does not end after an error: stop at the first.
+    let mut lenient: Vec<Option<Json>> = Vec::new();
+    for doc in yaml_serde::Deserializer::from_str(text).take(strict.len() + 64) {
+        match serde::Deserialize::deserialize(doc) {
+            Ok(v) => lenient.push(Some(v)),
+            Err(_) => {
+                lenient.push(None);
+                break;
+            }
+        }
+    }
     let starts = document_start_lines(text);
     strict
         .into_iter()
