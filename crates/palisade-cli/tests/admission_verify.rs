@@ -36,7 +36,7 @@ fn passing_suites_print_each_case_and_exit_zero() {
         "{text}"
     );
     assert!(
-        text.contains("cases: 17 passed, 0 failed, 0 skipped (6 suite(s))"),
+        text.contains("cases: 19 passed, 0 failed, 0 skipped (7 suite(s))"),
         "{text}"
     );
 }
