@@ -1014,7 +1014,7 @@ fn near(text: &str, pos: usize) -> String {
         return String::new();
     }
     let snippet: String = text[pos..].chars().take(40).collect();
-    format!(" (near '{}')", snippet.replace('\n', " "))
+    format!(" (near '{}')", snippet.replace('\n', " ").trim_end())
 }
 
 fn syntax_msg(text: &str, e: &condition::ParseError) -> String {

@@ -80,6 +80,73 @@ struct Collector {
     rules: Vec<RuleDef>,
     errors: Vec<LoadError>,
     warnings: Vec<Warning>,
+    /// Source lines by file, to point errors at the line inside a multi-line condition.
+    texts: HashMap<String, Vec<String>>,
+}
+
+/// The texts an error message points at, most precise first: the `near '...'` snippet (whole,
+/// then its first words), else a quoted field name.
+fn error_needles(msg: &str) -> Vec<String> {
+    if let Some(i) = msg.rfind("(near '") {
+        let rest = &msg[i + 7..];
+        let snip = rest.strip_suffix("')").unwrap_or(rest);
+        let words: Vec<&str> = snip.split_whitespace().collect();
+        let mut out = Vec::new();
+        for n in (1..=words.len().min(4)).rev() {
+            out.push(words[..n].join(" "));
+        }
+        return out;
+    }
+    match msg
+        .strip_prefix("unknown field '")
+        .and_then(|r| r.split('\'').next())
+    {
+        Some(f) => vec![f.to_string()],
+        None => Vec::new(),
+    }
+}
+
+/// Moves `loc` (a condition or output value) to the line and column where `msg`'s snippet
+/// appears, within the next lines of the value; unchanged when not found.
+fn refine(texts: &HashMap<String, Vec<String>>, loc: &Location, msg: &str) -> Location {
+    if msg.contains("in macro '") {
+        return loc.clone();
+    }
+    let Some(lines) = texts.get(&loc.file) else {
+        return loc.clone();
+    };
+    for needle in error_needles(msg) {
+        if let Some(l) = find_in_value(lines, loc, &needle) {
+            return l;
+        }
+    }
+    loc.clone()
+}
+
+fn find_in_value(lines: &[String], loc: &Location, needle: &str) -> Option<Location> {
+    let start = loc.line.saturating_sub(1) as usize;
+    for (i, line) in lines.iter().enumerate().skip(start).take(200) {
+        let from = if i == start {
+            (loc.col.saturating_sub(1) as usize).min(line.len())
+        } else {
+            0
+        };
+        if let Some(c) = line.get(from..).and_then(|l| l.find(needle)) {
+            return Some(Location {
+                file: loc.file.clone(),
+                line: i as u32 + 1,
+                col: (from + c) as u32 + 1,
+            });
+        }
+        // A value ends where a line at the item's indentation (or less) begins.
+        if i > start {
+            let indent = line.len() - line.trim_start().len();
+            if !line.trim().is_empty() && indent <= 2 {
+                break;
+            }
+        }
+    }
+    None
 }
 
 fn loc(file: &str, n: &Y) -> Location {
@@ -168,6 +235,8 @@ impl Collector {
     }
 
     fn file(&mut self, file: &str, text: &str) {
+        self.texts
+            .insert(file.to_string(), text.lines().map(str::to_string).collect());
         let limits = Limits {
             max_depth: 64,
             ..Limits::default()
@@ -1133,10 +1202,11 @@ fn compile(mut c: Collector, opts: &LoadOptions) -> LoadOutcome {
             )
         });
         if let Err(msg) = &expr {
+            let message = format!("condition syntax error: {msg}");
             c.errors.push(LoadError {
-                loc: m.loc.clone(),
+                loc: refine(&c.texts, &m.loc, &message),
                 item: item(ItemKind::Macro, &m.name),
-                message: format!("condition syntax error: {msg}"),
+                message,
             });
         }
         macros.insert(
@@ -1283,10 +1353,11 @@ fn compile(mut c: Collector, opts: &LoadOptions) -> LoadOutcome {
                 rs.infos.push(info);
             }
             Err(e) => {
+                let message = e.to_string();
                 c.errors.push(LoadError {
-                    loc: err_loc,
+                    loc: refine(&c.texts, &err_loc, &message),
                     item: ir,
-                    message: e.to_string(),
+                    message,
                 });
             }
         }
