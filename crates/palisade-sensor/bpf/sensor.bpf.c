@@ -74,13 +74,13 @@ struct {
 	__uint(max_entries, 16 * 1024 * 1024);
 } events SEC(".maps");
 
-// Counters per CPU: events kept by the filter, filtered, lost (no ring space), submitted; and
-// auxiliary records (task context, execve strings) lost. Seen = kept + filtered (one counter
+// Counters per CPU: events kept by the filter, filtered, lost (no ring space); auxiliary
+// records (task context, execve strings) lost; records written (wake-up pacing). Seen = kept + filtered (one counter
 // update per dropped event).
 #define C_KEPT 0
 #define C_FILTERED 1
 #define C_LOST 2
-#define C_SUBMITTED 3
+#define C_UNUSED 3 // (was: submitted; delivered is counted in user space)
 #define C_AUX_LOST 4
 #define C_RECORDS 5 // records written by this CPU (wake-up pacing)
 struct {
@@ -656,7 +656,6 @@ static __always_inline void submit_fixed(u8 kind, u32 id, s64 ret, u64 *args, u8
 		r->args[i] = args[i];
 	u64 wf = wake_flags();
 	bpf_ringbuf_submit(r, wf);
-	count(C_SUBMITTED);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -738,8 +737,6 @@ static __always_inline int on_exit(u32 id, s64 ret)
 	if (strings && !(desc & D_AT_ENTRY)) {
 		if (submit_ext(R_SYS_EXT, id, ret, args, desc, st->undecided) < 0)
 			count(C_LOST);
-		else
-			count(C_SUBMITTED);
 	} else
 		submit_fixed(R_SYS, id, ret, args, st->undecided);
 	// The task's context changed (setns, unshare, sethostname): send it again.
@@ -839,7 +836,6 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	r->child_ns_pid = ns_tgid_of(child, clevel);
 	r->child_start_time = BPF_CORE_READ(child, start_boottime);
 	bpf_ringbuf_submit(r, wake_flags());
-	count(C_SUBMITTED);
 	return 0;
 }
 
@@ -907,8 +903,6 @@ static __always_inline int on_exec(struct task_struct *t, struct linux_binprm *b
 		return 0;
 	if (bpf_ringbuf_output(&events, buf, off, wake_flags()) < 0)
 		count(C_LOST);
-	else
-		count(C_SUBMITTED);
 	return 0;
 }
 
@@ -948,7 +942,6 @@ static __always_inline int on_exit_task(struct task_struct *t, int group_exit)
 	}
 	r->group_exit = group_exit;
 	bpf_ringbuf_submit(r, wake_flags());
-	count(C_SUBMITTED);
 	return 0;
 }
 
