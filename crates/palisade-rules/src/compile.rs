@@ -1198,7 +1198,7 @@ fn list_cmp(op: Op, ty: FieldType, items: Vec<String>, at: &str) -> Result<Cmp, 
 }
 
 /// One compiled rule.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct CompiledRule {
     /// Index into the rule infos.
     pub(crate) info: usize,

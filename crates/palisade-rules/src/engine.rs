@@ -56,8 +56,8 @@ pub struct RuleInfo {
     pub exceptions: Vec<String>,
 }
 
-/// Loaded and compiled rules.
-#[derive(Debug, Default)]
+/// Loaded and compiled rules (cheap to clone for one [`Engine`] per thread).
+#[derive(Clone, Debug, Default)]
 pub struct RuleSet {
     pub(crate) infos: Vec<RuleInfo>,
     pub(crate) compiled: Vec<CompiledRule>,
