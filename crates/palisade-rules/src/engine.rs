@@ -56,7 +56,7 @@ pub struct RuleInfo {
     pub exceptions: Vec<String>,
 }
 
-/// Loaded and compiled rules (cheap to clone for one [`Engine`] per thread).
+/// Loaded and compiled rules (clone it to run one [`Engine`] per thread).
 #[derive(Clone, Debug, Default)]
 pub struct RuleSet {
     pub(crate) infos: Vec<RuleInfo>,
