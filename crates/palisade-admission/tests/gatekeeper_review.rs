@@ -306,3 +306,34 @@ fn concurrent_reviews_agree_with_sequential_ones() {
         }
     });
 }
+
+#[test]
+fn runaway_templates_are_stopped_with_an_error() {
+    let template = r#"
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: testslow}
+spec:
+  crd: {spec: {names: {kind: TestSlow}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package testslow
+      violation[{"msg": "done"}] {
+        input.review.object
+        n := count([1 | numbers.range(1, 20000)[_]; numbers.range(1, 20000)[_]])
+        n > 0
+      }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: TestSlow
+metadata: {name: slow}
+"#;
+    let (set, diags) = PolicySet::from_texts([("inline.yaml", template)]);
+    assert!(diags.is_empty(), "{diags:?}");
+    let req = review_for_object(&object("v1", "Pod", Some("a"), "p", json!({})));
+    let out = set.evaluate(&req, &ReviewContext::new(), EnforcementPoint::Webhook);
+    assert!(out.violations.is_empty());
+    assert_eq!(out.errors.len(), 1, "{out:?}");
+    assert!(out.errors[0].message.contains("time"), "{:?}", out.errors);
+}

@@ -59,10 +59,19 @@ impl CompiledRego {
     }
 }
 
+/// Longest one template may run for one review; past it the evaluation fails with an error
+/// (reported in [`super::ReviewOutcome::errors`]) instead of holding a worker. Gatekeeper's
+/// webhook itself times out after 3 s by default.
+pub const EVAL_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A new engine set up as Gatekeeper's OPA behaves: v0 (unless `v1`), non-strict builtin
-/// errors, Go-compatible `sprintf`.
+/// errors, Go-compatible `sprintf`; evaluations are bounded by [`EVAL_TIME_LIMIT`].
 pub fn new_engine(v1: bool) -> regorus::Engine {
     let mut engine = regorus::Engine::new();
+    engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+        limit: EVAL_TIME_LIMIT,
+        check_interval: std::num::NonZeroU32::MIN.saturating_add(255),
+    });
     engine.set_rego_v0(!v1);
     engine.set_strict_builtin_errors(false);
     engine.set_gather_prints(true);
