@@ -2,11 +2,42 @@
 //!
 //! - [`PolicySet::load`] reads ConstraintTemplates (`templates.gatekeeper.sh/v1`, `v1beta1`,
 //!   `v1alpha1`) and Constraints (`constraints.gatekeeper.sh/v1beta1`, `v1alpha1`) from files or
-//!   directories in any order; every template is compiled once, at load.
+//!   directories in any order; every template is compiled once, at load. Bad documents become
+//!   diagnostics (file, line, field) and are skipped; the rest load.
 //! - [`PolicySet::review`] evaluates an AdmissionRequest against every Constraint whose `match`
 //!   applies, with Gatekeeper's input contract (`input.review`, `input.parameters`,
 //!   `data.inventory`), and returns the `violation[{"msg", "details"}]` results.
-//! - [`suite`] runs `gator verify` test suites.
+//! - [`suite`] runs `gator verify` test suites (`palisade admission verify`).
+//!
+//! Semantics, as Gatekeeper has them:
+//!
+//! - **Rego source.** `targets[].rego` + `libs` (v0), else the `code[]` entry with
+//!   `engine: Rego` (`source.version: v1` compiles as Rego v1). CEL (`K8sNativeValidation`) is
+//!   not run: templates with both engines run their Rego, as
+//!   `gator verify --enable-k8s-native-validation=false` does. Libs must be `package lib.*`.
+//! - **Parameters** are checked against `openAPIV3Schema` (types, `required`, `enum`, `items`,
+//!   `additionalProperties`, bounds, `pattern`, `*Of`); fields the schema does not declare are
+//!   warnings (the API server would prune them), everything else rejects the Constraint.
+//! - **Match.** `kinds` (any entry; empty lists and `*` match all), `scope`, `namespaces` /
+//!   `excludedNamespaces` (`prefix*`, `*suffix`, `*infix*` globs; a Namespace is matched by
+//!   its own name; other cluster-scoped objects cannot be disqualified), `labelSelector` (the
+//!   object or, on UPDATE/DELETE, the old object), `namespaceSelector` (the Namespace's own
+//!   labels for a Namespace; the namespace from the request's `namespaceObject` or the
+//!   [`ReviewContext`]; an unknown namespace does not match), `name` (glob).
+//! - **Enforcement.** `deny` (default), `warn`, `dryrun`, and `scoped` with
+//!   `scopedEnforcementActions` per [`EnforcementPoint`] (the strictest action listed for the
+//!   point applies; a Constraint not listed for a point is skipped there).
+//! - **Review shape.** Admission passes the AdmissionRequest as it came. For objects outside
+//!   admission (audit, gator) [`review_for_object`] builds what Gatekeeper builds: `kind`,
+//!   `name`, `namespace`, `object`, an empty `operation` and an empty `userInfo`.
+//! - **Inventory.** [`Inventory`] lays objects out as Gatekeeper's sync does; it is loaded only
+//!   into templates whose Rego mentions `data.inventory`.
+//!
+//! Evaluation: each template keeps a prepared engine; a review takes an engine from the
+//! template's pool (or clones the prepared one, a few microseconds) and returns it afterwards,
+//! so a [`PolicySet`] serves concurrent requests (`Send + Sync`). The request is converted to
+//! the engine's value type once per review, parameters once at load; Constraints whose match
+//! does not apply are not evaluated. Each evaluation is bounded by [`rego::EVAL_TIME_LIMIT`].
 //!
 //! Gatekeeper runs templates on OPA; regorus differs from OPA in a few places that matter for
 //! Gatekeeper's Rego v0 templates. [`rego`] explains how each is closed (source normalisation
