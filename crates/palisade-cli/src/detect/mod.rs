@@ -118,6 +118,11 @@ pub struct DetectArgs {
     #[arg(long)]
     all_matches: bool,
 
+    /// Do not append the container and pod fields (container_id=... k8s_ns_name=...) to every
+    /// alert (Falco's `append_output: [suggested_output: true]`, on by default).
+    #[arg(long)]
+    no_suggested_output: bool,
+
     /// Print the text form's time in UTC instead of local time.
     #[arg(long)]
     utc: bool,
@@ -354,6 +359,7 @@ pub fn run(a: &DetectArgs) -> anyhow::Result<ExitCode> {
     if a.all_matches {
         engine.set_rule_matching(RuleMatching::All);
     }
+    engine.set_suggested_output(!a.no_suggested_output);
     let mut outputs = build_outputs(a, metrics.clone())?;
     let started = Instant::now();
     let run = match &a.replay {
@@ -431,6 +437,9 @@ fn live(a: &DetectArgs, engine: &mut Engine, outputs: &mut Outputs) -> anyhow::R
     }
     // Our own activity (writing alerts, reading /proc) is not watched.
     filter.not_pids.insert(std::process::id());
+    // `fd.sip.name = kubernetes.default.svc.cluster.local` and the like: resolved now and every
+    // minute, as Falco's DNS manager does.
+    engine.set_dns_resolution(Some(Duration::from_secs(60)));
     let mut sensor = Sensor::start(SensorConfig {
         filter,
         ring_bytes: 0,
