@@ -378,11 +378,18 @@ fn falco_stable_rules_live() {
     running
         .wait_started(Duration::from_secs(30))
         .expect("container started");
+    let short = running.container().short_id().to_string();
     terminal_shell(running.container().id(), &mark);
-    // Falco's output names no container field (Falco appends them as "suggested output"):
-    // the alert is matched by the marker in the shell's command line.
+    // Falco's output names no container field; detect appends them ("suggested output").
     let a = detect.wait_alert("Terminal shell in container", &mark);
     let f = &a["output_fields"];
+    assert_eq!(f["container.id"], short.as_str());
+    assert!(
+        a["output"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("container_id={short}"))
+    );
     assert_eq!(a["priority"], "Notice");
     assert_eq!(f["proc.name"], "sh");
     assert_eq!(f["proc.pname"], "runc");
