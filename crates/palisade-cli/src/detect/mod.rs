@@ -29,7 +29,7 @@ Examples:
   palisade detect -o json | jq .                    Falco's JSON alert schema, one object a line
   palisade detect -r /etc/falco/falco_rules.yaml -r my_rules.yaml
   palisade detect -r @default -r my_overrides.yaml  built-in rules plus your own
-  palisade detect --replay capture.pcap             offline, from `palisade trace --capture`
+  palisade detect --replay events.cap               offline, from `palisade trace --capture`
   palisade detect -o json --http-url http://127.0.0.1:2801/ --spool-dir /var/spool/palisade
                                                     to Falcosidekick; alerts survive it being down
   palisade detect --output-file /var/log/palisade.json --output-file-max-size 50M -o json
