@@ -736,7 +736,10 @@ pub fn extract<'a>(c: &'a Ctx<'_>, f: &FieldRef) -> Option<V<'a>> {
             let ci = c.container()?;
             (ci.start_ts != 0).then(|| V::I(ev.ts.saturating_sub(ci.start_ts) as i64))
         }
-        ContainerMounts | ContainerMountDest | ContainerMountSource => None,
+        // Mounts are not known: the container plugin's value for a mount that is not there
+        // ("<NA>"), which rules test for (`not container.mount.dest[/proc*] in ("<NA>","N/A")`).
+        ContainerMountDest | ContainerMountSource => s("<NA>"),
+        ContainerMounts => None,
         K8sPodName => non_empty(&c.container()?.pod_name),
         K8sNsName => non_empty(&c.container()?.pod_namespace),
         K8sPodUid | K8sPodId => non_empty(&c.container()?.pod_uid),

@@ -198,8 +198,8 @@ fields! {
     ContainerDuration => "container.duration", RelTime, None, "Time since the container started.";
     ContainerType => "container.type", Str, None, "Runtime type (host, containerd, cri-o, docker, runc).";
     ContainerMounts => "container.mounts", Str, None, "Mounts (not tracked: no value).";
-    ContainerMountDest => "container.mount.dest", Str, Key, "Destination of a mount by source (not tracked: no value).";
-    ContainerMountSource => "container.mount.source", Str, Key, "Source of a mount by destination (not tracked: no value).";
+    ContainerMountDest => "container.mount.dest", Str, Key, "Destination of a mount by source (not tracked: always <NA>, as for no such mount).";
+    ContainerMountSource => "container.mount.source", Str, Key, "Source of a mount by destination (not tracked: always <NA>, as for no such mount).";
 
     K8sPodName => "k8s.pod.name", Str, None, "Pod name (CRI labels).";
     K8sNsName => "k8s.ns.name", Str, None, "Pod namespace.";
