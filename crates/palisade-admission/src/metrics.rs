@@ -59,8 +59,8 @@ impl Histogram {
 /// Every metric of the server.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
-    decisions: Mutex<BTreeMap<(String, String), u64>>,
+    requests: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
+    decisions: Mutex<BTreeMap<String, BTreeMap<String, u64>>>,
     request_latency: Histogram,
     policies: Mutex<BTreeMap<String, std::sync::Arc<Histogram>>>,
 }
@@ -75,7 +75,12 @@ impl Metrics {
     /// Counts a finished HTTP request.
     pub fn request(&self, endpoint: &str, code: u16, took: Duration) {
         if let Ok(mut m) = self.requests.lock() {
-            *m.entry((endpoint.to_owned(), code)).or_default() += 1;
+            match m.get_mut(endpoint) {
+                Some(codes) => *codes.entry(code).or_default() += 1,
+                None => {
+                    m.insert(endpoint.to_owned(), BTreeMap::from([(code, 1)]));
+                }
+            }
         }
         self.request_latency.observe(took);
     }
@@ -83,8 +88,16 @@ impl Metrics {
     /// Counts a decision of a policy (`allow`, `deny`, `warn`, `audit`, `mutate`).
     pub fn decision(&self, policy: &str, decision: &str) {
         if let Ok(mut m) = self.decisions.lock() {
-            *m.entry((policy.to_owned(), decision.to_owned()))
-                .or_default() += 1;
+            let by = match m.get_mut(policy) {
+                Some(by) => by,
+                None => m.entry(policy.to_owned()).or_default(),
+            };
+            match by.get_mut(decision) {
+                Some(n) => *n += 1,
+                None => {
+                    by.insert(decision.to_owned(), 1);
+                }
+            }
         }
     }
 
@@ -94,6 +107,9 @@ impl Metrics {
             Ok(m) => m,
             Err(p) => p.into_inner(),
         };
+        if let Some(h) = m.get(policy) {
+            return h.clone();
+        }
         m.entry(policy.to_owned()).or_default().clone()
     }
 
@@ -102,7 +118,10 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP palisade_admission_requests_total HTTP requests by endpoint and status code.\n# TYPE palisade_admission_requests_total counter\n");
         if let Ok(m) = self.requests.lock() {
-            for ((e, c), n) in m.iter() {
+            for (e, c, n) in m
+                .iter()
+                .flat_map(|(e, codes)| codes.iter().map(move |(c, n)| (e, c, n)))
+            {
                 let _ = writeln!(
                     out,
                     "palisade_admission_requests_total{{endpoint=\"{}\",code=\"{c}\"}} {n}",
@@ -112,7 +131,10 @@ impl Metrics {
         }
         out.push_str("# HELP palisade_admission_decisions_total Decisions by policy.\n# TYPE palisade_admission_decisions_total counter\n");
         if let Ok(m) = self.decisions.lock() {
-            for ((p, d), n) in m.iter() {
+            for (p, d, n) in m
+                .iter()
+                .flat_map(|(p, ds)| ds.iter().map(move |(d, n)| (p, d, n)))
+            {
                 let _ = writeln!(
                     out,
                     "palisade_admission_decisions_total{{policy=\"{}\",decision=\"{}\"}} {n}",

@@ -383,51 +383,70 @@ impl Response {
     /// Serialises the response as an AdmissionReview with `uid`.
     pub fn to_review(&self, uid: &str) -> Vec<u8> {
         use base64::Engine as _;
-        let mut resp = Map::new();
-        resp.insert("uid".into(), Value::String(uid.to_owned()));
-        resp.insert("allowed".into(), Value::Bool(self.allowed));
-        if let Some(s) = &self.status {
-            resp.insert(
-                "status".into(),
-                serde_json::json!({
-                    "metadata": {},
-                    "status": "Failure",
-                    "message": s.message,
-                    "reason": s.reason,
-                    "code": s.code,
-                }),
-            );
-        }
-        if !self.patch.is_empty() {
+        let patch = (!self.patch.is_empty()).then(|| {
             let bytes = serde_json::to_vec(&self.patch).unwrap_or_default();
-            resp.insert(
-                "patch".into(),
-                Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
-            );
-            resp.insert("patchType".into(), Value::String("JSONPatch".into()));
-        }
-        if !self.audit_annotations.is_empty() {
-            let m: Map<String, Value> = self
-                .audit_annotations
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect();
-            resp.insert("auditAnnotations".into(), Value::Object(m));
-        }
-        if !self.warnings.is_empty() {
-            resp.insert(
-                "warnings".into(),
-                Value::Array(self.warnings.iter().cloned().map(Value::String).collect()),
-            );
-        }
-        let review = serde_json::json!({
-            "apiVersion": API_VERSION,
-            "kind": KIND,
-            "response": Value::Object(resp),
+            base64::engine::general_purpose::STANDARD.encode(bytes)
         });
+        let review = WireReview {
+            api_version: API_VERSION,
+            kind: KIND,
+            response: WireResponse {
+                uid,
+                allowed: self.allowed,
+                status: self.status.as_ref().map(|s| WireStatus {
+                    metadata: WireEmpty {},
+                    status: "Failure",
+                    message: &s.message,
+                    reason: s.reason,
+                    code: s.code,
+                }),
+                patch_type: patch.as_ref().map(|_| "JSONPatch"),
+                patch,
+                audit_annotations: (!self.audit_annotations.is_empty())
+                    .then_some(&self.audit_annotations),
+                warnings: (!self.warnings.is_empty()).then_some(&self.warnings),
+            },
+        };
         serde_json::to_vec(&review).unwrap_or_default()
     }
 }
+
+// The response as written on the wire, serialised directly (no intermediate JSON tree).
+#[derive(serde::Serialize)]
+struct WireReview<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    kind: &'static str,
+    response: WireResponse<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct WireResponse<'a> {
+    uid: &'a str,
+    allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<WireStatus<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<String>,
+    #[serde(rename = "patchType", skip_serializing_if = "Option::is_none")]
+    patch_type: Option<&'static str>,
+    #[serde(rename = "auditAnnotations", skip_serializing_if = "Option::is_none")]
+    audit_annotations: Option<&'a BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warnings: Option<&'a Vec<String>>,
+}
+
+#[derive(serde::Serialize)]
+struct WireStatus<'a> {
+    metadata: WireEmpty,
+    status: &'static str,
+    message: &'a str,
+    reason: &'static str,
+    code: u16,
+}
+
+#[derive(serde::Serialize)]
+struct WireEmpty {}
 
 #[cfg(test)]
 mod tests {

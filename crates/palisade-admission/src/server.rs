@@ -230,6 +230,13 @@ pub fn router(admission: Arc<Admission>, opts: ServeOptions) -> Router {
         .with_state(state)
 }
 
+/// Logs a line on standard error, ignoring failures: a closed stderr (the parent went away)
+/// must not stop the server, nor its shutdown.
+fn log(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "palisade admission: {line}");
+}
+
 fn stamp(p: &std::path::Path) -> Option<(SystemTime, u64)> {
     let m = std::fs::metadata(p).ok()?;
     Some((m.modified().ok()?, m.len()))
@@ -272,11 +279,9 @@ pub fn spawn(
                     match loaded {
                         Ok(c) => {
                             config.reload_from_config(c);
-                            eprintln!("palisade admission: reloaded {}", cert.display());
+                            log(format_args!("reloaded {}", cert.display()));
                         }
-                        Err(e) => {
-                            eprintln!("palisade admission: keeping the previous certificate: {e}")
-                        }
+                        Err(e) => log(format_args!("keeping the previous certificate: {e}")),
                     }
                 }
             }))
@@ -306,8 +311,12 @@ pub fn serve_blocking(
     opts: ServeOptions,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
+    // Rego evaluation runs on the blocking pool: bound it to the cores, so that a burst
+    // queues instead of starting hundreds of threads (and their allocator arenas).
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(cores.max(2))
         .build()?;
     rt.block_on(async move {
         let listener = std::net::TcpListener::bind(addr)?;
@@ -316,7 +325,7 @@ pub fn serve_blocking(
         let (handle, grace) = running.shutdown_handle();
         tokio::spawn(async move {
             wait_for_signal().await;
-            eprintln!("palisade admission: shutting down");
+            log(format_args!("shutting down"));
             handle.graceful_shutdown(Some(grace));
         });
         running.wait().await

@@ -311,6 +311,8 @@ fn serve_self_signed_prints_ca_bundle_and_stops_on_sigterm() {
         .unwrap_or_else(|| panic!("{ready}"));
     assert!(addr.starts_with("127.0.0.1:"), "{ready}");
     std::net::TcpStream::connect(addr).unwrap();
+    // the parent stops reading: logging to a closed stderr must not stop the shutdown
+    drop(stderr);
     // the shell's kill builtin: no procps needed
     let status = Command::new("sh")
         .args(["-c", &format!("kill -TERM {}", child.id())])

@@ -110,7 +110,9 @@ pub fn run(a: &ServeArgs) -> Result<ExitCode> {
     let namespaces = admission.state().namespace_count();
     let constraints = admission.constraint_count();
     server::serve_blocking(admission, cfg.listen_addr(), source, opts, |addr| {
-        eprintln!(
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
             "palisade admission: listening on https://{addr} ({namespaces} namespaces, {constraints} constraints)"
         );
     })?;
