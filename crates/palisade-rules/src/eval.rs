@@ -650,35 +650,36 @@ pub fn extract<'a>(c: &'a Ctx<'_>, f: &FieldRef) -> Option<V<'a>> {
             .map(|p| V::S(Cow::Owned(cap_names(p.cap_inheritable)))),
 
         UserUid => Some(V::I(c.uid() as i64)),
-        UserName => {
-            c.st.user_name(c.uid(), c.container_id())
-                .map(|n| V::S(Cow::Borrowed(n)))
-        }
+        // Unknown users and groups are "root" for id 0 and "<NA>" otherwise, as in Falco.
+        UserName => Some(name_or(
+            c.st.user_name(c.uid(), c.container_id()),
+            c.uid(),
+            "root",
+        )),
         UserLoginuid => {
             let l = c.proc()?.loginuid;
             Some(V::I(if l == u32::MAX { -1 } else { l as i64 }))
         }
         UserLoginname => {
             let l = c.proc()?.loginuid;
-            if l == u32::MAX {
-                return None;
-            }
-            c.st.user_name(l, c.container_id())
-                .map(|n| V::S(Cow::Borrowed(n)))
+            Some(name_or(c.st.user_name(l, c.container_id()), l, "root"))
         }
-        UserHomedir => {
-            c.st.user_home(c.uid(), c.container_id())
-                .map(|n| V::S(Cow::Borrowed(n)))
-        }
-        UserShell => {
-            c.st.user_shell(c.uid(), c.container_id())
-                .map(|n| V::S(Cow::Borrowed(n)))
-        }
+        UserHomedir => Some(name_or(
+            c.st.user_home(c.uid(), c.container_id()),
+            c.uid(),
+            "/root",
+        )),
+        UserShell => Some(name_or(
+            c.st.user_shell(c.uid(), c.container_id()),
+            u32::MAX,
+            "",
+        )),
         GroupGid => Some(V::I(c.gid() as i64)),
-        GroupName => {
-            c.st.group_name(c.gid(), c.container_id())
-                .map(|n| V::S(Cow::Borrowed(n)))
-        }
+        GroupName => Some(name_or(
+            c.st.group_name(c.gid(), c.container_id()),
+            c.gid(),
+            "root",
+        )),
 
         FdNum | FdType | FdTypechar | FdName | FdNameraw | FdDirectory | FdFilename | FdIp
         | FdCip | FdSip | FdLip | FdRip | FdPort | FdCport | FdSport | FdLport | FdRport
@@ -767,6 +768,14 @@ pub fn extract<'a>(c: &'a Ctx<'_>, f: &FieldRef) -> Option<V<'a>> {
             )
         }
     }
+}
+
+fn name_or<'a>(found: Option<&'a str>, id: u32, for_root: &'static str) -> V<'a> {
+    V::S(Cow::Borrowed(match found {
+        Some(n) => n,
+        None if id == 0 => for_root,
+        None => "<NA>",
+    }))
 }
 
 fn non_empty(x: &str) -> Option<V<'_>> {
