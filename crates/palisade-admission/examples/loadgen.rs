@@ -100,7 +100,11 @@ fn mix() -> Vec<(u32, Vec<u8>)> {
             6,
             review(
                 "CREATE",
-                &pod(&format!("ok-{i}"), ns, restricted_spec("registry.example/app:1.4.2")),
+                &pod(
+                    &format!("ok-{i}"),
+                    ns,
+                    restricted_spec("registry.example/app:1.4.2"),
+                ),
                 None,
                 core_pods,
             ),
@@ -111,11 +115,19 @@ fn mix() -> Vec<(u32, Vec<u8>)> {
             json!({"hostNetwork": true, "containers": [{"name": "agent", "image": "datadog/agent:7", "securityContext": {"privileged": true},
                 "volumeMounts": [{"name": "proc", "mountPath": "/host/proc"}]}],
                 "volumes": [{"name": "proc", "hostPath": {"path": "/proc"}}]})), None, core_pods)));
-        let old = pod(&format!("ok-{i}"), ns, restricted_spec("registry.example/app:1.4.2"));
+        let old = pod(
+            &format!("ok-{i}"),
+            ns,
+            restricted_spec("registry.example/app:1.4.2"),
+        );
         let mut relabel = old.clone();
         relabel["metadata"]["labels"]["rollout"] = json!("b");
         out.push((3, review("UPDATE", &relabel, Some(&old), core_pods)));
-        let new_image = pod(&format!("ok-{i}"), ns, restricted_spec("registry.example/app:1.4.3"));
+        let new_image = pod(
+            &format!("ok-{i}"),
+            ns,
+            restricted_spec("registry.example/app:1.4.3"),
+        );
         out.push((2, review("UPDATE", &new_image, Some(&old), core_pods)));
         let template = json!({"metadata": {"labels": {"app": "web"}}, "spec": restricted_spec("registry.example/web:2")});
         out.push((
@@ -202,9 +214,10 @@ async fn connect(addr: &str, tls: &tokio_rustls::TlsConnector) -> Result<Sender,
     tcp.set_nodelay(true).ok();
     let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
     let stream = tls.connect(name, tcp).await.map_err(|e| e.to_string())?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
     tokio::spawn(conn);
     Ok(sender)
 }

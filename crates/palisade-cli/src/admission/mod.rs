@@ -12,10 +12,14 @@ use std::process::ExitCode;
 #[derive(Subcommand, Debug)]
 pub enum AdmissionCommand {
     /// Run the validating and mutating webhook (HTTPS).
-    #[command(after_help = "Examples:\n  palisade admission serve --config /etc/palisade/admission.yaml\n  palisade admission serve --self-signed --dns-name localhost --listen 127.0.0.1:8443")]
+    #[command(
+        after_help = "Examples:\n  palisade admission serve --config /etc/palisade/admission.yaml\n  palisade admission serve --self-signed --dns-name localhost --listen 127.0.0.1:8443"
+    )]
     Serve(serve::ServeArgs),
     /// Evaluate existing objects against every admission policy (PSS and Gatekeeper).
-    #[command(after_help = "Examples:\n  palisade admission audit -f manifests/\n  palisade admission audit -f cluster-dump/ --policies policies/ -o json")]
+    #[command(
+        after_help = "Examples:\n  palisade admission audit -f manifests/\n  palisade admission audit -f cluster-dump/ --policies policies/ -o json"
+    )]
     Audit(audit::AuditArgs),
     /// Run Gatekeeper `gator verify` test suites offline.
     Verify(verify::VerifyArgs),
