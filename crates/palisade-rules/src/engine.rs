@@ -337,6 +337,11 @@ impl Engine {
         }
         let ctx = Ctx::new(ev, state, self.events, &self.hostname, &self.memo)
             .with_dns(self.dns.as_ref());
+        if self.profiling {
+            // Look the process and fd up before timing, so that the first rule of each event
+            // type is not charged for them.
+            let _ = (ctx.proc(), ctx.fd());
+        }
         for &i in list {
             let rule = &self.rules.compiled[i as usize];
             let st = &mut self.stats[i as usize];
