@@ -482,3 +482,34 @@ async fn gatekeeper_constraints_deny_warn_and_dryrun() {
     assert!(m.contains("decision=\"deny\"} 2"), "{m}");
     s.running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviews_over_the_deadline_get_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "namespaces: [{}]\ngatekeeper: [{}]\n",
+        testdata().join("namespaces.yaml").display(),
+        testdata().join("policies").display()
+    );
+    let opts = ServeOptions {
+        timeout: std::time::Duration::from_nanos(1),
+        ..ServeOptions::default()
+    };
+    let s = start(dir.path(), &cfg, opts).await;
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "baseline"},
+        "spec": {"containers": [{"name": "a", "image": "nginx"}]}});
+    let r = s
+        .client
+        .post("/validate", &review("late", "CREATE", &pod, json!({})))
+        .await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.text().contains("not decided within"), "{}", r.text());
+    assert!(
+        s.client
+            .get("/metrics")
+            .await
+            .text()
+            .contains("code=\"503\"} 1")
+    );
+    s.running.shutdown().await.unwrap();
+}
