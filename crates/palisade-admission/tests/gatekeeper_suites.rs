@@ -1,7 +1,10 @@
 //! The gator suites under `testdata/gatekeeper`, and proof that the quirk fixtures really
 //! exercise regorus's differences from OPA (plain regorus gets each of them wrong).
 
-use palisade_admission::gatekeeper::suite::{CaseOutcome, RunFilter, find_suites, run_suite};
+use palisade_admission::gatekeeper::rego::Backend;
+use palisade_admission::gatekeeper::suite::{
+    CaseOutcome, RunFilter, find_suites, run_suite, run_suite_with,
+};
 use palisade_admission::gatekeeper::{PolicySet, ReviewContext, review_for_object};
 use palisade_model::yaml::parse_stream;
 use serde_json::Value as Json;
@@ -20,29 +23,60 @@ fn yaml(path: &Path) -> Json {
 }
 
 #[test]
-fn every_own_suite_passes() {
+fn every_own_suite_passes_on_both_evaluators() {
     let (suites, errors) = find_suites(&[testdata("")]);
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(suites.len(), 7, "{suites:?}");
-    let mut passed = 0;
-    for s in &suites {
-        let report = run_suite(s, &RunFilter::default()).unwrap();
-        for t in &report.tests {
-            assert_eq!(t.error, None, "{}: {}", s.display(), t.name);
-            for c in &t.cases {
-                assert_eq!(
-                    c.outcome,
-                    CaseOutcome::Pass,
-                    "{}: {} / {}",
-                    s.display(),
-                    t.name,
-                    c.name
-                );
-                passed += 1;
+    for backend in [Backend::Auto, Backend::Interpreter] {
+        let mut passed = 0;
+        for s in &suites {
+            let report = run_suite_with(s, &RunFilter::default(), backend).unwrap();
+            for t in &report.tests {
+                assert_eq!(t.error, None, "{backend:?} {}: {}", s.display(), t.name);
+                for c in &t.cases {
+                    assert_eq!(
+                        c.outcome,
+                        CaseOutcome::Pass,
+                        "{backend:?} {}: {} / {}",
+                        s.display(),
+                        t.name,
+                        c.name
+                    );
+                    passed += 1;
+                }
             }
         }
+        assert_eq!(passed, 19, "{backend:?}");
     }
-    assert_eq!(passed, 19);
+}
+
+#[test]
+fn templates_run_on_the_vm_unless_told_otherwise() {
+    let paths = [testdata("match/template.yaml")];
+    let (auto, _) = PolicySet::load_with(&paths, Backend::Auto);
+    assert!(auto.templates()[0].uses_vm());
+    let (interp, _) = PolicySet::load_with(&paths, Backend::Interpreter);
+    assert!(!interp.templates()[0].uses_vm());
+    // A sprintf whose arguments are not a literal array stays on the interpreter, whose
+    // sprintf is Go's.
+    let text = r#"
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: testdynamicformat}
+spec:
+  crd: {spec: {names: {kind: TestDynamicFormat}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package testdynamicformat
+      violation[{"msg": msg}] {
+        args := [input.review.object.metadata.name]
+        msg := sprintf("%v is %v", args)
+      }
+"#;
+    let (set, diags) = PolicySet::from_texts_with([("t.yaml", text)], Backend::Auto);
+    assert!(diags.is_empty(), "{diags:?}");
+    assert!(!set.templates()[0].uses_vm());
 }
 
 #[test]

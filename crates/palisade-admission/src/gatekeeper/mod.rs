@@ -278,6 +278,11 @@ impl PolicySet {
     /// `.yml`, `.json`), multi-document YAML, in any order. Bad documents become diagnostics
     /// (file, line, field, problem) and are skipped; other kinds of objects are ignored.
     pub fn load(paths: &[PathBuf]) -> (PolicySet, Vec<Diagnostic>) {
+        Self::load_with(paths, rego::Backend::from_env())
+    }
+
+    /// [`PolicySet::load`] with a chosen evaluator.
+    pub fn load_with(paths: &[PathBuf], backend: rego::Backend) -> (PolicySet, Vec<Diagnostic>) {
         let (inputs, mut diags) = palisade_model::collect_inputs(paths);
         let mut docs = Vec::new();
         for input in inputs {
@@ -295,7 +300,7 @@ impl PolicySet {
             }
         }
         let mut set = PolicySet::default();
-        set.add_docs(docs, &mut diags);
+        set.add_docs(docs, backend, &mut diags);
         (set, diags)
     }
 
@@ -303,17 +308,25 @@ impl PolicySet {
     pub fn from_texts<'a>(
         texts: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> (PolicySet, Vec<Diagnostic>) {
+        Self::from_texts_with(texts, rego::Backend::from_env())
+    }
+
+    /// [`PolicySet::from_texts`] with a chosen evaluator.
+    pub fn from_texts_with<'a>(
+        texts: impl IntoIterator<Item = (&'a str, &'a str)>,
+        backend: rego::Backend,
+    ) -> (PolicySet, Vec<Diagnostic>) {
         let mut diags = Vec::new();
         let mut docs = Vec::new();
         for (name, text) in texts {
             parse_docs(name, text, &mut docs, &mut diags);
         }
         let mut set = PolicySet::default();
-        set.add_docs(docs, &mut diags);
+        set.add_docs(docs, backend, &mut diags);
         (set, diags)
     }
 
-    fn add_docs(&mut self, docs: Vec<Doc>, diags: &mut Vec<Diagnostic>) {
+    fn add_docs(&mut self, docs: Vec<Doc>, backend: rego::Backend, diags: &mut Vec<Diagnostic>) {
         let mut constraint_docs = Vec::new();
         for doc in docs {
             let api_version = doc
@@ -324,7 +337,7 @@ impl PolicySet {
             let kind = doc.root.get("kind").and_then(Node::as_str).unwrap_or("");
             let group = split_api_version(api_version).0;
             if group == "templates.gatekeeper.sh" && kind == "ConstraintTemplate" {
-                match Template::parse(&doc.file, &doc.root) {
+                match Template::parse(&doc.file, &doc.root, backend) {
                     Ok(t) => {
                         if let Some(prev) = self.templates.iter().find(|p| p.kind == t.kind) {
                             diags.push(diag(

@@ -19,6 +19,7 @@
 //!       message: "regex"                  # only violations whose message matches count
 //! ```
 
+use super::rego::Backend;
 use super::{EnforcementPoint, Inventory, PolicySet, ReviewContext, review_for_object};
 use palisade_model::{Node, NodeType};
 use serde_json::Value as Json;
@@ -181,8 +182,17 @@ fn flag(n: &Node, key: &str) -> bool {
     n.get(key).and_then(Node::as_bool) == Some(true)
 }
 
-/// Runs one suite file.
+/// Runs one suite file (evaluator from [`Backend::from_env`]).
 pub fn run_suite(path: &Path, filter: &RunFilter) -> Result<SuiteReport, SuiteError> {
+    run_suite_with(path, filter, Backend::from_env())
+}
+
+/// Runs one suite file with a chosen evaluator.
+pub fn run_suite_with(
+    path: &Path,
+    filter: &RunFilter,
+    backend: Backend,
+) -> Result<SuiteReport, SuiteError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| SuiteError::Io {
         file: file.clone(),
@@ -222,12 +232,14 @@ pub fn run_suite(path: &Path, filter: &RunFilter) -> Result<SuiteReport, SuiteEr
         {
             continue;
         }
-        report.tests.push(run_test(base, &name, test, filter));
+        report
+            .tests
+            .push(run_test(base, &name, test, filter, backend));
     }
     Ok(report)
 }
 
-fn load_policy(base: &Path, test: &Node) -> Result<PolicySet, String> {
+fn load_policy(base: &Path, test: &Node, backend: Backend) -> Result<PolicySet, String> {
     let mut texts = Vec::new();
     for key in ["template", "constraint"] {
         let rel = field_str(test, key).ok_or_else(|| format!("test has no {key}"))?;
@@ -235,7 +247,8 @@ fn load_policy(base: &Path, test: &Node) -> Result<PolicySet, String> {
         let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
         texts.push((p.display().to_string(), text));
     }
-    let (set, diags) = PolicySet::from_texts(texts.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+    let (set, diags) =
+        PolicySet::from_texts_with(texts.iter().map(|(n, t)| (n.as_str(), t.as_str())), backend);
     let errors: Vec<String> = diags
         .iter()
         .filter(|d| d.level == palisade_model::DiagLevel::Error)
@@ -256,7 +269,13 @@ fn load_policy(base: &Path, test: &Node) -> Result<PolicySet, String> {
     Ok(set)
 }
 
-fn run_test(base: &Path, name: &str, test: &Node, filter: &RunFilter) -> TestReport {
+fn run_test(
+    base: &Path,
+    name: &str,
+    test: &Node,
+    filter: &RunFilter,
+    backend: Backend,
+) -> TestReport {
     let mut report = TestReport {
         name: name.to_string(),
         skipped: flag(test, "skip"),
@@ -267,7 +286,7 @@ fn run_test(base: &Path, name: &str, test: &Node, filter: &RunFilter) -> TestRep
     if report.skipped {
         return report;
     }
-    let policy = load_policy(base, test);
+    let policy = load_policy(base, test, backend);
     if flag(test, "invalid") {
         // The template (or constraint) is expected not to load.
         if policy.is_ok() {

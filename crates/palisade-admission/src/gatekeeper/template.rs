@@ -1,6 +1,6 @@
 //! ConstraintTemplates: parsing, compiling once, and evaluating with a pool of engines.
 
-use super::rego::{self, CompiledRego};
+use super::rego::{self, Backend, CompiledRego, Worker};
 use super::{Inventory, diag};
 use palisade_model::{DiagCode, Diagnostic, Node};
 use serde_json::Value as Json;
@@ -30,7 +30,7 @@ pub struct Template {
     /// Whether the Rego reads `data.inventory` (only then is the inventory loaded into engines).
     pub uses_inventory: bool,
     compiled: CompiledRego,
-    pool: Mutex<Vec<(u64, regorus::Engine)>>,
+    pool: Mutex<Vec<(u64, Worker)>>,
 }
 
 /// One element of the `violation` set.
@@ -46,7 +46,11 @@ fn str_at<'a>(node: &'a Node, path: &[&str]) -> Option<&'a str> {
 
 impl Template {
     /// Parses and compiles a ConstraintTemplate document.
-    pub(crate) fn parse(file: &str, root: &Node) -> Result<Template, Vec<Diagnostic>> {
+    pub(crate) fn parse(
+        file: &str,
+        root: &Node,
+        backend: Backend,
+    ) -> Result<Template, Vec<Diagnostic>> {
         let err = |node: &Node, field: &str, code: DiagCode, msg: String| {
             vec![diag(file, Some(node.pos), Some(field), code, msg)]
         };
@@ -117,14 +121,15 @@ impl Template {
             ));
         };
         let source = rego_source(file, &what, target)?;
-        let compiled = rego::compile(&source.rego, &source.libs, source.v1).map_err(|e| {
-            err(
-                source.node,
-                source.field,
-                DiagCode::InvalidField,
-                format!("{what}: Rego does not compile: {e}"),
-            )
-        })?;
+        let compiled =
+            rego::compile(&source.rego, &source.libs, source.v1, backend).map_err(|e| {
+                err(
+                    source.node,
+                    source.field,
+                    DiagCode::InvalidField,
+                    format!("{what}: Rego does not compile: {e}"),
+                )
+            })?;
         let uses_inventory = std::iter::once(&source.rego)
             .chain(source.libs.iter())
             .any(|s| s.contains("data.inventory"));
@@ -150,37 +155,36 @@ impl Template {
     ) -> Result<Vec<RuleResult>, String> {
         let inventory = inventory.filter(|_| self.uses_inventory);
         let id = inventory.map_or(0, |i| i.id);
-        let mut engine = self.checkout(id, inventory)?;
-        let result = self.compiled.eval(&mut engine, review, parameters);
-        self.checkin(id, engine);
+        let mut worker = self.checkout(id, inventory)?;
+        let result = self.compiled.eval(&mut worker, review, parameters);
+        self.checkin(id, worker);
         let value = result?;
         rego::violations(&value)
     }
 
-    fn checkout(&self, id: u64, inventory: Option<&Inventory>) -> Result<regorus::Engine, String> {
+    /// Whether the template runs on regorus's VM (else on its interpreter).
+    pub fn uses_vm(&self) -> bool {
+        self.compiled.uses_vm()
+    }
+
+    fn checkout(&self, id: u64, inventory: Option<&Inventory>) -> Result<Worker, String> {
         {
             let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(i) = pool.iter().rposition(|(pid, _)| *pid == id) {
                 return Ok(pool.swap_remove(i).1);
             }
         }
-        let mut engine = self.compiled.engine.clone();
-        if let Some(inv) = inventory {
-            engine
-                .add_data(inv.value.clone())
-                .map_err(|e| format!("loading data.inventory: {e}"))?;
-        }
-        Ok(engine)
+        self.compiled.worker(inventory.map(|i| &i.value))
     }
 
-    fn checkin(&self, id: u64, engine: regorus::Engine) {
+    fn checkin(&self, id: u64, worker: Worker) {
         let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-        // Engines prepared for an older inventory are of no further use.
+        // Workers prepared for an older inventory are of no further use.
         if pool.first().is_some_and(|(pid, _)| *pid != id) {
             pool.retain(|(pid, _)| *pid == id);
         }
         if pool.len() < POOL_LIMIT {
-            pool.push((id, engine));
+            pool.push((id, worker));
         }
     }
 }
