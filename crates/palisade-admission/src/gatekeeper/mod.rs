@@ -33,9 +33,10 @@
 //! - **Inventory.** [`Inventory`] lays objects out as Gatekeeper's sync does; it is loaded only
 //!   into templates whose Rego mentions `data.inventory`.
 //!
-//! Evaluation: each template keeps a prepared engine; a review takes an engine from the
-//! template's pool (or clones the prepared one, a few microseconds) and returns it afterwards,
-//! so a [`PolicySet`] serves concurrent requests (`Send + Sync`). The request is converted to
+//! Evaluation: each template is compiled once, for regorus's register VM where it applies and
+//! its interpreter otherwise (see [`rego::Backend`]); a review takes a worker (VM or engine)
+//! from the template's pool, or makes one from the compiled template (a few microseconds), and
+//! returns it afterwards, so a [`PolicySet`] serves concurrent requests (`Send + Sync`). The request is converted to
 //! the engine's value type once per review, parameters once at load; Constraints whose match
 //! does not apply are not evaluated. Each evaluation is bounded by [`rego::EVAL_TIME_LIMIT`].
 //!
