@@ -178,9 +178,17 @@ fn live_host_and_container_attacks_alert_and_benign_activity_does_not() {
 
     let syslog_path = dir.path().join("log.sock");
     let syslog = std::os::unix::net::UnixDatagram::bind(&syslog_path).unwrap();
-    syslog
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+    // Read datagrams as they come (a receiver that does not read makes detect drop them).
+    let syslog_msgs = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sm = syslog_msgs.clone();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 65536];
+        while let Ok(n) = syslog.recv(&mut buf) {
+            sm.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf[..n]).to_string());
+        }
+    });
     let detect = Detect::start(&[
         "--metrics-addr",
         "127.0.0.1:0",
@@ -193,6 +201,20 @@ fn live_host_and_container_attacks_alert_and_benign_activity_does_not() {
     sh(&format!(
         "cat /etc/shadow /nonexistent/{mark}-host > /dev/null 2>&1"
     ));
+    // Host: a file planted below /usr/local/bin, a log and a shell history cleared.
+    let planted = format!("/usr/local/bin/{mark}");
+    let log = format!("/var/log/{mark}.log");
+    let hist = dir.path().join(".bash_history");
+    std::fs::write(&hist, "id\n").unwrap();
+    sh(&format!(
+        "echo x > {planted}; rm -f {planted}; echo old > {log}; : > {log}; rm -f {log}; \
+         : > {}",
+        hist.display()
+    ));
+    let a = detect.wait_alert("Write below binary directory", &planted);
+    assert_eq!(a["output_fields"]["fd.name"], planted.as_str());
+    detect.wait_alert("Log file cleared or removed", &log);
+    detect.wait_alert("Shell history cleared", &hist.display().to_string());
     // Host: benign neighbours.
     sh(&format!(
         "ls -l {} > /dev/null; cat {} > /dev/null",
@@ -224,7 +246,7 @@ fn live_host_and_container_attacks_alert_and_benign_activity_does_not() {
     // busybox-static wget crashes in its resolver; nc does not resolve numeric addresses.
     let script = format!(
         "cat /etc/shadow > /dev/null; echo {mark} | nc 127.0.0.1 6443 > /dev/null; \
-         /usr/bin/apk add {mark}; true"
+         /usr/bin/apk add {mark}; echo x > /etc/{mark}.conf; unshare -m true 2> /dev/null; true"
     );
     let accept = std::thread::spawn(move || {
         // Answer the connection so nc ends; give up after a while rather than hang.
@@ -266,6 +288,11 @@ fn live_host_and_container_attacks_alert_and_benign_activity_does_not() {
     assert_eq!(f["fd.rip"], "127.0.0.1");
     assert_eq!(f["proc.name"], "nc");
     assert_eq!(a["priority"], "Notice");
+    let a = detect.wait_alert("Write below etc", &format!("/etc/{mark}.conf"));
+    assert_eq!(a["output_fields"]["container.id"], short.as_str());
+    assert_eq!(a["priority"], "Error");
+    let a = detect.wait_alert("Namespace change or mount in container", &short);
+    assert_eq!(a["output_fields"]["evt.type"], "unshare");
     let a = detect.wait_alert("Package manager run in container", &mark);
     assert_eq!(a["output_fields"]["proc.name"], "apk");
     assert_eq!(a["output_fields"]["container.id"], short.as_str());
@@ -306,19 +333,15 @@ fn live_host_and_container_attacks_alert_and_benign_activity_does_not() {
     detect.wait_alert("Credential file read", &format!("{mark}-end"));
 
     // The same alerts went to syslog (RFC 3164, facility user) ...
-    let mut got_syslog = false;
-    let mut buf = vec![0u8; 65536];
-    while let Ok(n) = syslog.recv(&mut buf) {
-        let msg = String::from_utf8_lossy(&buf[..n]).to_string();
-        if msg.contains(&format!("{mark}-end")) {
-            assert!(msg.starts_with("<12>"), "{msg}");
-            assert!(msg.contains(" palisade["), "{msg}");
-            assert!(msg.contains("\"rule\":\"Credential file read\""), "{msg}");
-            got_syslog = true;
-            break;
-        }
-    }
-    assert!(got_syslog, "no syslog datagram for the last alert");
+    let end = format!("{mark}-end");
+    detect.wait_for("the syslog datagram of the last alert", |_| {
+        syslog_msgs.lock().unwrap().iter().any(|m| m.contains(&end))
+    });
+    let msgs = syslog_msgs.lock().unwrap().clone();
+    let msg = msgs.iter().find(|m| m.contains(&end)).unwrap();
+    assert!(msg.starts_with("<12>"), "{msg}");
+    assert!(msg.contains(" palisade["), "{msg}");
+    assert!(msg.contains("\"rule\":\"Credential file read\""), "{msg}");
     // ... and the metrics endpoint counts them.
     let metrics = scrape_metrics(&detect);
     assert!(
@@ -335,7 +358,7 @@ fn live_host_and_container_attacks_alert_and_benign_activity_does_not() {
 
     let mut noise = detect.mentioning(&benign_short);
     noise.extend(detect.mentioning(&format!("{mark}-notes")));
-    noise.extend(detect.mentioning(&dir.path().display().to_string()));
+    noise.extend(detect.mentioning(&format!("ls -l {}", dir.path().display())));
     let (code, stats) = detect.stop();
     assert!(noise.is_empty(), "benign activity alerted: {noise:#?}");
     assert_eq!(code, Some(1), "{stats}");

@@ -43,6 +43,12 @@ impl SyslogSink {
             target: "syslog socket".into(),
             source: e,
         })?;
+        // A syslog daemon that stops reading must not stall detection: a full queue drops
+        // the message (counted as an output error) instead of blocking.
+        socket.set_nonblocking(true).map_err(|e| OutputError::Io {
+            target: "syslog socket".into(),
+            source: e,
+        })?;
         if !path.exists() {
             return Err(OutputError::Config(format!(
                 "syslog socket {} does not exist (is a syslog daemon running?)",
@@ -110,7 +116,7 @@ impl SyslogSink {
         }
     }
 
-    /// Send one message.
+    /// Send one message; fails (without blocking) when the receiver's queue is full.
     pub fn send(
         &mut self,
         priority: Priority,
@@ -163,6 +169,22 @@ mod tests {
                 "<10>1 2025-12-06T03:04:05.123456Z node-1 palisade {pid} - - {{\"rule\":\"x\"}}"
             )
         );
+    }
+
+    #[test]
+    fn a_receiver_that_stops_reading_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("log");
+        let _rx = UnixDatagram::bind(&sock).unwrap();
+        let mut s = SyslogSink::new(&sock, SyslogFormat::Rfc5424, "h").unwrap();
+        let big = "x".repeat(4000);
+        let mut failed = 0;
+        for _ in 0..10_000 {
+            if s.send(Priority::Notice, T, &big).is_err() {
+                failed += 1;
+            }
+        }
+        assert!(failed > 0, "a full queue must fail the send, not block it");
     }
 
     #[test]
