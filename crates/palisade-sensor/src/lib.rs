@@ -574,13 +574,17 @@ impl Sensor {
     ) -> Result<usize, SensorError> {
         let deadline = Instant::now() + timeout;
         loop {
-            let n = self.drain(f);
+            let (n, records) = self.drain(f);
             if n > 0 {
                 return Ok(n);
             }
             let now = Instant::now();
             if now >= deadline {
                 return Ok(0);
+            }
+            if records == MAX_RECORDS_PER_DRAIN {
+                // More is waiting (all filtered so far): no need to wait for a wake-up.
+                continue;
             }
             let slice = (deadline - now).min(Duration::from_millis(20));
             self.epoll
@@ -589,7 +593,8 @@ impl Sensor {
         }
     }
 
-    fn drain(&mut self, f: &mut dyn FnMut(Event)) -> usize {
+    /// Reads up to [`MAX_RECORDS_PER_DRAIN`] records; returns (events delivered, records read).
+    fn drain(&mut self, f: &mut dyn FnMut(Event)) -> (usize, usize) {
         let Sensor {
             ring,
             dec,
@@ -597,7 +602,12 @@ impl Sensor {
             ..
         } = self;
         let mut n = 0;
-        while let Some(item) = ring.next() {
+        let mut records = 0usize;
+        // Bounded, so that a caller's loop (signals, flushing) runs even under a flood.
+        while records < MAX_RECORDS_PER_DRAIN
+            && let Some(item) = ring.next()
+        {
+            records += 1;
             let rec = record::parse(&item);
             drop(item);
             match rec {
@@ -616,7 +626,7 @@ impl Sensor {
                 }
             }
         }
-        n
+        (n, records)
     }
 
     /// Current counters.
@@ -725,6 +735,8 @@ struct Decoder {
 }
 
 const CACHE_LIMIT: usize = 200_000;
+/// Records read per drain before `poll` returns to its caller.
+const MAX_RECORDS_PER_DRAIN: usize = 65_536;
 
 impl Decoder {
     fn new(filter: KernelFilter, cg: cgroups::Cgroups) -> Decoder {
