@@ -489,8 +489,15 @@ fn without_privileges_the_error_says_what_is_missing() {
     if !runnable() {
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe)
+    // A copy the unprivileged user can execute wherever the build directory lives.
+    let exe = std::env::temp_dir().join(format!("palisade-sensor-perm-{}", std::process::id()));
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = Command::new(&exe)
+        .current_dir(std::env::temp_dir())
         .args([
             "--exact",
             "without_privileges_the_error_says_what_is_missing",
@@ -499,8 +506,9 @@ fn without_privileges_the_error_says_what_is_missing() {
         .env("PALISADE_SENSOR_PERMISSION_CHILD", "1")
         .uid(65534)
         .gid(65534)
-        .output()
-        .unwrap();
+        .output();
+    let _ = std::fs::remove_file(&exe);
+    let out = out.unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
