@@ -475,11 +475,12 @@ static __always_inline u32 read_sock(u8 *buf, u32 off, u64 uptr, u64 len, u8 arg
 	return align4(off + 4 + len);
 }
 
-// Writes the absolute path of `path` (within its mount namespace) as an item at off. Components
+// Writes the absolute path of `path` (within its mount namespace) as an item at off, if it has
+// at most WALK_DEPTH components (16 keeps verification quick; deeper paths fall back to user space). Components
 // are prepended into a separate area of the scratch buffer, then copied after the record.
 #define WALK_AREA 24576
 #define WALK_LEN 4096
-#define WALK_DEPTH 32
+#define WALK_DEPTH 16
 static __always_inline u32 put_path(u8 *buf, u32 off, struct path *path, u8 arg)
 {
 	struct dentry *d = BPF_CORE_READ(path, dentry);
@@ -487,19 +488,24 @@ static __always_inline u32 put_path(u8 *buf, u32 off, struct path *path, u8 arg)
 	struct mount *mnt = container_of(vm, struct mount, mnt);
 	struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
 	u32 pos = WALK_LEN;
+	int complete = 0;
 	for (int i = 0; i < WALK_DEPTH; i++) {
 		if (d == mnt_root) {
 			struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
-			if (parent == mnt || !parent)
+			if (parent == mnt || !parent) {
+				complete = 1;
 				break;
+			}
 			d = BPF_CORE_READ(mnt, mnt_mountpoint);
 			mnt = parent;
 			mnt_root = BPF_CORE_READ(parent, mnt.mnt_root);
 			continue;
 		}
 		struct dentry *up = BPF_CORE_READ(d, d_parent);
-		if (up == d || !up)
+		if (up == d || !up) {
+			complete = 1;
 			break;
+		}
 		u32 len = BPF_CORE_READ(d, d_name.len);
 		const u8 *name = BPF_CORE_READ(d, d_name.name);
 		asm volatile("" : "+r"(len));
@@ -518,6 +524,10 @@ static __always_inline u32 put_path(u8 *buf, u32 off, struct path *path, u8 arg)
 			bpf_probe_read_kernel(&buf[WALK_AREA + ((pos + 1) & (WALK_LEN - 1))], rl, name);
 		d = up;
 	}
+	// Deeper than WALK_DEPTH (or longer than WALK_LEN): no base from the kernel; user space
+	// resolves the path from /proc instead.
+	if (!complete)
+		return off;
 	if (pos >= WALK_LEN) {
 		pos = WALK_LEN - 1;
 		buf[WALK_AREA + pos] = '/';

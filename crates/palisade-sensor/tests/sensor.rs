@@ -966,3 +966,40 @@ fn namespace_filters_drop_the_host_namespaces() {
         "an event from the host namespaces got through"
     );
 }
+
+#[test]
+fn paths_deeper_than_the_kernel_walk_are_resolved_in_user_space() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // 24 components below /tmp: more than the kernel's 16-component walk.
+    let mut deep = std::env::temp_dir().join(format!("palisade-deep-{}", std::process::id()));
+    let top = deep.clone();
+    for i in 0..23 {
+        deep = deep.join(format!("d{i}"));
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("f"), "x").unwrap();
+    let mut s = start(self_only_follow(&["openat"]), 0);
+    // The shell stays a moment so that /proc/<pid>/cwd is there when the event is decoded.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("cd {} && exec 3<./f && sleep 1", deep.display()))
+        .spawn()
+        .unwrap();
+    let want = deep.join("f").display().to_string();
+    let events = collect(&mut s, Duration::from_secs(5), |ev| {
+        ev.iter()
+            .any(|e| str_arg(e, "pathname") == Some(want.as_str()))
+    });
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&top);
+    assert!(
+        events
+            .iter()
+            .any(|e| str_arg(e, "pathname") == Some(want.as_str())),
+        "no openat of {want} in {:?}",
+        events.iter().map(|e| e.arg("pathname")).collect::<Vec<_>>()
+    );
+}
