@@ -133,19 +133,26 @@ fn plain_regorus(dir: &str, object: &str, parameters: Json) -> Result<Json, Stri
     Ok(serde_json::to_value(v).unwrap())
 }
 
-/// Messages Palisade reports for one fixture object under a constraint file.
+/// Messages Palisade reports for one fixture object under a constraint file (the same on both
+/// evaluators).
 fn palisade(dir: &str, constraint: &str, object: &str) -> Vec<String> {
     let d = testdata(dir);
-    let (set, diags) = PolicySet::load(&[d.join("template.yaml"), d.join(constraint)]);
-    assert!(diags.is_empty(), "{diags:?}");
+    let paths = [d.join("template.yaml"), d.join(constraint)];
     let obj = yaml(&d.join(object));
-    let mut m: Vec<String> = set
-        .review(&review_for_object(&obj), &ReviewContext::new())
-        .into_iter()
-        .map(|v| v.message)
-        .collect();
-    m.sort();
-    m
+    let mut results = Vec::new();
+    for backend in [Backend::Interpreter, Backend::Auto] {
+        let (set, diags) = PolicySet::load_with(&paths, backend);
+        assert!(diags.is_empty(), "{diags:?}");
+        let mut m: Vec<String> = set
+            .review(&review_for_object(&obj), &ReviewContext::new())
+            .into_iter()
+            .map(|v| v.message)
+            .collect();
+        m.sort();
+        results.push(m);
+    }
+    assert_eq!(results[0], results[1], "interpreter vs VM");
+    results.remove(0)
 }
 
 #[test]

@@ -35,7 +35,7 @@
 //! 1.73 ms of CPU per Pod on this project's 2-core machine under load), unless the VM compiler
 //! refuses it or its `sprintf` calls need the interpreter's Go formatting. Both evaluators pass
 //! every gator case of the Gatekeeper library and of `testdata/gatekeeper`;
-//! `PALISADE_GATEKEEPER_ENGINE=interpreter` forces the interpreter.
+//! `PALISADE_GATEKEEPER_ENGINE=interpreter` selects the interpreter for every template.
 
 use super::gofmt;
 use super::template::RuleResult;
@@ -56,7 +56,7 @@ pub enum Backend {
 
 impl Backend {
     /// `PALISADE_GATEKEEPER_ENGINE=interpreter` selects [`Backend::Interpreter`]; anything
-    /// else, or nothing, [`Backend::Auto`].
+    /// else (`vm`, `auto`, nothing) [`Backend::Auto`].
     pub fn from_env() -> Backend {
         match std::env::var("PALISADE_GATEKEEPER_ENGINE").as_deref() {
             Ok("interpreter") => Backend::Interpreter,
