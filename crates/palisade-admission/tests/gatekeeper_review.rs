@@ -1,6 +1,7 @@
 //! PolicySet loading, matching, enforcement actions and concurrency, on the fixtures in
 //! `testdata/gatekeeper/match`.
 
+use palisade_admission::gatekeeper::rego::Backend;
 use palisade_admission::gatekeeper::{
     EnforcementAction, EnforcementPoint, PolicySet, ReviewContext, Violation, review_for_object,
 };
@@ -329,11 +330,17 @@ apiVersion: constraints.gatekeeper.sh/v1beta1
 kind: TestSlow
 metadata: {name: slow}
 "#;
-    let (set, diags) = PolicySet::from_texts([("inline.yaml", template)]);
-    assert!(diags.is_empty(), "{diags:?}");
-    let req = review_for_object(&object("v1", "Pod", Some("a"), "p", json!({})));
-    let out = set.evaluate(&req, &ReviewContext::new(), EnforcementPoint::Webhook);
-    assert!(out.violations.is_empty());
-    assert_eq!(out.errors.len(), 1, "{out:?}");
-    assert!(out.errors[0].message.contains("time"), "{:?}", out.errors);
+    for backend in [Backend::Auto, Backend::Interpreter] {
+        let (set, diags) = PolicySet::from_texts_with([("inline.yaml", template)], backend);
+        assert!(diags.is_empty(), "{diags:?}");
+        let req = review_for_object(&object("v1", "Pod", Some("a"), "p", json!({})));
+        let out = set.evaluate(&req, &ReviewContext::new(), EnforcementPoint::Webhook);
+        assert!(out.violations.is_empty());
+        assert_eq!(out.errors.len(), 1, "{backend:?} {out:?}");
+        assert!(
+            out.errors[0].message.contains("time"),
+            "{backend:?} {:?}",
+            out.errors
+        );
+    }
 }
