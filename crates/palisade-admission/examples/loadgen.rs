@@ -1,9 +1,10 @@
 //! Open-loop load generator for the admission webhook (used by `scripts/bench-admission`).
 //!
 //! Sends AdmissionReviews at a fixed rate over keep-alive HTTPS connections, whatever the
-//! server's speed: request `i` is due at `start + i / rate`, and its latency is measured from
-//! that due time (so queueing behind a slow answer counts, no coordinated omission). Prints
-//! one JSON line: sent, ok, errors, achieved rate, latency percentiles in microseconds.
+//! server's speed: request `i` is released at `start + i / rate` into its connection's queue,
+//! and its latency is measured from that release (so queueing behind a slow answer counts: no
+//! coordinated omission). Prints one JSON line: sent, ok, errors, achieved rate, latency
+//! percentiles in microseconds.
 //!
 //! ```text
 //! cargo run --release -p palisade-admission --example loadgen -- \
@@ -299,8 +300,11 @@ async fn main() {
             if let Some(p) = body.windows(16).position(|w| w == b"UID-000000000000") {
                 body[p + 4..p + 16].copy_from_slice(uid.as_bytes());
             }
+            // Latency counts from the moment the request is handed to its connection: time
+            // spent queued behind a slow answer counts, the timer's own lateness (tokio's
+            // timer ticks every millisecond) does not.
             let _ = senders[i as usize % senders.len()].send(Job {
-                due,
+                due: Instant::now(),
                 body: Bytes::from(body),
             });
         }
