@@ -486,13 +486,40 @@ async fn gatekeeper_constraints_deny_warn_and_dryrun() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reviews_over_the_deadline_get_503() {
     let dir = tempfile::tempdir().unwrap();
+    // A template that takes far longer than the deadline, so the timer always wins the race
+    // (a fast review could otherwise finish before a 1 ns timer is first polled).
+    let slow = dir.path().join("slow.yaml");
+    std::fs::write(
+        &slow,
+        r#"apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: testslowreview}
+spec:
+  crd: {spec: {names: {kind: TestSlowReview}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package testslowreview
+      violation[{"msg": "done"}] {
+        input.review.object
+        n := count([1 | numbers.range(1, 3000)[_]; numbers.range(1, 3000)[_]])
+        n < 0
+      }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: TestSlowReview
+metadata: {name: slow}
+"#,
+    )
+    .unwrap();
     let cfg = format!(
-        "namespaces: [{}]\ngatekeeper: [{}]\n",
+        "namespaces: [{}]\ngatekeeper: [{}, {}]\n",
         testdata().join("namespaces.yaml").display(),
-        testdata().join("policies").display()
+        testdata().join("policies").display(),
+        slow.display()
     );
     let opts = ServeOptions {
-        timeout: std::time::Duration::from_nanos(1),
+        timeout: std::time::Duration::from_millis(5),
         ..ServeOptions::default()
     };
     let s = start(dir.path(), &cfg, opts).await;
