@@ -58,7 +58,7 @@ fn swap_types(v: &mut Value, rng: &mut u64, depth: usize) {
     match v {
         Value::Object(m) if !m.is_empty() && depth < 12 => {
             let k = m.keys().nth((r as usize) % m.len()).unwrap().clone();
-            if r % 5 == 0 {
+            if r.is_multiple_of(5) {
                 m[&k] = replacements[(r as usize / 5) % replacements.len()].clone();
             } else {
                 swap_types(&mut m[&k], rng, depth + 1);
