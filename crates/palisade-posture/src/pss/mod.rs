@@ -180,7 +180,9 @@ pub fn run(sink: &mut Sink<'_>) {
                 format!(
                     "pods of this {kind} would be rejected (PodSecurity does not evaluate the {kind} itself): {text}"
                 )
-            } else if warn.iter().any(|w| w.check == r.check) {
+            } else if !warn.is_empty() {
+                // PodSecurity warns on a workload whenever its template fails the warn level,
+                // whichever check (or restricted twin of a baseline check) fails there.
                 format!(
                     "pods of this {kind} would be rejected (the {kind} itself is only warned): {text}"
                 )
