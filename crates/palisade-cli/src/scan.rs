@@ -20,6 +20,34 @@ pub(crate) fn use_color(choice: ColorChoice, to_terminal: bool) -> bool {
     }
 }
 
+/// Renders a report to `output_file` (colour only with `--color always`) or to standard output
+/// (colour on a terminal unless `--color never`), as `scan` and `admission audit` do.
+pub(crate) fn write_report(
+    report: &Report<'_>,
+    format: Format,
+    output_file: Option<&std::path::Path>,
+    color: ColorChoice,
+) -> Result<()> {
+    match output_file {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let mut w = std::io::BufWriter::new(file);
+            let color = color == ColorChoice::Always;
+            palisade_report::render(format, report, &mut w, &RenderOptions { color })?;
+            w.flush()?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let color = use_color(color, stdout.is_terminal());
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            palisade_report::render(format, report, &mut w, &RenderOptions { color })?;
+            w.flush()?;
+        }
+    }
+    Ok(())
+}
+
 /// The configuration file in force: none with `--no-config`, the `--config` file, or
 /// `.palisade.yaml` in the current directory when it exists.
 pub(crate) fn config_file(no_config: bool, path: Option<&std::path::Path>) -> Result<Config> {
@@ -136,24 +164,12 @@ pub fn run(a: &ScanArgs) -> Result<ExitCode> {
         show_suppressed: a.show_suppressed,
         tool_version: env!("CARGO_PKG_VERSION"),
     };
-    let format = Format::from(a.output);
-    match &a.output_file {
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            let mut w = std::io::BufWriter::new(file);
-            let color = use_color(a.color, false) && a.color == ColorChoice::Always;
-            palisade_report::render(format, &report, &mut w, &RenderOptions { color })?;
-            w.flush()?;
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let color = use_color(a.color, stdout.is_terminal());
-            let mut w = std::io::BufWriter::new(stdout.lock());
-            palisade_report::render(format, &report, &mut w, &RenderOptions { color })?;
-            w.flush()?;
-        }
-    }
+    write_report(
+        &report,
+        Format::from(a.output),
+        a.output_file.as_deref(),
+        a.color,
+    )?;
 
     if timings {
         let t_all = t0.elapsed();

@@ -1,14 +1,14 @@
 //! `palisade admission audit`.
 
 use crate::args::{ColorChoice, OutputFormat};
-use crate::scan::use_color;
+use crate::scan::write_report;
 use anyhow::{Context, Result};
 use clap::Args;
 use palisade_admission::engine::ClusterState;
 use palisade_admission::{Admission, ServerConfig};
 use palisade_model::{DiagLevel, Inventory, LoadOptions, Severity};
-use palisade_report::{Format, RenderOptions, Report};
-use std::io::{IsTerminal, Write};
+use palisade_report::{Format, Report};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -88,24 +88,12 @@ pub fn run(a: &AuditArgs) -> Result<ExitCode> {
         show_suppressed: a.show_suppressed,
         tool_version: env!("CARGO_PKG_VERSION"),
     };
-    let format = Format::from(a.output);
-    match &a.output_file {
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            let mut w = std::io::BufWriter::new(file);
-            let color = a.color == ColorChoice::Always;
-            palisade_report::render(format, &report, &mut w, &RenderOptions { color })?;
-            w.flush()?;
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let color = use_color(a.color, stdout.is_terminal());
-            let mut w = std::io::BufWriter::new(stdout.lock());
-            palisade_report::render(format, &report, &mut w, &RenderOptions { color })?;
-            w.flush()?;
-        }
-    }
+    write_report(
+        &report,
+        Format::from(a.output),
+        a.output_file.as_deref(),
+        a.color,
+    )?;
     Ok(if inv.has_errors() || policy_errors {
         ExitCode::from(2)
     } else if findings
