@@ -728,6 +728,9 @@ struct Decoder {
     cwd: IdMap<u32, String>,
     entry: IdMap<u32, (u32, Vec<Item>)>,
     cg: cgroups::Cgroups,
+    /// The last cgroup id looked up, with its container id and whether it is new: runs of events
+    /// from one cgroup skip the cache lookup (entries of `cg` never change once made).
+    last_cg: Option<(u64, String, bool)>,
     cg_updates: Vec<(u64, u8)>,
     delivered: u64,
     user_filtered: u64,
@@ -747,6 +750,7 @@ impl Decoder {
             cwd: IdMap::default(),
             entry: IdMap::default(),
             cg,
+            last_cg: None,
             cg_updates: Vec::new(),
             delivered: 0,
             user_filtered: 0,
@@ -876,19 +880,26 @@ impl Decoder {
     /// Builds the event with its context; `None` when the container filter (decided here for
     /// cgroups the kernel did not know yet) drops it.
     fn event(&mut self, h: Header, id: EventId, ret: i64, args: Vec<ArgValue>) -> Option<Event> {
-        let (info, added) = self.cg.get(h.cgroup);
-        let container_id = info.container.clone();
-        let new = info.new;
-        for a in added {
-            if let Some(i) = self.cg.peek(a) {
-                let cls = match (i.container.is_empty(), i.new) {
-                    (true, _) => CG_HOST,
-                    (false, false) => CG_CONTAINER,
-                    (false, true) => CG_NEW_CONTAINER,
-                };
-                self.cg_updates.push((a, cls));
+        let (container_id, new) = match &self.last_cg {
+            Some((id, c, n)) if *id == h.cgroup => (c.clone(), *n),
+            _ => {
+                let (info, added) = self.cg.get(h.cgroup);
+                let container_id = info.container.clone();
+                let new = info.new;
+                for a in added {
+                    if let Some(i) = self.cg.peek(a) {
+                        let cls = match (i.container.is_empty(), i.new) {
+                            (true, _) => CG_HOST,
+                            (false, false) => CG_CONTAINER,
+                            (false, true) => CG_NEW_CONTAINER,
+                        };
+                        self.cg_updates.push((a, cls));
+                    }
+                }
+                self.last_cg = Some((h.cgroup, container_id.clone(), new));
+                (container_id, new)
             }
-        }
+        };
         if h.flags & record::HF_UNDECIDED != 0 {
             let is_c = !container_id.is_empty();
             let keep = match self.filter.container {

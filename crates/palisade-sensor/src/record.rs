@@ -158,7 +158,12 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
 /// The bytes up to the first NUL, as (lossy) UTF-8.
 pub(crate) fn cstr(b: &[u8]) -> String {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
+    let b = &b[..end];
+    // Almost always valid UTF-8: one check and one copy, no lossy-chunk iteration.
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
 }
 
 fn header(b: &[u8]) -> Result<Header, BadRecord> {
@@ -355,5 +360,14 @@ pub(crate) mod tests {
         assert!(parse(&b).is_err());
         let b = build(4, 0, &[0u8; 20], &[]);
         assert!(parse(&b).is_err());
+    }
+
+    #[test]
+    fn cstr_stops_at_nul_and_replaces_invalid_utf8() {
+        assert_eq!(cstr(b"bash\0\0junk"), "bash");
+        assert_eq!(cstr(b"no-nul"), "no-nul");
+        assert_eq!(cstr(b""), "");
+        assert_eq!(cstr("h\u{e9}te\0".as_bytes()), "h\u{e9}te");
+        assert_eq!(cstr(b"a\xffb\0c"), "a\u{fffd}b");
     }
 }

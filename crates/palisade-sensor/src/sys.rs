@@ -70,10 +70,11 @@ impl Epoll {
         Ok(Epoll { fd })
     }
 
-    /// Waits up to `timeout`; true when the fd became readable.
+    /// Waits up to `timeout` (rounded up to whole milliseconds, so that a wait shorter than one
+    /// millisecond still sleeps instead of returning at once); true when the fd became readable.
     pub(crate) fn wait(&self, timeout: Duration) -> io::Result<bool> {
         let mut ev = libc::epoll_event { events: 0, u64: 0 };
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        let ms = timeout_ms(timeout);
         // SAFETY: `ev` is a valid buffer of one event.
         let n = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), &mut ev, 1, ms) };
         if n < 0 {
@@ -85,6 +86,12 @@ impl Epoll {
         }
         Ok(n > 0)
     }
+}
+
+/// `timeout` in whole milliseconds for `epoll_wait`, rounded up: truncating would turn the last
+/// sub-millisecond of a wait into a busy loop of zero-timeout calls.
+fn timeout_ms(timeout: Duration) -> i32 {
+    timeout.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
 }
 
 #[cfg(test)]
@@ -104,5 +111,15 @@ mod tests {
             converted.abs_diff(wall) < 1_000_000_000,
             "{converted} vs {wall}"
         );
+    }
+
+    #[test]
+    fn epoll_timeouts_round_up_to_whole_milliseconds() {
+        assert_eq!(timeout_ms(Duration::ZERO), 0);
+        assert_eq!(timeout_ms(Duration::from_micros(1)), 1);
+        assert_eq!(timeout_ms(Duration::from_micros(999)), 1);
+        assert_eq!(timeout_ms(Duration::from_millis(20)), 20);
+        assert_eq!(timeout_ms(Duration::from_micros(4_001)), 5);
+        assert_eq!(timeout_ms(Duration::from_secs(u64::MAX)), i32::MAX);
     }
 }
