@@ -407,6 +407,8 @@ pub struct Sensor {
     dec: Decoder,
     hook: Hook,
     process_hooks: Vec<&'static str>,
+    /// When the cgroup hierarchy was last walked for new cgroups.
+    last_cg_scan: Instant,
 }
 
 impl Sensor {
@@ -559,6 +561,7 @@ impl Sensor {
             dec: Decoder::new(cfg.filter.clone(), cgroups),
             hook,
             process_hooks,
+            last_cg_scan: Instant::now(),
         })
     }
 
@@ -574,6 +577,14 @@ impl Sensor {
     ) -> Result<usize, SensorError> {
         let deadline = Instant::now() + timeout;
         loop {
+            // Learn new cgroups while they exist: a short-lived container's cgroup may be gone
+            // by the time its (batched) events are decoded, which would make them look like
+            // host events.
+            if self.last_cg_scan.elapsed() >= CG_SCAN_EVERY {
+                self.last_cg_scan = Instant::now();
+                let added = self.dec.cg.scan();
+                self.dec.note_new_cgroups(&added);
+            }
             let (n, records) = self.drain(f);
             if n > 0 {
                 return Ok(n);
@@ -741,6 +752,10 @@ const CACHE_LIMIT: usize = 200_000;
 /// Records read per drain before `poll` returns to its caller.
 const MAX_RECORDS_PER_DRAIN: usize = 65_536;
 
+/// How often `poll` walks the cgroup hierarchy for new cgroups (a walk of a few dozen
+/// directories costs well under a millisecond).
+const CG_SCAN_EVERY: Duration = Duration::from_millis(10);
+
 impl Decoder {
     fn new(filter: KernelFilter, cg: cgroups::Cgroups) -> Decoder {
         Decoder {
@@ -877,6 +892,20 @@ impl Decoder {
         ev
     }
 
+    /// Queues the kernel-side class of cgroups seen for the first time.
+    fn note_new_cgroups(&mut self, added: &[u64]) {
+        for &a in added {
+            if let Some(i) = self.cg.peek(a) {
+                let cls = match (i.container.is_empty(), i.new) {
+                    (true, _) => CG_HOST,
+                    (false, false) => CG_CONTAINER,
+                    (false, true) => CG_NEW_CONTAINER,
+                };
+                self.cg_updates.push((a, cls));
+            }
+        }
+    }
+
     /// Builds the event with its context; `None` when the container filter (decided here for
     /// cgroups the kernel did not know yet) drops it.
     fn event(&mut self, h: Header, id: EventId, ret: i64, args: Vec<ArgValue>) -> Option<Event> {
@@ -886,16 +915,7 @@ impl Decoder {
                 let (info, added) = self.cg.get(h.cgroup);
                 let container_id = info.container.clone();
                 let new = info.new;
-                for a in added {
-                    if let Some(i) = self.cg.peek(a) {
-                        let cls = match (i.container.is_empty(), i.new) {
-                            (true, _) => CG_HOST,
-                            (false, false) => CG_CONTAINER,
-                            (false, true) => CG_NEW_CONTAINER,
-                        };
-                        self.cg_updates.push((a, cls));
-                    }
-                }
+                self.note_new_cgroups(&added);
                 self.last_cg = Some((h.cgroup, container_id.clone(), new));
                 (container_id, new)
             }
