@@ -431,6 +431,33 @@ impl Collector {
         Some(out)
     }
 
+    /// How a list or macro item merges with an earlier definition: `Some(None)` defines it,
+    /// `Some(Some(how))` appends or replaces (from `override:`, or the deprecated `append: true`,
+    /// with a warning), `None` when the `override:` was invalid (already reported).
+    fn merge_mode(
+        &mut self,
+        ov: Option<&[(String, How)]>,
+        append: bool,
+        l: &Location,
+        ir: &Option<ItemRef>,
+        key: &str,
+    ) -> Option<Option<How>> {
+        match (ov, append) {
+            (Some([(_, how), ..]), _) => Some(Some(*how)),
+            (Some([]), _) => None,
+            (None, true) => {
+                self.warn(
+                    l.clone(),
+                    ir.clone(),
+                    WarningCode::Deprecated,
+                    format!("'append: true' is deprecated; use 'override: {{{key}: append}}'"),
+                );
+                Some(Some(How::Append))
+            }
+            (None, false) => Some(None),
+        }
+    }
+
     fn overrides(
         &mut self,
         file: &str,
@@ -528,19 +555,8 @@ impl Collector {
         let append = it.get("append").and_then(Y::as_bool).unwrap_or(false);
         let ov = self.overrides(file, it, ItemKind::List, &name, &["items"], &["items"]);
         let existing = self.lists.iter().position(|x| x.name == name);
-        let how = match (&ov, append) {
-            (Some(o), _) if !o.is_empty() => Some(o[0].1),
-            (Some(_), _) => return,
-            (None, true) => {
-                self.warn(
-                    l.clone(),
-                    ir.clone(),
-                    WarningCode::Deprecated,
-                    "'append: true' is deprecated; use 'override: {items: append}'",
-                );
-                Some(How::Append)
-            }
-            (None, false) => None,
+        let Some(how) = self.merge_mode(ov.as_deref(), append, &l, &ir, "items") else {
+            return;
         };
         match (how, existing) {
             (Some(_), None) => self.err(
@@ -597,19 +613,8 @@ impl Collector {
             &["condition"],
         );
         let existing = self.macros.iter().position(|x| x.name == name);
-        let how = match (&ov, append) {
-            (Some(o), _) if !o.is_empty() => Some(o[0].1),
-            (Some(_), _) => return,
-            (None, true) => {
-                self.warn(
-                    l.clone(),
-                    ir.clone(),
-                    WarningCode::Deprecated,
-                    "'append: true' is deprecated; use 'override: {condition: append}'",
-                );
-                Some(How::Append)
-            }
-            (None, false) => None,
+        let Some(how) = self.merge_mode(ov.as_deref(), append, &l, &ir, "condition") else {
+            return;
         };
         match (how, existing) {
             (Some(_), None) => self.err(
