@@ -321,10 +321,13 @@ pub fn serve_blocking(
     rt.block_on(async move {
         let listener = std::net::TcpListener::bind(addr)?;
         let running = spawn(admission, listener, source, opts)?;
+        // Handlers are in place before readiness is announced, so a SIGTERM sent right after
+        // it shuts down gracefully instead of killing the process.
+        let signals = Signals::register();
         ready(running.addr);
         let (handle, grace) = running.shutdown_handle();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signals.wait().await;
             log(format_args!("shutting down"));
             handle.graceful_shutdown(Some(grace));
         });
@@ -332,26 +335,39 @@ pub fn serve_blocking(
     })
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and SIGINT handlers, registered up front.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let term = signal(SignalKind::terminate());
-        let int = signal(SignalKind::interrupt());
-        match (term, int) {
-            (Ok(mut t), Ok(mut i)) => {
-                tokio::select! {
-                    _ = t.recv() => {},
-                    _ = i.recv() => {},
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn register() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(t), Ok(i)) => Some((t, i)),
+                _ => None,
+            };
+            Signals { unix }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut t, mut i)) = self.unix {
+            tokio::select! {
+                _ = t.recv() => {},
+                _ = i.recv() => {},
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }
