@@ -124,6 +124,15 @@ struct {
 	__type(value, u8);
 } cg_class SEC(".maps");
 
+// cgroup ids whose path was sent to user space (a record per cgroup, so that user space knows a
+// short-lived container's cgroup even when it is gone before the events are decoded).
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64);
+	__type(value, u8);
+} cg_sent SEC(".maps");
+
 // Per task: the pending system call (entry seen, exit not yet) and whether user space has the
 // task's context.
 struct task_state {
@@ -168,6 +177,7 @@ struct {
 #define R_EXEC 6      // struct rec_hdr + items
 #define R_EXIT 7      // struct rec_exit
 #define R_NORET 8     // struct rec_sys, a call that does not return (exit, exit_group)
+#define R_CGROUP 9    // struct rec_hdr + a string item: the path of h.cgroup below the root
 
 #define HF_UNDECIDED 1 // the container filter could not be decided in the kernel (unknown cgroup)
 #define HF_TRUNCATED 2 // strings were cut
@@ -387,6 +397,8 @@ static __always_inline int task_passes(struct task_struct *t, u32 tgid)
 	return 1;
 }
 
+static __always_inline void send_cgroup(struct task_struct *t);
+
 // Sends the task's context (namespaces, ids, uts name) once per task, and again after exec,
 // setns, unshare or sethostname.
 static __always_inline void send_task(struct task_struct *t, struct task_state *st)
@@ -413,6 +425,7 @@ static __always_inline void send_task(struct task_struct *t, struct task_state *
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	if (st)
 		st->ctx_sent = 1;
+	send_cgroup(t);
 }
 
 // An offset into the scratch buffer, masked so that the verifier sees the bound (the empty asm
@@ -436,6 +449,91 @@ static __always_inline void put_item(u8 *buf, u32 off, u8 arg, u8 type, u32 len)
 static __always_inline u32 align4(u32 x)
 {
 	return (x + 3) & ~3u;
+}
+
+// Kernels before 6.15 name the kernfs parent pointer `parent`.
+struct kernfs_node___old {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(kn->__parent))
+		return BPF_CORE_READ(kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+}
+
+// Sends the path of the task's cgroup (v2) the first time an id is seen. The path is built
+// leaf first in the walk area of the scratch buffer (CG_DEPTH components at most; a deeper
+// path keeps its last components and the record is flagged truncated).
+#define CG_DEPTH 12
+#define CG_AREA 24576
+#define CG_LEN 4096
+static __always_inline void send_cgroup(struct task_struct *t)
+{
+	struct kernfs_node *kn = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn);
+	if (!kn)
+		return;
+	u64 id = BPF_CORE_READ(kn, id);
+	if (bpf_map_lookup_elem(&cg_sent, &id))
+		return;
+	u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return;
+	u8 *buf = s->buf;
+	u8 flags = 0;
+	u32 pos = CG_LEN;
+	int i;
+	for (i = 0; i < CG_DEPTH; i++) {
+		struct kernfs_node *up = kn_parent(kn);
+		if (!up)
+			break; // kn is the root: its name is not part of the path
+		const char *name = BPF_CORE_READ(kn, name);
+		long n = bpf_probe_read_kernel_str(&buf[CG_AREA + 2048], 256, name);
+		if (n <= 1)
+			break;
+		u32 len = n - 1;
+		asm volatile("" : "+r"(len));
+		len &= 255;
+		if (pos < len + 1)
+			break;
+		pos -= len + 1;
+		asm volatile("" : "+r"(pos));
+		pos &= CG_LEN - 1;
+		buf[CG_AREA + pos] = '/';
+		if (len)
+			bpf_probe_read_kernel(&buf[CG_AREA + ((pos + 1) & (CG_LEN - 1))], len,
+					      &buf[CG_AREA + 2048]);
+		kn = up;
+	}
+	if (i == CG_DEPTH && kn_parent(kn))
+		flags |= HF_TRUNCATED;
+	if (pos >= CG_LEN) {
+		pos = CG_LEN - 1;
+		buf[CG_AREA + pos] = '/';
+	}
+	u64 n = CG_LEN - pos;
+	asm volatile("" : "+r"(n));
+	if (n == 0 || n > CG_LEN - 1)
+		return;
+	u32 off = sizeof(struct rec_hdr);
+	if (bpf_probe_read_kernel(&buf[off + 4], n, &buf[CG_AREA + (pos & (CG_LEN - 1))]) < 0)
+		return;
+	buf[(off + 4 + n) & (HALF - 1)] = 0;
+	put_item(buf, off, 0, I_STR, n + 1);
+	off = align4(off + 4 + n + 1);
+	off &= HALF - 1;
+	struct rec_hdr *h = (struct rec_hdr *)buf;
+	fill_hdr(h, R_CGROUP, 0, off, flags);
+	if (off < sizeof(*h))
+		return;
+	if (bpf_ringbuf_output(&events, buf, off, 0) < 0) {
+		count(C_AUX_LOST);
+		return;
+	}
+	u8 one = 1;
+	bpf_map_update_elem(&cg_sent, &id, &one, BPF_ANY);
 }
 
 static __always_inline u32 read_argv(u8 *buf, u32 off, u64 uptr, u8 arg, u8 *flags)

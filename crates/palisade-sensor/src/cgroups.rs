@@ -99,6 +99,26 @@ impl Cgroups {
         (&self.by_id[&id], added)
     }
 
+    /// Records a cgroup's path as the kernel reported it. Fills in an id that is unknown, or that
+    /// was recorded as gone (empty path) because its events were decoded after its removal.
+    /// Returns whether the entry was added or changed.
+    pub(crate) fn learn(&mut self, id: u64, path: &str) -> bool {
+        if self.by_id.get(&id).is_some_and(|i| !i.path.is_empty()) {
+            return false;
+        }
+        let container = from_cgroup_path(path).map(|c| c.id).unwrap_or_default();
+        self.by_id.insert(
+            id,
+            CgInfo {
+                path: path.to_string(),
+                container,
+                // Every cgroup present at start was found by the first walk.
+                new: self.scanned,
+            },
+        );
+        true
+    }
+
     /// Known entries.
     pub(crate) fn peek(&self, id: u64) -> Option<&CgInfo> {
         self.by_id.get(&id)
@@ -126,6 +146,28 @@ mod tests {
             rel_path(Path::new("/sys/fs/cgroup"), Path::new("/sys/fs/cgroup/a/b")),
             "/a/b"
         );
+    }
+
+    #[test]
+    fn a_removed_cgroup_is_learnt_from_the_kernel_record() {
+        let mut cg = Cgroups {
+            root: None,
+            by_id: crate::IdMap::default(),
+            scanned: true,
+        };
+        let id = 0xfeed_0000_0001;
+        // Decoded after the cgroup was removed: taken for the host...
+        let (info, _) = cg.get(id);
+        assert_eq!(info.container, "");
+        // ...until the kernel's record of its path arrives.
+        let ctr = "0123456789abcdef".repeat(4);
+        assert!(cg.learn(id, &format!("/palisade-test/{ctr}")));
+        let info = cg.peek(id).unwrap();
+        assert_eq!(info.container, ctr);
+        assert!(info.new);
+        // A known path is never replaced.
+        assert!(!cg.learn(id, "/elsewhere"));
+        assert_eq!(cg.peek(id).unwrap().container, ctr);
     }
 
     #[test]

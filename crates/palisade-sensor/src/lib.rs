@@ -870,6 +870,19 @@ impl Decoder {
                 ];
                 self.event(h, EventId::SCHED_PROCESS_EXEC, 0, vals)
             }
+            Record::Cgroup { h, path } => {
+                if self.cg.learn(h.cgroup, &path) {
+                    self.note_new_cgroups(&[h.cgroup]);
+                    if self
+                        .last_cg
+                        .as_ref()
+                        .is_some_and(|(id, _, _)| *id == h.cgroup)
+                    {
+                        self.last_cg = None;
+                    }
+                }
+                return None;
+            }
             Record::Exit { h, code, group } => {
                 let vals = vec![
                     ArgValue::Int(i64::from(exit_status(code))),

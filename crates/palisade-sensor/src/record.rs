@@ -21,6 +21,8 @@ pub(crate) enum Kind {
     Exit,
     /// A call that never returns (`exit`, `exit_group`), sent at entry.
     NoRet,
+    /// The path of the header's cgroup, sent the first time the kernel sees the id.
+    Cgroup,
 }
 
 impl Kind {
@@ -34,6 +36,7 @@ impl Kind {
             6 => Kind::Exec,
             7 => Kind::Exit,
             8 => Kind::NoRet,
+            9 => Kind::Cgroup,
             _ => return None,
         })
     }
@@ -41,7 +44,7 @@ impl Kind {
 
 /// Header flag: the container part of the filter is left to user space (unknown cgroup).
 pub(crate) const HF_UNDECIDED: u8 = 1;
-/// Header flag: strings were truncated.
+/// Header flag: strings were truncated (for a cgroup record: only the path's last components).
 #[allow(dead_code)]
 pub(crate) const HF_TRUNCATED: u8 = 2;
 
@@ -136,6 +139,11 @@ pub(crate) enum Record {
         h: Header,
         code: i32,
         group: bool,
+    },
+    Cgroup {
+        h: Header,
+        /// The cgroup's path below the v2 root (`/a/b`).
+        path: String,
     },
 }
 
@@ -277,6 +285,14 @@ pub(crate) fn parse(b: &[u8]) -> Result<Record, BadRecord> {
             items: items(b, HDR_LEN)?,
             h,
         },
+        Kind::Cgroup => {
+            let path = items(b, HDR_LEN)?
+                .into_iter()
+                .find(|i| i.arg == 0 && i.ty == ItemType::Str)
+                .map(|i| cstr(&i.data))
+                .ok_or(BadRecord("cgroup record without its path"))?;
+            Record::Cgroup { h, path }
+        }
         Kind::Exit => {
             need(EXIT_LEN)?;
             Record::Exit {
@@ -353,13 +369,24 @@ pub(crate) mod tests {
     #[test]
     fn rejects_short_and_corrupt_records() {
         assert!(parse(&[0u8; 10]).is_err());
-        let b = build(9, 0, &[], &[]);
+        let b = build(42, 0, &[], &[]);
         assert_eq!(parse(&b), Err(BadRecord("unknown record kind")));
+        let b = build(9, 0, &[], &[]);
+        assert_eq!(parse(&b), Err(BadRecord("cgroup record without its path")));
         let mut b = build(2, 257, &sys_body(0, [0; 6]), &[(1, 1, b"abc\0")]);
         b[SYS_LEN + 2] = 200; // item length past the end
         assert!(parse(&b).is_err());
         let b = build(4, 0, &[0u8; 20], &[]);
         assert!(parse(&b).is_err());
+    }
+
+    #[test]
+    fn parses_a_cgroup_record() {
+        let b = build(9, 0, &[], &[(0, 1, b"/palisade-test/abc\0")]);
+        let Record::Cgroup { h, path } = parse(&b).unwrap() else {
+            panic!("not a cgroup record");
+        };
+        assert_eq!((h.cgroup, path.as_str()), (77, "/palisade-test/abc"));
     }
 
     #[test]

@@ -881,6 +881,41 @@ fn container_filters_use_the_cgroup_of_each_event() {
 }
 
 #[test]
+fn a_container_gone_before_its_events_are_read_keeps_its_id() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = start(
+        KernelFilter {
+            events: ids(&["openat"]),
+            container: Some(true),
+            new_containers: true,
+            ..KernelFilter::default()
+        },
+        0,
+    );
+    // The container starts, opens, exits and its cgroup is removed before the sensor reads a
+    // single record: user space can no longer find the cgroup by walking the hierarchy.
+    let mut c = FakeContainer::new("cc");
+    let (pid, id, dir) = (c.run(), c.id.clone(), c.dir.clone());
+    drop(c);
+    assert!(!dir.exists());
+    let mut ev = collect(&mut s, Duration::from_secs(5), |ev| {
+        ev.iter().any(|e| e.host_pid == pid)
+    });
+    drain(&mut s, &mut ev);
+    let mine: Vec<&Event> = ev.iter().filter(|e| e.host_pid == pid).collect();
+    assert!(
+        mine.iter()
+            .any(|e| str_arg(e, "pathname") == Some("/etc/hostname")),
+        "the open of a removed container's process was dropped: {mine:?}"
+    );
+    assert!(mine.iter().all(|e| e.container_id == id));
+    assert!(ev.iter().all(|e| !e.container_id.is_empty()));
+}
+
+#[test]
 fn namespace_pids_inside_a_new_pid_namespace() {
     if !runnable() {
         return;
