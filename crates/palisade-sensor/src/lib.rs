@@ -14,18 +14,21 @@
 //! cache for processes already gone); see the crate README.
 
 mod cgroups;
+mod hooks;
 mod layout;
 mod record;
 mod sys;
 
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
-use aya::programs::{BtfTracePoint, TracePoint};
+use aya::programs::{BtfTracePoint, FEntry, FExit, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 use palisade_events::{ArgValue, Event, EventId, EventSet};
 use record::{Header, Item, Kind, Record, TaskCtx};
 use std::collections::{BTreeSet, HashMap};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
+
+pub use hooks::{FENTRY_MAX_SYSCALLS, HookChoice, HookSupport, ProbeOutcome, probe_hooks};
 
 /// What the BPF programs decide in the kernel, before reserving ring-buffer space.
 /// Everything left at its default means "no restriction".
@@ -120,6 +123,9 @@ pub enum Hook {
     TpBtf,
     /// Classic tracepoints (`tracepoint/raw_syscalls/sys_enter`): the fallback.
     Tracepoint,
+    /// fentry/fexit programs on each selected call's kernel function (`__x64_sys_openat`):
+    /// unselected calls pay nothing. Used when the kernel allows them and few calls are selected.
+    Fentry,
 }
 
 impl std::fmt::Display for Hook {
@@ -127,12 +133,16 @@ impl std::fmt::Display for Hook {
         f.write_str(match self {
             Hook::TpBtf => "tp_btf (BTF tracepoints)",
             Hook::Tracepoint => "tracepoint (classic tracepoints)",
+            Hook::Fentry => "fentry/fexit (per-call kernel functions)",
         })
     }
 }
 
 static SENSOR_OBJ: &[u8] = aya::include_bytes_aligned!("../bpf/sensor.bpf.o");
 static EMPTY_OBJ: &[u8] = aya::include_bytes_aligned!("../bpf/empty.bpf.o");
+/// `sensor.bpf.o` plus one fentry and one fexit program per system call (loaded only when the
+/// fentry plan is chosen; see `src/hooks.rs`).
+static FENTRY_OBJ: &[u8] = aya::include_bytes_aligned!("../bpf/sensor-fentry.bpf.o");
 
 const NSLOTS: usize = 516;
 const CF_UID_RANGE: u32 = 1 << 0;
@@ -199,7 +209,7 @@ fn config_flags(f: &KernelFilter) -> u32 {
 }
 
 /// Error text with its sources (aya nests the useful part, such as the verifier log).
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
@@ -234,7 +244,7 @@ fn is_eperm(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-fn err(what: &str, e: &(dyn std::error::Error + 'static)) -> SensorError {
+pub(crate) fn err(what: &str, e: &(dyn std::error::Error + 'static)) -> SensorError {
     if is_eperm(e) && sys::euid() != 0 {
         SensorError::Permission(format!("{what}: {}", chain(e)))
     } else {
@@ -243,7 +253,7 @@ fn err(what: &str, e: &(dyn std::error::Error + 'static)) -> SensorError {
 }
 
 /// Refuses early, with a clear message, when the process lacks the privileges.
-fn check_privileges() -> Result<(), SensorError> {
+pub(crate) fn check_privileges() -> Result<(), SensorError> {
     let uid = sys::euid();
     if uid == 0 {
         return Ok(());
@@ -273,19 +283,79 @@ fn check_privileges() -> Result<(), SensorError> {
     )))
 }
 
-/// Attaches the system-call programs of `ebpf`, BTF tracepoints first, classic tracepoints
-/// when the kernel refuses those. `names` = (tp_btf enter, tp_btf exit, classic enter, classic exit).
-fn attach_syscalls(ebpf: &mut Ebpf, names: [&str; 4], btf: &Btf) -> Result<Hook, SensorError> {
-    let forced_classic = std::env::var("PALISADE_SENSOR_HOOK").is_ok_and(|v| v == "tracepoint");
+fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, SensorError>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+{
+    ebpf.program_mut(name)
+        .ok_or_else(|| SensorError::Other(format!("program {name} missing")))?
+        .try_into()
+        .map_err(|e| err(name, &e))
+}
+
+/// Loads and attaches the fentry/fexit programs of `calls`; on a failure, unloads those already
+/// loaded (so that a fallback does not see calls twice) and returns the error.
+fn attach_fentry(ebpf: &mut Ebpf, calls: &[(u16, String)], btf: &Btf) -> Result<(), SensorError> {
+    let mut loaded: Vec<String> = Vec::new();
+    let mut result = Ok(());
+    'calls: for (nr, func) in calls {
+        for exit in [false, true] {
+            let name = format!("{}_{nr}", if exit { "fx" } else { "fe" });
+            let r = if exit {
+                program::<FExit>(ebpf, &name).and_then(|p| {
+                    p.load(func, btf)
+                        .and_then(|_| p.attach().map(|_| ()))
+                        .map_err(|e| err(&format!("{name} on {func}"), &e))
+                })
+            } else {
+                program::<FEntry>(ebpf, &name).and_then(|p| {
+                    p.load(func, btf)
+                        .and_then(|_| p.attach().map(|_| ()))
+                        .map_err(|e| err(&format!("{name} on {func}"), &e))
+                })
+            };
+            loaded.push(name);
+            if let Err(e) = r {
+                result = Err(e);
+                break 'calls;
+            }
+        }
+    }
+    if result.is_err() {
+        for name in loaded {
+            if name.starts_with("fx") {
+                if let Ok(p) = program::<FExit>(ebpf, &name) {
+                    let _ = p.unload();
+                }
+            } else if let Ok(p) = program::<FEntry>(ebpf, &name) {
+                let _ = p.unload();
+            }
+        }
+    }
+    result
+}
+
+/// Attaches the system-call programs of the sensor object as planned: fentry/fexit per call,
+/// BTF tracepoints (falling back to classic tracepoints when the kernel refuses those and the
+/// plan allows it), or classic tracepoints.
+fn attach_syscalls(ebpf: &mut Ebpf, plan: &hooks::Plan, btf: &Btf) -> Result<Hook, SensorError> {
     let mut btf_err = None;
-    if !forced_classic {
+    let mut tp_btf = true;
+    match plan {
+        hooks::Plan::Fentry { calls, forced } => match attach_fentry(ebpf, calls, btf) {
+            Ok(()) => return Ok(Hook::Fentry),
+            Err(e) if *forced => return Err(e),
+            // The probe said yes but a call's program was refused: the tracepoints, as if the
+            // probe had said no.
+            Err(_) => {}
+        },
+        hooks::Plan::TpBtf { .. } => {}
+        hooks::Plan::Tracepoint => tp_btf = false,
+    }
+    if tp_btf {
         let mut ok = true;
-        for (prog, tp) in [(names[0], "sys_enter"), (names[1], "sys_exit")] {
-            let p: &mut BtfTracePoint = ebpf
-                .program_mut(prog)
-                .ok_or_else(|| SensorError::Other(format!("program {prog} missing")))?
-                .try_into()
-                .map_err(|e| err(prog, &e))?;
+        for (prog, tp) in [("sys_enter_btf", "sys_enter"), ("sys_exit_btf", "sys_exit")] {
+            let p: &mut BtfTracePoint = program(ebpf, prog)?;
             if let Err(e) = p.load(tp, btf).and_then(|_| p.attach().map(|_| ())) {
                 if is_eperm(&e) && sys::euid() != 0 {
                     return Err(err(prog, &e));
@@ -298,13 +368,24 @@ fn attach_syscalls(ebpf: &mut Ebpf, names: [&str; 4], btf: &Btf) -> Result<Hook,
         if ok {
             return Ok(Hook::TpBtf);
         }
+        if matches!(plan, hooks::Plan::TpBtf { fallback: false })
+            && let Some(e) = btf_err
+        {
+            return Err(e);
+        }
+        // A half-attached pair would see entries without exits: detach what was attached.
+        for prog in ["sys_enter_btf", "sys_exit_btf"] {
+            if let Ok(p) = program::<BtfTracePoint>(ebpf, prog) {
+                let _ = p.unload();
+            }
+        }
     }
-    for (prog, tp) in [(names[2], "sys_enter"), (names[3], "sys_exit")] {
-        let p: &mut TracePoint = ebpf
-            .program_mut(prog)
-            .ok_or_else(|| SensorError::Other(format!("program {prog} missing")))?
-            .try_into()
-            .map_err(|e| err(prog, &e))?;
+    sys::ensure_tracefs().map_err(|e| match &btf_err {
+        Some(b) => SensorError::Other(format!("{b}; classic tracepoint fallback: {e}")),
+        None => SensorError::Other(format!("classic tracepoints: {e}")),
+    })?;
+    for (prog, tp) in [("sys_enter_tp", "sys_enter"), ("sys_exit_tp", "sys_exit")] {
+        let p: &mut TracePoint = program(ebpf, prog)?;
         let both = |e: &(dyn std::error::Error + 'static)| match &btf_err {
             Some(b) => {
                 SensorError::Other(format!("{b}; classic tracepoint fallback: {}", chain(e)))
@@ -315,6 +396,37 @@ fn attach_syscalls(ebpf: &mut Ebpf, names: [&str; 4], btf: &Btf) -> Result<Hook,
         p.attach("raw_syscalls", tp).map_err(|e| both(&e))?;
     }
     Ok(Hook::Tracepoint)
+}
+
+/// Attaches the process-event programs: BTF tracepoints; the exit event also has a classic form,
+/// used when the system calls are on classic tracepoints (forced, or tp_btf refused). Without
+/// tp_btf, fork and exec are not reported.
+fn attach_process_hooks(
+    ebpf: &mut Ebpf,
+    hook: Hook,
+    btf: &Btf,
+) -> Result<Vec<(&'static str, Hook)>, SensorError> {
+    let mut attached = Vec::new();
+    for (prog, tp) in [
+        ("fork_btf", "sched_process_fork"),
+        ("exec_btf", "sched_process_exec"),
+        ("exit_btf", "sched_process_exit"),
+    ] {
+        if hook == Hook::Tracepoint && tp == "sched_process_exit" {
+            let p: &mut TracePoint = program(ebpf, "exit_tp")?;
+            p.load().map_err(|e| err("exit_tp", &e))?;
+            p.attach("sched", tp).map_err(|e| err("exit_tp", &e))?;
+            attached.push((tp, Hook::Tracepoint));
+            continue;
+        }
+        let p: &mut BtfTracePoint = program(ebpf, prog)?;
+        match p.load(tp, btf).and_then(|_| p.attach().map(|_| ())) {
+            Ok(()) => attached.push((tp, Hook::TpBtf)),
+            Err(e) if hook != Hook::Tracepoint => return Err(err(prog, &e)),
+            Err(_) => {}
+        }
+    }
+    Ok(attached)
 }
 
 /// Time spent inside one loaded BPF program (kernel statistics; see [`enable_program_stats`]).
@@ -407,13 +519,21 @@ pub struct Sensor {
     dec: Decoder,
     hook: Hook,
     process_hooks: Vec<&'static str>,
+    process_hook_kinds: Vec<(&'static str, Hook)>,
+    support: Option<HookSupport>,
     /// When the cgroup hierarchy was last walked for new cgroups.
     last_cg_scan: Instant,
 }
 
 impl Sensor {
-    /// Load, configure and attach the programs.
+    /// Load, configure and attach the programs, with the hook type `PALISADE_SENSOR_HOOK` asks
+    /// for (`auto` when unset; see [`HookChoice`]).
     pub fn start(cfg: SensorConfig) -> Result<Sensor, SensorError> {
+        Sensor::start_with(cfg, HookChoice::from_env()?)
+    }
+
+    /// Load, configure and attach the programs with the given hook choice.
+    pub fn start_with(cfg: SensorConfig, choice: HookChoice) -> Result<Sensor, SensorError> {
         check_privileges()?;
         let f = &cfg.filter;
         let ring = if cfg.ring_bytes == 0 {
@@ -430,6 +550,23 @@ impl Sensor {
         let start_boot = sys::boottime_ns();
         // Wake the reader about once per eighth of the ring (records are ~128 bytes), per CPU.
         let wake_every = ((ring / 8 / 128) as u64).clamp(1, 2048);
+        // Which hook types the kernel allows (probed once per process), then the plan.
+        let support = hooks::probe_cached(&btf).ok();
+        let has_function = |f: &str| {
+            btf.id_by_type_name_kind(f, aya_obj::btf::BtfKind::Func)
+                .is_ok()
+        };
+        let plan = hooks::plan(
+            choice,
+            support.as_ref(),
+            &f.selected_events(),
+            &has_function,
+        )
+        .map_err(SensorError::Other)?;
+        let object = match plan {
+            hooks::Plan::Fentry { .. } => FENTRY_OBJ,
+            _ => SENSOR_OBJ,
+        };
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&btf))
             // Task storage: aya has no typed wrapper for it; only the programs use it.
@@ -444,7 +581,7 @@ impl Sensor {
             .override_global("cfg_wake_every", &wake_every, true)
             .override_global("cfg_desc", &desc, true)
             .map_max_entries("events", ring as u32)
-            .load(SENSOR_OBJ)
+            .load(object)
             .map_err(|e| err("loading the sensor's BPF object", &e))?;
 
         // Filter sets, before anything is attached.
@@ -496,44 +633,9 @@ impl Sensor {
             cgroups.scan();
         }
 
-        let mut process_hooks = Vec::new();
-        let hook = attach_syscalls(
-            &mut ebpf,
-            [
-                "sys_enter_btf",
-                "sys_exit_btf",
-                "sys_enter_tp",
-                "sys_exit_tp",
-            ],
-            &btf,
-        )?;
-        // Process events: BTF tracepoints; exit also has a classic form.
-        for (prog, tp) in [
-            ("fork_btf", "sched_process_fork"),
-            ("exec_btf", "sched_process_exec"),
-            ("exit_btf", "sched_process_exit"),
-        ] {
-            let p: &mut BtfTracePoint = ebpf
-                .program_mut(prog)
-                .ok_or_else(|| SensorError::Other(format!("program {prog} missing")))?
-                .try_into()
-                .map_err(|e| err(prog, &e))?;
-            match p.load(tp, &btf).and_then(|_| p.attach().map(|_| ())) {
-                Ok(()) => process_hooks.push(tp),
-                Err(e) if hook == Hook::TpBtf => return Err(err(prog, &e)),
-                Err(_) if tp == "sched_process_exit" => {
-                    let p: &mut TracePoint = ebpf
-                        .program_mut("exit_tp")
-                        .ok_or_else(|| SensorError::Other("program exit_tp missing".into()))?
-                        .try_into()
-                        .map_err(|e| err("exit_tp", &e))?;
-                    p.load().map_err(|e| err("exit_tp", &e))?;
-                    p.attach("sched", tp).map_err(|e| err("exit_tp", &e))?;
-                    process_hooks.push(tp);
-                }
-                Err(_) => {}
-            }
-        }
+        let hook = attach_syscalls(&mut ebpf, &plan, &btf)?;
+        let process_hook_kinds = attach_process_hooks(&mut ebpf, hook, &btf)?;
+        let process_hooks = process_hook_kinds.iter().map(|(tp, _)| *tp).collect();
 
         let ring_map = ebpf
             .take_map("events")
@@ -561,6 +663,8 @@ impl Sensor {
             dec: Decoder::new(cfg.filter.clone(), cgroups),
             hook,
             process_hooks,
+            process_hook_kinds,
+            support,
             last_cg_scan: Instant::now(),
         })
     }
@@ -691,6 +795,18 @@ impl Sensor {
     /// The scheduler tracepoints attached (fork, exec, exit where the kernel allows them).
     pub fn process_hooks(&self) -> &[&'static str] {
         &self.process_hooks
+    }
+
+    /// The scheduler tracepoints attached, each with its hook type ([`Hook::TpBtf`], or
+    /// [`Hook::Tracepoint`] for the classic `sched/sched_process_exit`).
+    pub fn process_hook_kinds(&self) -> &[(&'static str, Hook)] {
+        &self.process_hook_kinds
+    }
+
+    /// What the start-up probe found the kernel allows (fentry, BPF LSM); `None` when the probe
+    /// itself could not run.
+    pub fn hooks_allowed(&self) -> Option<&HookSupport> {
+        self.support.as_ref()
     }
 
     /// Adds a process (host pid) to the followed set: with [`KernelFilter::follow`], its events

@@ -1,5 +1,5 @@
 //! The few system interfaces the sensor needs that have no safe wrapper: clocks, the
-//! effective uid and edge-triggered epoll on the ring buffer's fd.
+//! effective uid, edge-triggered epoll on the ring buffer's fd and the tracefs mount.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -35,6 +35,46 @@ pub(crate) fn boot_to_wall_offset() -> u64 {
         })
         .min_by_key(|&(gap, _)| gap)
         .map_or(0, |(_, off)| off)
+}
+
+/// Whether a tracefs is mounted where the loader looks for it (classic tracepoints need it to
+/// find a tracepoint's id).
+fn tracefs_mounted() -> bool {
+    ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+        .iter()
+        .any(|d| std::path::Path::new(d).join("events").is_dir())
+}
+
+/// Mounts tracefs on `/sys/kernel/tracing` when no tracefs is mounted (as systemd does at boot;
+/// minimal hosts and containers may lack it). The mount stays after the sensor stops.
+pub(crate) fn ensure_tracefs() -> io::Result<()> {
+    if tracefs_mounted() {
+        return Ok(());
+    }
+    let c = |s: &str| std::ffi::CString::new(s).expect("no NUL");
+    let (src, dir, fs) = (c("tracefs"), c("/sys/kernel/tracing"), c("tracefs"));
+    // SAFETY: valid NUL-terminated strings; no data argument.
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            dir.as_ptr(),
+            fs.as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        // Another process may have mounted it meanwhile.
+        if tracefs_mounted() {
+            return Ok(());
+        }
+        return Err(io::Error::new(
+            e.kind(),
+            format!("no tracefs mounted, and mounting one on /sys/kernel/tracing failed: {e}"),
+        ));
+    }
+    Ok(())
 }
 
 /// The effective uid.

@@ -5,7 +5,9 @@
 //! otherwise, without root, they print "skipped: needs root" and return.
 
 use palisade_events::{ArgValue, Event, EventId, SockAddr};
-use palisade_sensor::{KernelFilter, Sensor, SensorConfig, SensorError, Stats};
+use palisade_sensor::{
+    Hook, HookChoice, KernelFilter, ProbeOutcome, Sensor, SensorConfig, SensorError, Stats,
+};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener};
@@ -47,6 +49,40 @@ fn start(filter: KernelFilter, ring_bytes: usize) -> Sensor {
         Ok(s) => s,
         Err(e) => panic!("the sensor did not start: {e}"),
     }
+}
+
+/// Starts with an explicit hook choice and checks the hook it got.
+fn start_on(filter: KernelFilter, choice: HookChoice, want: Hook) -> Sensor {
+    let s = match Sensor::start_with(
+        SensorConfig {
+            filter,
+            ring_bytes: 0,
+        },
+        choice,
+    ) {
+        Ok(s) => s,
+        Err(e) => panic!("the sensor did not start with {choice:?}: {e}"),
+    };
+    assert_eq!(s.hook(), want, "{choice:?}");
+    // The exit event is on the same kind of hook as the system calls when those are classic.
+    let exit_kind = s
+        .process_hook_kinds()
+        .iter()
+        .find(|(tp, _)| *tp == "sched_process_exit")
+        .map(|(_, k)| *k);
+    let want_exit = if want == Hook::Tracepoint {
+        Hook::Tracepoint
+    } else {
+        Hook::TpBtf
+    };
+    assert_eq!(exit_kind, Some(want_exit), "{:?}", s.process_hook_kinds());
+    s
+}
+
+/// Whether the kernel allows fentry programs (the sensor's own start-up probe).
+fn fentry_allowed() -> bool {
+    let support = palisade_sensor::probe_hooks().expect("hook probe");
+    support.fentry.allowed()
 }
 
 fn ids(names: &[&str]) -> BTreeSet<EventId> {
@@ -109,13 +145,98 @@ fn decodes_relative_paths_argv_sockets_exit_codes_and_context() {
         return;
     }
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    decoding_checks(HookChoice::TpBtf, Hook::TpBtf);
+}
+
+#[test]
+fn classic_tracepoints_decode_the_same() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Syscalls on raw_syscalls classic tracepoints, the exit event on sched/sched_process_exit.
+    decoding_checks(HookChoice::Tracepoint, Hook::Tracepoint);
+}
+
+#[test]
+fn auto_takes_fentry_only_where_the_kernel_allows_it() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let support = palisade_sensor::probe_hooks().expect("hook probe");
+    // Few calls selected: fentry where allowed, else BTF tracepoints (this development kernel
+    // refuses fentry with EPERM, so here the refused path is what runs).
+    let want = if support.fentry.allowed() {
+        Hook::Fentry
+    } else {
+        Hook::TpBtf
+    };
+    let s = decoding_checks(HookChoice::Auto, want);
+    assert_eq!(s.hooks_allowed(), Some(&support));
+    // Every call selected: tracepoints whatever the probe said.
+    let all: BTreeSet<EventId> = palisade_events::catalog::catalog()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    let f = KernelFilter {
+        events: all,
+        pids: [std::process::id()].into_iter().collect(),
+        ..KernelFilter::default()
+    };
+    drop(start_on(f, HookChoice::Auto, Hook::TpBtf));
+}
+
+#[test]
+fn forced_fentry_is_refused_with_the_kernels_errno_or_decodes() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if fentry_allowed() {
+        // Not verified on the development machine (its kernel refuses fentry).
+        decoding_checks(HookChoice::Fentry, Hook::Fentry);
+        return;
+    }
+    let support = palisade_sensor::probe_hooks().unwrap();
+    let ProbeOutcome::Refused { errno, .. } = &support.fentry else {
+        unreachable!()
+    };
+    let r = Sensor::start_with(
+        SensorConfig {
+            filter: self_only_follow(&["openat"]),
+            ring_bytes: 0,
+        },
+        HookChoice::Fentry,
+    );
+    let e = match r {
+        Ok(s) => panic!(
+            "fentry refused by the probe, but the sensor started on {}",
+            s.hook()
+        ),
+        Err(e) => e.to_string(),
+    };
+    // The load of the first per-call program fails the way the probe's did.
+    assert!(e.contains("on __x64_sys_"), "{e}");
+    if *errno == Some(libc::EPERM) {
+        assert!(
+            e.contains("Operation not permitted") || e.contains("EPERM"),
+            "{e}"
+        );
+    }
+}
+
+/// A shell that changes directory, opens a file by a relative path, connects to a listener and
+/// exits with 7, traced with the given hook choice; checks every decoded field. Returns the
+/// sensor (for further checks on it).
+fn decoding_checks(choice: HookChoice, want: Hook) -> Sensor {
     let dir = std::env::temp_dir().join(format!("palisade-sensor-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     std::fs::write(dir.join("sub/known.txt"), "x").unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
 
-    let mut s = start(
+    let mut s = start_on(
         self_only_follow(&[
             "openat",
             "execve",
@@ -123,7 +244,8 @@ fn decodes_relative_paths_argv_sockets_exit_codes_and_context() {
             "sched_process_exec",
             "sched_process_exit",
         ]),
-        0,
+        choice,
+        want,
     );
     // A shell that changes directory, opens a file by a relative path, connects to our
     // listener and exits with a known code.
@@ -226,6 +348,8 @@ fn decodes_relative_paths_argv_sockets_exit_codes_and_context() {
     // Nothing from the test process itself.
     assert!(events.iter().all(|e| e.host_pid != std::process::id()));
     drop(listener);
+    assert_eq!(s.bad_records(), 0);
+    s
 }
 
 #[test]
@@ -614,6 +738,25 @@ fn known_actions(dir: &std::path::Path, port: u16) {
 
 #[test]
 fn decodes_many_calls_against_known_actions() {
+    many_calls(
+        "decodes_many_calls_against_known_actions",
+        HookChoice::TpBtf,
+        Hook::TpBtf,
+    );
+}
+
+#[test]
+fn decodes_many_calls_on_classic_tracepoints() {
+    many_calls(
+        "decodes_many_calls_on_classic_tracepoints",
+        HookChoice::Tracepoint,
+        Hook::Tracepoint,
+    );
+}
+
+/// Runs `known_actions` in a child (this test binary, re-run as `test`) and checks every
+/// decoded call, with the sensor on the given hook.
+fn many_calls(test: &str, choice: HookChoice, want: Hook) {
     if let Ok(dir) = std::env::var("PALISADE_SENSOR_ACTIONS_DIR") {
         let port = std::env::var("PALISADE_SENSOR_ACTIONS_PORT")
             .unwrap()
@@ -635,15 +778,10 @@ fn decodes_many_calls_against_known_actions() {
         .iter()
         .map(|(n, _)| *n)
         .collect();
-    let mut s = start(self_only_follow(&decoded), 0);
+    let mut s = start_on(self_only_follow(&decoded), choice, want);
     let exe = std::env::current_exe().unwrap();
     let out = Command::new(exe)
-        .args([
-            "--exact",
-            "decodes_many_calls_against_known_actions",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env("PALISADE_SENSOR_ACTIONS_DIR", &dir)
         .env("PALISADE_SENSOR_ACTIONS_PORT", port.to_string())
         .output()
@@ -747,6 +885,7 @@ fn decodes_many_calls_against_known_actions() {
     // After PR_SET_NAME the thread's events carry the new comm.
     assert!(events.iter().any(|e| e.comm == "renamed"));
     drop(udp);
+    assert_eq!(s.bad_records(), 0);
 }
 
 /// The cgroup v2 mount point.
