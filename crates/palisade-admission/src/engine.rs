@@ -51,9 +51,65 @@ pub struct ClusterState {
     gatekeeper: ReviewContext,
     namespace_objects: HashMap<String, Value>,
     inventory: Option<Arc<gatekeeper::Inventory>>,
+    unknown_namespace: UnknownNamespace,
+}
+
+/// What the server answers for a Pod or workload whose namespace it does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownNamespace {
+    /// The configured defaults apply, as for an unlabelled namespace.
+    #[default]
+    Defaults,
+    /// PodSecurity admission's answer when its namespace lookup fails: Pods are denied with
+    /// 500 `failed to lookup namespace`, workloads allowed with an `error` audit annotation
+    /// (see [`crate::live::unknown_namespace`]).
+    Error,
 }
 
 impl ClusterState {
+    /// The state from objects as the API server returns them (JSON): the Namespaces (their
+    /// labels and objects), the pods per namespace, and the objects of Gatekeeper's
+    /// `data.inventory`.
+    pub fn from_parts<'a>(
+        namespaces: impl IntoIterator<Item = &'a Value>,
+        pods: HashMap<String, Vec<Object>>,
+        inventory: impl IntoIterator<Item = &'a Value>,
+    ) -> ClusterState {
+        let mut s = ClusterState::default();
+        for ns in namespaces {
+            let Some(name) = ns.pointer("/metadata/name").and_then(Value::as_str) else {
+                continue;
+            };
+            let labels = ns
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            s.namespaces
+                .insert(name.to_owned(), NamespaceInfo { labels });
+            s.namespace_objects.insert(name.to_owned(), ns.clone());
+        }
+        s.pods = pods;
+        s.inventory = Some(Arc::new(gatekeeper::Inventory::from_objects(inventory)));
+        s.rebuild_gatekeeper();
+        s
+    }
+
+    /// Sets what a request for an unknown namespace gets.
+    pub fn with_unknown_namespace(mut self, u: UnknownNamespace) -> ClusterState {
+        self.unknown_namespace = u;
+        self
+    }
+
+    /// What a request for an unknown namespace gets.
+    pub fn unknown_namespace(&self) -> UnknownNamespace {
+        self.unknown_namespace
+    }
+
     /// The state from loaded manifests: every Namespace, every Pod, and every object for
     /// Gatekeeper's `data.inventory`.
     pub fn from_inventory(inv: &Inventory) -> ClusterState {
@@ -178,7 +234,9 @@ impl Admission {
                     non_root_images: cfg.mutation.non_root_images.clone(),
                     bound_service_accounts: bound,
                 },
-                state: RwLock::new(Arc::new(state)),
+                state: RwLock::new(Arc::new(
+                    state.with_unknown_namespace(cfg.unknown_namespace()),
+                )),
                 metrics: Metrics::default(),
             },
             diags,
@@ -191,6 +249,11 @@ impl Admission {
             Ok(s) => s.clone(),
             Err(p) => p.into_inner().clone(),
         }
+    }
+
+    /// The Gatekeeper policies, when configured.
+    pub fn policies(&self) -> Option<&PolicySet> {
+        self.policies.as_ref()
     }
 
     /// Number of Gatekeeper constraints loaded.
@@ -217,7 +280,13 @@ impl Admission {
             let t = Instant::now();
             let ns = state.namespace(&req.namespace);
             let pods_in = |ns: &str| state.pods.get(ns).cloned().unwrap_or_default();
-            response = pss.validate(review, ns, &pods_in);
+            response = match ns {
+                None if state.unknown_namespace == UnknownNamespace::Error => {
+                    crate::live::unknown_namespace(pss, review)
+                }
+                _ => None,
+            }
+            .unwrap_or_else(|| pss.validate(review, ns, &pods_in));
             self.metrics.policy("pss").observe(t.elapsed());
             self.metrics.decision(
                 "pss",

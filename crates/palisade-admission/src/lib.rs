@@ -12,11 +12,13 @@
 //! - [`server`], [`tls`], [`metrics`]: HTTPS serving, certificates, Prometheus metrics.
 //! - [`audit`]: every policy over existing objects, as findings.
 //! - [`config`]: the server's configuration file.
+//! - [`live`]: Namespaces (and Pods, inventory kinds) watched from the API server with `kube`.
 
 pub mod audit;
 pub mod config;
 pub mod engine;
 pub mod gatekeeper;
+pub mod live;
 pub mod metrics;
 pub mod mutate;
 pub mod object;

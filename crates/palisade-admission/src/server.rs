@@ -4,7 +4,8 @@
 //! * `POST /validate`, `POST /mutate`: AdmissionReview in, AdmissionReview out (HTTP 200).
 //!   A body that is not an AdmissionReview gets HTTP 400 with the reason as text, a body over
 //!   the limit HTTP 413, a review not decided within the timeout HTTP 503.
-//! * `GET /healthz` (the process serves), `GET /readyz` (policies and namespaces are loaded),
+//! * `GET /healthz` (the process serves), `GET /readyz` (policies and namespaces are loaded;
+//!   with live cluster state, 503 until the first lists from the API server are in),
 //!   `GET /metrics` (Prometheus text).
 //! * The certificate and key files are checked every few seconds and reloaded when their
 //!   modification time or size changes; a broken new pair is reported and the old one kept.
@@ -50,6 +51,9 @@ pub struct ServeOptions {
     pub timeout: Duration,
     /// Grace period for in-flight requests on shutdown.
     pub shutdown_grace: Duration,
+    /// With live cluster state: `/readyz` answers 503 until the first lists are in, and
+    /// `/metrics` adds the watch counters.
+    pub cluster: Option<Arc<crate::live::LiveStatus>>,
 }
 
 impl Default for ServeOptions {
@@ -58,6 +62,7 @@ impl Default for ServeOptions {
             max_body_bytes: crate::config::DEFAULT_MAX_BODY,
             timeout: Duration::from_millis(crate::config::DEFAULT_TIMEOUT_MS),
             shutdown_grace: Duration::from_secs(10),
+            cluster: None,
         }
     }
 }
@@ -194,6 +199,17 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(s): State<AppState>) -> Response {
+    if let Some(live) = &s.opts.cluster
+        && !live.synced()
+    {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not ready: cluster state not synced from the API server ({})\n",
+                live.describe()
+            ),
+        );
+    }
     let st = s.admission.state();
     text(
         StatusCode::OK,
@@ -208,7 +224,10 @@ async fn readyz(State(s): State<AppState>) -> Response {
 async fn metrics(State(s): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.admission.metrics.render(),
+        match &s.opts.cluster {
+            Some(live) => s.admission.metrics.render() + &live.render_metrics(),
+            None => s.admission.metrics.render(),
+        },
     )
         .into_response()
 }

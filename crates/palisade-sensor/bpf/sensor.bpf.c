@@ -428,6 +428,19 @@ static __always_inline void send_task(struct task_struct *t, struct task_state *
 	send_cgroup(t);
 }
 
+// The context of a task with a kept event: the task record when not sent yet (it brings the
+// cgroup's path), else the path of the task's cgroup when the container filter is left to user
+// space (`pass` 2) and that cgroup was never sent: the task may have moved into a container's
+// cgroup since its context was sent, and user space needs the path even if the cgroup is gone by
+// the time it decodes the event (send_cgroup sends each id once).
+static __always_inline void send_context(struct task_struct *t, struct task_state *st, int pass)
+{
+	if (!st->ctx_sent)
+		send_task(t, st);
+	else if (pass == 2)
+		send_cgroup(t);
+}
+
 // An offset into the scratch buffer, masked so that the verifier sees the bound (the empty asm
 // stops clang from proving the mask redundant and dropping it).
 static __always_inline u32 bnd(u32 x)
@@ -806,8 +819,7 @@ static __always_inline int on_enter(u32 id, u64 desc, int pass, u64 *args)
 		count(C_LOST);
 		return 0;
 	}
-	if (!st->ctx_sent)
-		send_task(t, st);
+	send_context(t, st, pass);
 	u8 flags = pass == 2 ? HF_UNDECIDED : 0;
 	// exit and exit_group never return: send them now.
 	if (id == 60 || id == 231) {
@@ -924,8 +936,8 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	}
 	count(C_KEPT);
 	struct task_state *st = bpf_task_storage_get(&task_st, cur, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (st && !st->ctx_sent)
-		send_task(cur, st);
+	if (st)
+		send_context(cur, st, pass);
 	struct rec_fork *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count(C_LOST);
@@ -1034,8 +1046,8 @@ static __always_inline int on_exit_task(struct task_struct *t, int group_exit)
 	}
 	count(C_KEPT);
 	struct task_state *st = bpf_task_storage_get(&task_st, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (st && !st->ctx_sent)
-		send_task(t, st);
+	if (st)
+		send_context(t, st, pass);
 	struct rec_exit *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count(C_LOST);

@@ -1,9 +1,17 @@
 //! cgroup id -> cgroup path -> container id, by walking the cgroup v2 hierarchy (the id of a v2
 //! cgroup is the inode number of its directory). Cached; rescanned when an unknown id shows up.
+//!
+//! cgroup v1 fallback: the kernel reports the task's cgroup in the v2 (default) hierarchy. On a
+//! host without cgroup v2 every task is in its root; on a hybrid host a runtime that uses only
+//! the v1 controllers (older Docker or kubelet with the cgroupfs driver) leaves its containers
+//! in a v2 cgroup that names no container. For such cgroups (the root, an unknown one, or any
+//! cgroup without a container when v1 hierarchies are mounted) the container id comes from the
+//! process's own `/proc/<pid>/cgroup` (v1 lines `N:controllers:/path`), cached per process.
 
 use palisade_events::container::from_cgroup_path;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// What a cgroup is, as far as the filters care.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,6 +22,9 @@ pub(crate) struct CgInfo {
     pub container: String,
     /// The cgroup appeared after the sensor started.
     pub new: bool,
+    /// The v2 cgroup does not tell whether its processes are in a container: ask each process's
+    /// `/proc/<pid>/cgroup` (see the module documentation). Never decided in the kernel.
+    pub per_process: bool,
 }
 
 /// The cgroup cache.
@@ -21,37 +32,144 @@ pub(crate) struct Cgroups {
     root: Option<PathBuf>,
     by_id: crate::IdMap<u64, CgInfo>,
     scanned: bool,
+    /// Where `/proc` is (a fixture directory in tests).
+    proc_root: PathBuf,
+    /// cgroup v1 hierarchies are mounted: a v2 cgroup without a container id may hold a
+    /// container that lives in the v1 controllers only.
+    v1: bool,
+    /// Per process (tgid): its container id from `/proc/<pid>/cgroup`, and when it was read.
+    by_pid: crate::IdMap<u32, (String, Instant)>,
+    /// Container ids found through `/proc` before the sensor started (for `container=new`).
+    v1_at_start: std::collections::HashSet<String>,
 }
 
-/// The cgroup v2 mount point, from /proc/self/mountinfo.
-fn cgroup2_root() -> Option<PathBuf> {
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    mi.lines().find_map(|l| {
-        let (pre, post) = l.split_once(" - ")?;
-        if post.split_whitespace().next()? != "cgroup2" {
-            return None;
+/// How long a process's container id read from `/proc/<pid>/cgroup` is trusted (a process can
+/// be moved into a container's cgroup, as `runc init` is).
+const PID_TTL: Duration = Duration::from_secs(1);
+/// Most processes cached.
+const PID_LIMIT: usize = 65_536;
+
+/// The cgroup v2 mount point and whether cgroup v1 hierarchies are mounted, from a mountinfo text.
+fn mounts(mountinfo: &str) -> (Option<PathBuf>, bool) {
+    let mut v2 = None;
+    let mut v1 = false;
+    for l in mountinfo.lines() {
+        let Some((pre, post)) = l.split_once(" - ") else {
+            continue;
+        };
+        match post.split_whitespace().next() {
+            Some("cgroup2") if v2.is_none() => {
+                v2 = pre.split_whitespace().nth(4).map(PathBuf::from)
+            }
+            Some("cgroup") => v1 = true,
+            _ => {}
         }
-        pre.split_whitespace().nth(4).map(PathBuf::from)
-    })
+    }
+    (v2, v1)
+}
+
+/// The container id named by a `/proc/<pid>/cgroup` text: the first line (v1 or v2) whose path
+/// names a container. Empty for the host.
+pub(crate) fn container_of_proc_cgroup(text: &str) -> String {
+    text.lines()
+        .filter_map(|l| {
+            // N:controllers:/path (the path may itself contain ':').
+            let mut parts = l.splitn(3, ':');
+            let (_, _, path) = (parts.next()?, parts.next()?, parts.next()?);
+            from_cgroup_path(path).map(|c| c.id)
+        })
+        .next()
+        .unwrap_or_default()
 }
 
 impl Cgroups {
-    /// An empty cache on the system's cgroup v2 hierarchy.
+    /// An empty cache on the system's cgroup hierarchies.
     pub(crate) fn new() -> Cgroups {
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let (root, v1) = mounts(&mi);
+        Cgroups::with_roots(root, v1, PathBuf::from("/proc"))
+    }
+
+    /// An empty cache on the given cgroup v2 mount (if any), with or without v1 hierarchies,
+    /// reading processes' cgroups below `proc_root`.
+    pub(crate) fn with_roots(root: Option<PathBuf>, v1: bool, proc_root: PathBuf) -> Cgroups {
         Cgroups {
-            root: cgroup2_root(),
+            root,
             by_id: crate::IdMap::default(),
             scanned: false,
+            proc_root,
+            v1,
+            by_pid: crate::IdMap::default(),
+            v1_at_start: Default::default(),
+        }
+    }
+
+    /// Whether a cgroup's processes must be looked at one by one: it names no container and is
+    /// the root of the v2 hierarchy, unknown, or there is no v2 hierarchy. (A v1-only runtime on
+    /// a hybrid host that leaves its containers in a non-root v2 cgroup is not caught; runc
+    /// joins the unified hierarchy too.)
+    fn per_process(&self, path: &str, container: &str) -> bool {
+        container.is_empty() && (path.is_empty() || path == "/" || self.root.is_none())
+    }
+
+    /// The container id of a process (host pid) from its `/proc/<pid>/cgroup`, cached for a
+    /// second; `None` when the process is gone (or never was). With `new`: whether that container
+    /// was first seen after the sensor started.
+    pub(crate) fn process_container(&mut self, pid: u32) -> Option<(String, bool)> {
+        if let Some((c, at)) = self.by_pid.get(&pid)
+            && at.elapsed() < PID_TTL
+        {
+            let new = !c.is_empty() && !self.v1_at_start.contains(c);
+            return Some((c.clone(), new));
+        }
+        let text =
+            std::fs::read_to_string(self.proc_root.join(pid.to_string()).join("cgroup")).ok()?;
+        let c = container_of_proc_cgroup(&text);
+        if self.by_pid.len() >= PID_LIMIT {
+            self.by_pid.clear();
+        }
+        self.by_pid.insert(pid, (c.clone(), Instant::now()));
+        let new = !c.is_empty() && !self.v1_at_start.contains(&c);
+        Some((c, new))
+    }
+
+    /// Forgets a process (it exited or exec'd: its cgroup may change).
+    pub(crate) fn forget_process(&mut self, pid: u32) {
+        self.by_pid.remove(&pid);
+    }
+
+    /// At start, when per-process lookups may be needed (v1 hierarchies mounted, or no v2
+    /// one): the containers present now, so that `container=new` does not take them for new.
+    fn note_containers_at_start(&mut self) {
+        if !(self.v1 || self.root.is_none()) {
+            return;
+        }
+        let Ok(rd) = std::fs::read_dir(&self.proc_root) else {
+            return;
+        };
+        for e in rd.flatten() {
+            if let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok())
+                && let Ok(t) = std::fs::read_to_string(e.path().join("cgroup"))
+            {
+                let c = container_of_proc_cgroup(&t);
+                if !c.is_empty() {
+                    self.v1_at_start.insert(c.clone());
+                }
+                self.by_pid.insert(pid, (c, Instant::now()));
+            }
         }
     }
 
     /// Walks the hierarchy; returns the ids seen for the first time.
     pub(crate) fn scan(&mut self) -> Vec<u64> {
+        if !self.scanned {
+            self.note_containers_at_start();
+        }
+        let first = !self.scanned;
+        self.scanned = true;
         let Some(root) = self.root.clone() else {
             return Vec::new();
         };
-        let first = !self.scanned;
-        self.scanned = true;
         let mut added = Vec::new();
         let mut stack = vec![root.clone()];
         while let Some(dir) = stack.pop() {
@@ -59,14 +177,19 @@ impl Cgroups {
                 continue;
             };
             let id = md.ino();
-            if let std::collections::hash_map::Entry::Vacant(v) = self.by_id.entry(id) {
+            if !self.by_id.contains_key(&id) {
                 let rel = rel_path(&root, &dir);
                 let container = from_cgroup_path(&rel).map(|c| c.id).unwrap_or_default();
-                v.insert(CgInfo {
-                    path: rel,
-                    container,
-                    new: !first,
-                });
+                let per_process = self.per_process(&rel, &container);
+                self.by_id.insert(
+                    id,
+                    CgInfo {
+                        path: rel,
+                        container,
+                        new: !first,
+                        per_process,
+                    },
+                );
                 added.push(id);
             }
             if let Ok(rd) = std::fs::read_dir(&dir) {
@@ -92,6 +215,7 @@ impl Cgroups {
                     path: String::new(),
                     container: String::new(),
                     new: true,
+                    per_process: true,
                 });
                 added.push(id);
             }
@@ -107,6 +231,7 @@ impl Cgroups {
             return false;
         }
         let container = from_cgroup_path(path).map(|c| c.id).unwrap_or_default();
+        let per_process = self.per_process(path, &container);
         self.by_id.insert(
             id,
             CgInfo {
@@ -114,6 +239,7 @@ impl Cgroups {
                 container,
                 // Every cgroup present at start was found by the first walk.
                 new: self.scanned,
+                per_process,
             },
         );
         true
@@ -150,11 +276,8 @@ mod tests {
 
     #[test]
     fn a_removed_cgroup_is_learnt_from_the_kernel_record() {
-        let mut cg = Cgroups {
-            root: None,
-            by_id: crate::IdMap::default(),
-            scanned: true,
-        };
+        let mut cg = Cgroups::with_roots(None, false, PathBuf::from("/nonexistent"));
+        cg.scanned = true;
         let id = 0xfeed_0000_0001;
         // Decoded after the cgroup was removed: taken for the host...
         let (info, _) = cg.get(id);
@@ -168,6 +291,84 @@ mod tests {
         // A known path is never replaced.
         assert!(!cg.learn(id, "/elsewhere"));
         assert_eq!(cg.peek(id).unwrap().container, ctr);
+    }
+
+    fn fixtures() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/proc-v1")
+    }
+
+    #[test]
+    fn mountinfo_tells_the_v2_root_and_v1_hierarchies() {
+        let hybrid = std::fs::read_to_string(fixtures().join("self/mountinfo")).unwrap();
+        let (root, v1) = mounts(&hybrid);
+        assert_eq!(root, Some(PathBuf::from("/sys/fs/cgroup/unified")));
+        assert!(v1);
+        let v2_only = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
+        assert_eq!(
+            mounts(v2_only),
+            (Some(PathBuf::from("/sys/fs/cgroup")), false)
+        );
+        assert_eq!(mounts(""), (None, false));
+    }
+
+    #[test]
+    fn v1_lines_of_proc_cgroup_name_the_container() {
+        let docker = "a".repeat(64);
+        let t = std::fs::read_to_string(fixtures().join("4242/cgroup")).unwrap();
+        assert_eq!(container_of_proc_cgroup(&t), docker);
+        let t = std::fs::read_to_string(fixtures().join("5151/cgroup")).unwrap();
+        assert_eq!(container_of_proc_cgroup(&t), "b".repeat(64));
+        let t = std::fs::read_to_string(fixtures().join("1/cgroup")).unwrap();
+        assert_eq!(container_of_proc_cgroup(&t), "");
+        // Malformed lines are skipped, not fatal.
+        assert_eq!(container_of_proc_cgroup("garbage\n::\n7\n"), "");
+    }
+
+    #[test]
+    fn without_a_v2_container_the_process_cgroup_decides() {
+        // A host with v1 hierarchies and no cgroup v2 mount: the kernel reports every task in
+        // the v2 root, whose id is unknown here.
+        let mut cg = Cgroups::with_roots(None, true, fixtures());
+        assert!(cg.scan().is_empty());
+        let (info, _) = cg.get(1);
+        assert!(info.per_process && info.container.is_empty());
+        // 4242 is in a Docker container (v1 memory/cpu lines), 5151 in a kubelet pod, 1 on the
+        // host; 9999 does not exist. All were present at start: not new.
+        assert_eq!(cg.process_container(4242), Some(("a".repeat(64), false)));
+        assert_eq!(cg.process_container(5151), Some(("b".repeat(64), false)));
+        assert_eq!(cg.process_container(1), Some((String::new(), false)));
+        assert_eq!(cg.process_container(9999), None);
+        // A cgroup learnt from the kernel that names a container needs no lookup; the root does.
+        let ctr = "c".repeat(64);
+        assert!(cg.learn(77, &format!("/docker/{ctr}")));
+        assert!(!cg.peek(77).unwrap().per_process);
+        assert!(cg.learn(78, "/"));
+        assert!(cg.peek(78).unwrap().per_process);
+    }
+
+    #[test]
+    fn a_container_first_seen_after_start_is_new() {
+        let dir = std::env::temp_dir().join(format!("palisade-cg-v1-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("10")).unwrap();
+        std::fs::write(dir.join("10/cgroup"), "4:memory:/user.slice\n0::/\n").unwrap();
+        let mut cg = Cgroups::with_roots(None, true, dir.clone());
+        cg.scan();
+        // A process appears later, in a container that did not exist at start.
+        let id = "d".repeat(64);
+        std::fs::create_dir_all(dir.join("11")).unwrap();
+        std::fs::write(
+            dir.join("11/cgroup"),
+            format!("4:memory:/docker/{id}\n0::/\n"),
+        )
+        .unwrap();
+        assert_eq!(cg.process_container(11), Some((id.clone(), true)));
+        // After exec (forgotten) the file is read again: it moved back to the host.
+        std::fs::write(dir.join("11/cgroup"), "4:memory:/\n0::/\n").unwrap();
+        assert_eq!(cg.process_container(11).unwrap().0, id, "cached");
+        cg.forget_process(11);
+        assert_eq!(cg.process_container(11), Some((String::new(), false)));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -534,6 +534,15 @@ impl Sensor {
 
     /// Load, configure and attach the programs with the given hook choice.
     pub fn start_with(cfg: SensorConfig, choice: HookChoice) -> Result<Sensor, SensorError> {
+        Sensor::start_planned(cfg, choice, None)
+    }
+
+    /// `plan_override` replaces the planned hooks (tests of the fallback paths).
+    fn start_planned(
+        cfg: SensorConfig,
+        choice: HookChoice,
+        plan_override: Option<hooks::Plan>,
+    ) -> Result<Sensor, SensorError> {
         check_privileges()?;
         let f = &cfg.filter;
         let ring = if cfg.ring_bytes == 0 {
@@ -563,6 +572,7 @@ impl Sensor {
             &has_function,
         )
         .map_err(SensorError::Other)?;
+        let plan = plan_override.unwrap_or(plan);
         let object = match plan {
             hooks::Plan::Fentry { .. } => FENTRY_OBJ,
             _ => SENSOR_OBJ,
@@ -619,7 +629,10 @@ impl Sensor {
             let mut m: BpfHashMap<MapData, u64, u8> =
                 BpfHashMap::try_from(map).map_err(|e| err("cg_class", &e))?;
             for id in cgroups.scan() {
-                if let Some(info) = cgroups.peek(id) {
+                // Cgroups decided per process (cgroup v1 fallback) stay undecided in the kernel.
+                if let Some(info) = cgroups.peek(id)
+                    && !info.per_process
+                {
                     let cls = if info.container.is_empty() {
                         CG_HOST
                     } else {
@@ -855,9 +868,10 @@ struct Decoder {
     cwd: IdMap<u32, String>,
     entry: IdMap<u32, (u32, Vec<Item>)>,
     cg: cgroups::Cgroups,
-    /// The last cgroup id looked up, with its container id and whether it is new: runs of events
-    /// from one cgroup skip the cache lookup (entries of `cg` never change once made).
-    last_cg: Option<(u64, String, bool)>,
+    /// The last cgroup id looked up, with its container id, whether it is new and whether its
+    /// processes are looked up one by one: runs of events from one cgroup skip the cache lookup
+    /// (entries of `cg` never change once made).
+    last_cg: Option<(u64, String, bool, bool)>,
     cg_updates: Vec<(u64, u8)>,
     delivered: u64,
     user_filtered: u64,
@@ -957,6 +971,8 @@ impl Decoder {
                 self.event(h, EventId::SCHED_PROCESS_FORK, 0, vals)
             }
             Record::Exec { h, items } => {
+                // An exec may follow a move into a container's cgroup (runc init).
+                self.cg.forget_process(h.pid);
                 let find = |a: u8| items.iter().find(|i| i.arg == a);
                 // The cwd as the kernel walked it at exec time.
                 let cwd = find(2)
@@ -992,7 +1008,7 @@ impl Decoder {
                     if self
                         .last_cg
                         .as_ref()
-                        .is_some_and(|(id, _, _)| *id == h.cgroup)
+                        .is_some_and(|(id, _, _, _)| *id == h.cgroup)
                     {
                         self.last_cg = None;
                     }
@@ -1009,6 +1025,7 @@ impl Decoder {
                 self.tasks.remove(&tid);
                 if group {
                     self.cwd.remove(&pid);
+                    self.cg.forget_process(pid);
                 }
                 ev
             }
@@ -1024,7 +1041,9 @@ impl Decoder {
     /// Queues the kernel-side class of cgroups seen for the first time.
     fn note_new_cgroups(&mut self, added: &[u64]) {
         for &a in added {
-            if let Some(i) = self.cg.peek(a) {
+            if let Some(i) = self.cg.peek(a)
+                && !i.per_process
+            {
                 let cls = match (i.container.is_empty(), i.new) {
                     (true, _) => CG_HOST,
                     (false, false) => CG_CONTAINER,
@@ -1038,17 +1057,22 @@ impl Decoder {
     /// Builds the event with its context; `None` when the container filter (decided here for
     /// cgroups the kernel did not know yet) drops it.
     fn event(&mut self, h: Header, id: EventId, ret: i64, args: Vec<ArgValue>) -> Option<Event> {
-        let (container_id, new) = match &self.last_cg {
-            Some((id, c, n)) if *id == h.cgroup => (c.clone(), *n),
+        let (mut container_id, mut new, per_process) = match &self.last_cg {
+            Some((id, c, n, p)) if *id == h.cgroup => (c.clone(), *n, *p),
             _ => {
                 let (info, added) = self.cg.get(h.cgroup);
                 let container_id = info.container.clone();
-                let new = info.new;
+                let (new, per_process) = (info.new, info.per_process);
                 self.note_new_cgroups(&added);
-                self.last_cg = Some((h.cgroup, container_id.clone(), new));
-                (container_id, new)
+                self.last_cg = Some((h.cgroup, container_id.clone(), new, per_process));
+                (container_id, new, per_process)
             }
         };
+        if per_process {
+            // The v2 cgroup names no container (the root on a cgroup v1 host): the process's own
+            // /proc/<pid>/cgroup, v1 lines included, decides. A process already gone: the host.
+            (container_id, new) = self.cg.process_container(h.pid).unwrap_or_default();
+        }
         if h.flags & record::HF_UNDECIDED != 0 {
             let is_c = !container_id.is_empty();
             let keep = match self.filter.container {
@@ -1177,6 +1201,100 @@ fn proc_ctx(pid: u32, tid: u32) -> TaskCtx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fentry plan as chosen when the probe allows fentry, but the per-call programs are
+    /// refused (as on a kernel that forbids them, like the development machine's): the sensor
+    /// falls back to BTF tracepoints on the same (fentry) object and still delivers events.
+    /// Needs root; on a kernel that allows fentry it checks the fentry path instead.
+    #[test]
+    fn a_refused_fentry_load_falls_back_to_tp_btf() {
+        if sys::euid() != 0 {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "CI=true: needs root"
+            );
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let openat = EventId::from_name("openat").unwrap();
+        let filter = KernelFilter {
+            events: [openat].into_iter().collect(),
+            pids: [std::process::id()].into_iter().collect(),
+            follow: true,
+            ..KernelFilter::default()
+        };
+        let plan = hooks::Plan::Fentry {
+            calls: vec![(257, hooks::kernel_function("openat"))],
+            forced: false,
+        };
+        let mut s = Sensor::start_planned(
+            SensorConfig {
+                filter,
+                ring_bytes: 0,
+            },
+            HookChoice::Auto,
+            Some(plan),
+        )
+        .unwrap();
+        let allowed = hooks::probe_hooks().unwrap().fentry.allowed();
+        assert_eq!(s.hook(), if allowed { Hook::Fentry } else { Hook::TpBtf });
+        // An openat by a child (the sensor never reports its own process).
+        let path = std::env::temp_dir().join(format!("palisade-fentry-{}", std::process::id()));
+        std::fs::write(&path, "x").unwrap();
+        let st = std::process::Command::new("cat")
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let want = path.display().to_string();
+        let mut found = false;
+        let end = Instant::now() + Duration::from_secs(10);
+        while !found && Instant::now() < end {
+            s.poll(Duration::from_millis(50), &mut |e| {
+                found |= e.id == openat
+                    && e.arg("pathname").and_then(ArgValue::as_str) == Some(want.as_str());
+            })
+            .unwrap();
+        }
+        let _ = std::fs::remove_file(&path);
+        assert!(found, "no openat of {want}");
+    }
+
+    #[test]
+    fn on_a_cgroup_v1_host_the_process_cgroup_decides_the_container_filter() {
+        use record::tests::{build, sys_body};
+        let proc_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/proc-v1");
+        let cg = cgroups::Cgroups::with_roots(None, true, proc_root);
+        let filter = KernelFilter {
+            container: Some(true),
+            ..KernelFilter::default()
+        };
+        let mut d = Decoder::new(filter, cg);
+        d.cg.scan();
+        // An undecided close (cgroup id 1, the v2 root, as on a v1-only host) from `pid`.
+        let rec = |pid: u32| {
+            let mut b = build(1, 3, &sys_body(0, [5, 0, 0, 0, 0, 0]), &[]);
+            b[8..16].copy_from_slice(&1u64.to_le_bytes());
+            b[16..20].copy_from_slice(&pid.to_le_bytes());
+            b[20..24].copy_from_slice(&pid.to_le_bytes());
+            b[35] = record::HF_UNDECIDED;
+            b
+        };
+        let ev = d.handle(record::parse(&rec(4242)).unwrap()).unwrap();
+        assert_eq!(ev.container_id, "a".repeat(64));
+        let ev = d.handle(record::parse(&rec(5151)).unwrap()).unwrap();
+        assert_eq!(ev.container_id, "b".repeat(64));
+        // The host process (same cgroup id, right after: the last-cgroup cache must not answer).
+        assert_eq!(d.handle(record::parse(&rec(1)).unwrap()), None);
+        assert_eq!((d.delivered, d.user_filtered), (2, 1));
+        // The root cgroup is never given a class for the kernel to decide with.
+        assert!(
+            d.cg_updates.iter().all(|(id, _)| *id != 1),
+            "{:?}",
+            d.cg_updates
+        );
+    }
 
     #[test]
     fn slots_and_descriptors() {

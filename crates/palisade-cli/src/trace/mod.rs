@@ -319,6 +319,14 @@ fn live<W: Write>(
         ring_bytes: 0,
     };
     let mut sensor = palisade_sensor::Sensor::start(cfg).context("starting the eBPF sensor")?;
+    // Which hook the system calls are on, and what the start-up probe found the kernel allows.
+    eprintln!(
+        "palisade trace: system calls hooked with {}; kernel probe: {}",
+        sensor.hook(),
+        sensor
+            .hooks_allowed()
+            .map_or_else(|| "not run".to_string(), |s| s.to_string())
+    );
     let mut c = Counters::default();
     // Ready: tests and scripts wait for this line before acting.
     eprintln!("palisade trace: tracing {} events", filter.events.len());
