@@ -9,7 +9,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-// Attached to __x64_sys_getppid (any kernel function with BTF would do).
+// Attached to __x64_sys_sethostname (any kernel function with BTF would do).
 SEC("fentry")
 int BPF_PROG(probe_fentry, struct pt_regs *regs)
 {

@@ -103,7 +103,7 @@ impl std::fmt::Display for ProbeOutcome {
 /// The hook types probed at start-up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HookSupport {
-    /// fentry/fexit programs (`BPF_PROG_TYPE_TRACING`), tried on `__x64_sys_getppid`.
+    /// fentry/fexit programs (`BPF_PROG_TYPE_TRACING`), tried on `__x64_sys_sethostname`.
     pub fentry: ProbeOutcome,
     /// BPF LSM programs, tried on the `file_open` hook (needs `bpf` in the active LSMs).
     pub lsm: ProbeOutcome,
@@ -183,9 +183,18 @@ fn probe_with(btf: &Btf) -> Result<HookSupport, SensorError> {
             .ok_or_else(|| SensorError::Other("program probe_fentry missing".into()))?
             .try_into()
             .map_err(|e| err("probe_fentry", &e))?;
-        match p.load("__x64_sys_getppid", btf).and_then(|_| p.attach()) {
-            Ok(_) => ProbeOutcome::Allowed,
-            Err(e) => refused(&e),
+        // A rarely called syscall function that has BTF (this kernel has none for
+        // `__x64_sys_getppid`, a SYSCALL_DEFINE0).
+        let target = FENTRY_PROBE_TARGETS.iter().find(|f| has_function(btf, f));
+        match target {
+            Some(f) => match p.load(f, btf).and_then(|_| p.attach()) {
+                Ok(_) => ProbeOutcome::Allowed,
+                Err(e) => refused(&e),
+            },
+            None => ProbeOutcome::Refused {
+                errno: None,
+                detail: format!("no BTF for any of {FENTRY_PROBE_TARGETS:?}"),
+            },
         }
     };
     let lsm = {
@@ -201,6 +210,19 @@ fn probe_with(btf: &Btf) -> Result<HookSupport, SensorError> {
     };
     // Dropping `ebpf` detaches and unloads both.
     Ok(HookSupport { fentry, lsm })
+}
+
+/// Kernel functions the fentry probe may attach to, in order of preference.
+const FENTRY_PROBE_TARGETS: [&str; 3] = [
+    "__x64_sys_sethostname",
+    "__x64_sys_getppid",
+    "__x64_sys_close",
+];
+
+/// Whether the kernel has BTF for a function (so fentry/fexit programs can name it).
+pub(crate) fn has_function(btf: &Btf, name: &str) -> bool {
+    btf.id_by_type_name_kind(name, aya_obj::btf::BtfKind::Func)
+        .is_ok()
 }
 
 /// How the system-call programs are attached.

@@ -561,10 +561,7 @@ impl Sensor {
         let wake_every = ((ring / 8 / 128) as u64).clamp(1, 2048);
         // Which hook types the kernel allows (probed once per process), then the plan.
         let support = hooks::probe_cached(&btf).ok();
-        let has_function = |f: &str| {
-            btf.id_by_type_name_kind(f, aya_obj::btf::BtfKind::Func)
-                .is_ok()
-        };
+        let has_function = |f: &str| hooks::has_function(&btf, f);
         let plan = hooks::plan(
             choice,
             support.as_ref(),

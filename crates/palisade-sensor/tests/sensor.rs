@@ -165,6 +165,12 @@ fn auto_takes_fentry_only_where_the_kernel_allows_it() {
     }
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let support = palisade_sensor::probe_hooks().expect("hook probe");
+    // A refusal is the kernel's answer to a real load (an errno), not a missing probe target.
+    for (what, o) in [("fentry", &support.fentry), ("lsm", &support.lsm)] {
+        if let ProbeOutcome::Refused { errno, detail } = o {
+            assert!(errno.is_some(), "{what} probe: {detail}");
+        }
+    }
     // Few calls selected: fentry where allowed, else BTF tracepoints (this development kernel
     // refuses fentry with EPERM, so here the refused path is what runs).
     let want = if support.fentry.allowed() {
