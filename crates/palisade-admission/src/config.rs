@@ -4,6 +4,7 @@
 //! listen: 0.0.0.0:8443
 //! tls: {certFile: /tls/tls.crt, keyFile: /tls/tls.key, reloadSeconds: 10}
 //! namespaces: [/etc/palisade/namespaces]      # manifests with Namespace objects
+//! cluster: {enabled: auto, kubeconfig: /path}  # or watch Namespaces (and Pods) live
 //! podSecurity:
 //!   kubeVersion: "1.37"
 //!   defaults: {enforce: baseline, enforceVersion: latest, warn: restricted}
@@ -70,6 +71,91 @@ pub struct ServerConfig {
     /// Request limits.
     #[serde(default)]
     pub limits: Limits,
+    /// Live cluster state from the API server.
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+}
+
+/// `cluster.enabled`: `true`, `false` or `"auto"`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Switch {
+    /// `true` or `false`.
+    Bool(bool),
+    /// `"auto"` (any other word is rejected when the configuration is checked).
+    Word(String),
+}
+
+/// Where the server's view of the cluster comes from: the API server (Namespaces watched live,
+/// Pods and the kinds listed in `inventory` too) instead of manifest files.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClusterConfig {
+    /// `true`, `false` (default) or `auto`: on when running in a cluster (the
+    /// `KUBERNETES_SERVICE_HOST` environment variable is set) or when `kubeconfig` is given.
+    #[serde(default)]
+    pub enabled: Option<Switch>,
+    /// A kubeconfig file (default: in-cluster service account, then `$KUBECONFIG` or
+    /// `~/.kube/config`).
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Watch Pods too (default true): PodSecurity warns about the existing pods of a
+    /// namespace whose enforce level is tightened.
+    #[serde(default)]
+    pub pods: Option<bool>,
+    /// Further kinds to watch for Gatekeeper's `data.inventory` (like Gatekeeper's
+    /// `syncOnly`); Namespaces are always there, Pods when listed here.
+    #[serde(default)]
+    pub inventory: Vec<InventoryKind>,
+}
+
+/// A kind for `data.inventory`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InventoryKind {
+    /// `v1`, `apps/v1`, ...
+    pub api_version: String,
+    /// `ConfigMap`, `Ingress`, ...
+    pub kind: String,
+    /// The resource (plural) name when it is not the kind's regular plural.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// Whether the kind is namespaced (default true).
+    #[serde(default)]
+    pub namespaced: Option<bool>,
+}
+
+/// Whether live cluster state is on, resolved from [`ClusterConfig::enabled`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterMode {
+    /// Namespaces come from the configured manifests.
+    Off,
+    /// Namespaces come from the API server.
+    Live,
+}
+
+impl ClusterConfig {
+    /// Resolves `enabled` (`auto` looks at the environment and at `kubeconfig`).
+    pub fn mode(&self) -> ClusterMode {
+        let on = match &self.enabled {
+            None | Some(Switch::Bool(false)) => false,
+            Some(Switch::Bool(true)) => true,
+            Some(Switch::Word(_)) => {
+                self.kubeconfig.is_some()
+                    || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some_and(|v| !v.is_empty())
+            }
+        };
+        if on {
+            ClusterMode::Live
+        } else {
+            ClusterMode::Off
+        }
+    }
+
+    /// Whether Pods are watched (live mode only).
+    pub fn watch_pods(&self) -> bool {
+        self.pods.unwrap_or(true)
+    }
 }
 
 /// Serving certificate and key (PEM files).
@@ -101,6 +187,13 @@ pub struct PodSecurityConfig {
     /// Requests PodSecurity does not evaluate.
     #[serde(default)]
     pub exemptions: PssExemptions,
+    /// What a Pod or workload in a namespace the server does not know gets: `error`
+    /// (PodSecurity admission's answer when its namespace lookup fails: Pods denied with 500
+    /// `failed to lookup namespace`, workloads allowed with an `error` audit annotation) or
+    /// `defaults` (the configured defaults, as for an unlabelled namespace). Default: `error`
+    /// with live cluster state, `defaults` with namespace manifests (which can be incomplete).
+    #[serde(default)]
+    pub unknown_namespace: Option<String>,
 }
 
 /// Default levels and versions (PodSecurity's `defaults`).
@@ -244,6 +337,9 @@ impl ServerConfig {
             }
         };
         self.namespaces.iter_mut().for_each(fix);
+        if let Some(k) = &mut self.cluster.kubeconfig {
+            fix(k);
+        }
         self.gatekeeper.iter_mut().for_each(fix);
         self.mutation.rbac.iter_mut().for_each(fix);
         if let Some(t) = &mut self.tls {
@@ -264,7 +360,41 @@ impl ServerConfig {
                 .map_err(|e| invalid(format!("listen: {l:?}: {e}")))?;
         }
         crate::pss::PodSecurity::from_config(&self.pod_security).map_err(invalid)?;
+        if let Some(Switch::Word(w)) = &self.cluster.enabled
+            && w != "auto"
+        {
+            return Err(invalid(format!(
+                "cluster.enabled: expected true, false or auto, found {w:?}"
+            )));
+        }
+        if let Some(u) = &self.pod_security.unknown_namespace
+            && u != "error"
+            && u != "defaults"
+        {
+            return Err(invalid(format!(
+                "podSecurity.unknownNamespace: expected error or defaults, found {u:?}"
+            )));
+        }
+        for (i, k) in self.cluster.inventory.iter().enumerate() {
+            if k.api_version.is_empty() || k.kind.is_empty() {
+                return Err(invalid(format!(
+                    "cluster.inventory[{i}]: apiVersion and kind must not be empty"
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// What a request for a namespace the server does not know gets (see
+    /// [`PodSecurityConfig::unknown_namespace`]).
+    pub fn unknown_namespace(&self) -> crate::engine::UnknownNamespace {
+        use crate::engine::UnknownNamespace;
+        match self.pod_security.unknown_namespace.as_deref() {
+            Some("error") => UnknownNamespace::Error,
+            Some(_) => UnknownNamespace::Defaults,
+            None if self.cluster.mode() == ClusterMode::Live => UnknownNamespace::Error,
+            None => UnknownNamespace::Defaults,
+        }
     }
 
     /// The listen address.
@@ -303,11 +433,61 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.listen_addr().port(), 9443);
-        let tls = cfg.tls.unwrap();
+        let tls = cfg.tls.clone().unwrap();
         assert_eq!(tls.cert_file, PathBuf::from("/etc/p/tls.crt"));
         assert_eq!(tls.key_file, PathBuf::from("/abs/tls.key"));
         assert_eq!(cfg.namespaces, [PathBuf::from("/etc/p/ns")]);
         assert_eq!(cfg.pod_security.exemptions.usernames, ["admin"]);
+        assert_eq!(cfg.cluster.mode(), ClusterMode::Off);
+        assert_eq!(
+            cfg.unknown_namespace(),
+            crate::engine::UnknownNamespace::Defaults
+        );
+    }
+
+    #[test]
+    fn cluster_section() {
+        let cfg = ServerConfig::from_yaml(
+            "/etc/p/config.yaml",
+            "cluster: {enabled: auto, kubeconfig: kc.yaml, pods: false, inventory: [{apiVersion: v1, kind: ConfigMap}]}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.cluster.kubeconfig.as_deref(),
+            Some(Path::new("/etc/p/kc.yaml"))
+        );
+        // auto with a kubeconfig is on, and then unknown namespaces are errors, as in PSA.
+        assert_eq!(cfg.cluster.mode(), ClusterMode::Live);
+        assert!(!cfg.cluster.watch_pods());
+        assert_eq!(
+            cfg.unknown_namespace(),
+            crate::engine::UnknownNamespace::Error
+        );
+        let cfg = ServerConfig::from_yaml(
+            "c.yaml",
+            "cluster: {enabled: true}\npodSecurity: {unknownNamespace: defaults}\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.cluster.mode(), ClusterMode::Live);
+        assert_eq!(
+            cfg.unknown_namespace(),
+            crate::engine::UnknownNamespace::Defaults
+        );
+        let e = ServerConfig::from_yaml("c.yaml", "cluster: {enabled: sometimes}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cluster.enabled") && e.contains("sometimes"),
+            "{e}"
+        );
+        let e = ServerConfig::from_yaml("c.yaml", "cluster: {kubeconfg: x}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.yaml:1:") && e.contains("kubeconfg"), "{e}");
+        let e = ServerConfig::from_yaml("c.yaml", "podSecurity: {unknownNamespace: allow}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknownNamespace") && e.contains("allow"), "{e}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub enum AdmissionCommand {
     Serve(serve::ServeArgs),
     /// Evaluate existing objects against every admission policy (PSS and Gatekeeper).
     #[command(
-        after_help = "Examples:\n  palisade admission audit -f manifests/\n  palisade admission audit -f cluster-dump/ --policies policies/ -o json"
+        after_help = "Examples:\n  palisade admission audit -f manifests/\n  palisade admission audit -f cluster-dump/ --policies policies/ -o json\n  palisade admission audit --cluster --kubeconfig ~/.kube/config -o sarif"
     )]
     Audit(audit::AuditArgs),
     /// Run Gatekeeper `gator verify` test suites offline.

@@ -2,7 +2,8 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use palisade_admission::config::DEFAULT_MAX_BODY;
+use palisade_admission::config::{ClusterMode, DEFAULT_MAX_BODY};
+use palisade_admission::live;
 use palisade_admission::server::{self, ServeOptions, TlsSource};
 use palisade_admission::{Admission, ServerConfig, tls};
 use std::io::Write;
@@ -105,16 +106,33 @@ pub fn run(a: &ServeArgs) -> Result<ExitCode> {
                 .unwrap_or(palisade_admission::config::DEFAULT_TIMEOUT_MS),
         ),
         shutdown_grace: Duration::from_secs(cfg.limits.shutdown_grace_seconds.unwrap_or(10)),
+        cluster: None,
     };
     let admission = Arc::new(admission);
-    let namespaces = admission.state().namespace_count();
     let constraints = admission.constraint_count();
+    // Live cluster state: the watches run on a thread of their own and replace the state;
+    // /readyz waits for their first lists.
+    let (live, namespaces) = if cfg.cluster.mode() == ClusterMode::Live {
+        let bg =
+            live::start_background(admission.clone(), &cfg.cluster).context("cluster.enabled")?;
+        (Some(bg), "namespaces from the API server".to_owned())
+    } else {
+        (
+            None,
+            format!("{} namespaces", admission.state().namespace_count()),
+        )
+    };
+    let opts = ServeOptions {
+        cluster: live.as_ref().map(|b| b.status.clone()),
+        ..opts
+    };
     server::serve_blocking(admission, cfg.listen_addr(), source, opts, |addr| {
         use std::io::Write as _;
         let _ = writeln!(
             std::io::stderr(),
-            "palisade admission: listening on https://{addr} ({namespaces} namespaces, {constraints} constraints)"
+            "palisade admission: listening on https://{addr} ({namespaces}, {constraints} constraints)"
         );
     })?;
+    drop(live);
     Ok(ExitCode::SUCCESS)
 }
