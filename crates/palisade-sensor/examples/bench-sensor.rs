@@ -1,7 +1,9 @@
 //! The sensor's overhead, side by side (run by `scripts/bench-sensor`, needs root):
 //! (a) ns added per system call over 5 M `getppid` calls: bare, an empty program on the same hook
 //! (the floor), the sensor with a filter that matches nothing, the sensor capturing every call;
-//! (b) events/s delivered when everything is captured, and the loss;
+//! (b) events/s delivered when everything is captured, and the loss: with one load process and
+//! with `BENCH_LOADERS` (default 2) side by side, BPF run-time statistics off (they add a clock
+//! read to every program run);
 //! (c) `find /usr` and a small C compile, bare / floor / sensor (default event set, whole system);
 //! (d) the same under `strace -f -o /dev/null`, for scale.
 //!
@@ -162,6 +164,54 @@ fn workload_time(script: &str, sensor: Option<&mut Sensor>, strace: bool) -> f64
     run(&mut c, sensor).0.as_secs_f64()
 }
 
+/// (b): `loaders` load processes of `n` calls each, side by side, all captured; returns the
+/// events/s delivered (wall time from the first spawn to the last event read), the loss and the
+/// consumer's CPU ns per event.
+fn throughput(exe: &str, n: u64, loaders: usize, s: &mut Sensor) -> (f64, u64, f64) {
+    let (lost0, delivered0, cpu0) = (s.stats().lost, s.stats().delivered, self_cpu_ns());
+    let t = Instant::now();
+    let mut children: Vec<_> = (0..loaders)
+        .map(|_| {
+            load_cmd(exe, n)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let mut delivered = 0u64;
+    let mut checked = Instant::now();
+    loop {
+        let k = s.poll(Duration::from_millis(5), &mut |_| {}).expect("poll");
+        delivered += k as u64;
+        if k == 0 || checked.elapsed() >= Duration::from_millis(5) {
+            children.retain_mut(|c| c.try_wait().expect("wait").is_none());
+            if children.is_empty() {
+                break;
+            }
+            checked = Instant::now();
+        }
+    }
+    let mut last = t.elapsed();
+    loop {
+        let k = s
+            .poll(Duration::from_millis(30), &mut |_| {})
+            .expect("poll");
+        if k == 0 {
+            break;
+        }
+        delivered += k as u64;
+        last = t.elapsed();
+    }
+    let st = s.stats();
+    let consumer = (self_cpu_ns() - cpu0) as f64 / (st.delivered - delivered0).max(1) as f64;
+    (
+        delivered as f64 / last.as_secs_f64(),
+        st.lost - lost0,
+        consumer,
+    )
+}
+
 /// ns per run inside the system-call programs between two snapshots: enter + exit.
 fn in_program_ns(before: &[ProgramStats], after: &[ProgramStats]) -> f64 {
     let mut total = 0.0;
@@ -279,6 +329,34 @@ fn main() {
     let every_med = median(every);
     let rate = median(rates);
 
+    // (b) again without the run-time statistics, with one and with several load processes.
+    let stats_on = stats_guard.is_some();
+    drop(stats_guard);
+    let loaders = env_num("BENCH_LOADERS", 2).max(1) as usize;
+    let mut all = start(
+        KernelFilter {
+            events: all_syscalls(),
+            pids: [std::process::id()].into_iter().collect(),
+            follow: true,
+            ..KernelFilter::default()
+        },
+        64 << 20,
+    );
+    let mut tput = Vec::new();
+    for k in [1, loaders] {
+        let runs: Vec<(f64, u64, f64)> = (0..reps)
+            .map(|_| throughput(&exe, n / k as u64, k, &mut all))
+            .collect();
+        let lost: u64 = runs.iter().map(|r| r.1).sum();
+        let rate = median(runs.iter().map(|r| r.0).collect());
+        let cons = median(runs.iter().map(|r| r.2).collect());
+        tput.push((k, rate, lost, cons));
+        if loaders == 1 {
+            break;
+        }
+    }
+    drop(all);
+
     let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "abcd".into());
     // (c) realistic workloads, default event set, whole system.
     let find = format!("find {find_dir} >/dev/null");
@@ -349,7 +427,7 @@ fn main() {
     );
     println!("|---|---|---|---|---|");
     let prog = |v: f64| {
-        if stats_guard.is_some() {
+        if stats_on {
             format!("{v:.0}")
         } else {
             "n/a".into()
@@ -403,6 +481,16 @@ fn main() {
         all_stats.delivered,
         all_stats.lost
     );
+    println!();
+    println!("(b) without run-time statistics, {n} calls in all per run:");
+    println!();
+    println!(
+        "| load processes | events/s delivered (median) | lost (all runs) | consumer CPU ns per event |"
+    );
+    println!("|---|---|---|---|");
+    for (k, r, l, c) in tput {
+        println!("| {k} | {:.2} M | {l} | {c:.0} |", r / 1e6);
+    }
     println!();
     println!("(c)/(d) workloads (default event set, whole system, consumer running)");
     println!();
