@@ -1,7 +1,36 @@
-//! What the fuzz targets exercise, shared by the libFuzzer target and the stable mutator.
+//! What the fuzz targets exercise, shared by the libFuzzer targets (`fuzz_targets/`) and the
+//! stable mutator (`src/bin/mutate.rs`). [`targets::TARGETS`] lists every target.
 
 use palisade_model::{Inventory, LoadOptions, pod_template};
 use palisade_posture::{Config, scan};
+
+pub mod targets;
+pub mod tokens;
+
+/// Rules the `capture` target runs replayed events through.
+pub const CAPTURE_RULES: &str = include_str!("../fixtures/capture-rules.yaml");
+/// The ConstraintTemplate the `gatekeeper` target loads before each input and the `gator_suite`
+/// target's suites name as `template.yaml`.
+pub const GATEKEEPER_TEMPLATE: &str = include_str!("../fixtures/gatekeeper-template.yaml");
+/// The files next to the `gator_suite` target's suite, by name.
+pub const SUITE_FILES: &[(&str, &str)] = &[
+    ("template.yaml", GATEKEEPER_TEMPLATE),
+    (
+        "constraint.yaml",
+        include_str!("../fixtures/gatekeeper-constraint.yaml"),
+    ),
+    (
+        "allowed.yaml",
+        include_str!("../fixtures/suite-allowed.yaml"),
+    ),
+    ("denied.yaml", include_str!("../fixtures/suite-denied.yaml")),
+    (
+        "inventory.yaml",
+        include_str!("../fixtures/suite-inventory.yaml"),
+    ),
+    ("review.yaml", include_str!("../fixtures/suite-review.yaml")),
+    ("two.yaml", include_str!("../fixtures/suite-two.yaml")),
+];
 
 /// Deepest nesting of flow collections (`{`, `[`) in `data`, ignoring quoting. Used to skip
 /// inputs that would only rediscover a known deep-nesting problem (`--max-flow-depth`).
@@ -91,4 +120,28 @@ pub fn load_and_scan(data: &[u8]) -> Option<Outcome> {
         diagnostics,
         checks,
     })
+}
+
+/// Small capture files written with the real writer from a synthetic workload, as seeds for the
+/// `capture` target (`mutate --write-capture-seeds fuzz/seeds/capture`): (file name, bytes).
+pub fn capture_seeds() -> Vec<(String, Vec<u8>)> {
+    use palisade_events::capture::{CaptureHeader, CaptureWriter};
+    let mut out = Vec::new();
+    for (n, seed) in [(0usize, 1u64), (3, 2), (12, 3), (40, 4)] {
+        let header = CaptureHeader {
+            hostname: format!("node-{seed}"),
+            kernel: "6.1.0".into(),
+            started: 1_700_000_000_000_000_000,
+            command: "palisade trace --capture x".into(),
+        };
+        let mut w = CaptureWriter::new(Vec::new(), &header).expect("writing to memory");
+        for ev in palisade_rules::synth::generate(n, 12, seed).events {
+            w.write(&ev).expect("writing to memory");
+        }
+        out.push((
+            format!("synth-{n}.cap"),
+            w.finish().expect("writing to memory"),
+        ));
+    }
+    out
 }

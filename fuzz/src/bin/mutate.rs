@@ -1,17 +1,21 @@
-//! A stable-toolchain fuzzer for the `load` target, for machines where cargo-fuzz (libFuzzer,
-//! nightly-only sanitizer flags) cannot run.
+//! A stable-toolchain fuzzer for every target of [`palisade_fuzz::targets::TARGETS`], for
+//! machines where cargo-fuzz (libFuzzer, nightly-only sanitizer flags) cannot run.
 //!
-//! It reads seed inputs, mutates them with a small xorshift generator (byte flips, YAML tokens,
-//! splices, line moves, truncation), and feeds each result to
-//! [`palisade_fuzz::load_and_scan`]. Inputs whose outcome (objects, diagnostics, checks fired)
-//! is new join the pool, a cheap substitute for coverage feedback. A panic is caught, its input
-//! saved to the regressions directory, and the run continues; an input that runs longer than
-//! the hang limit is saved and the process exits with status 3.
+//! It reads seed inputs, mutates them with a small xorshift generator (byte flips, the target's
+//! tokens, splices, line moves, truncation, extreme integers), and feeds each result to the
+//! target. Inputs whose outcome signature (what the target returns: objects, diagnostics, error
+//! kinds...) is new join the pool, a cheap substitute for coverage feedback. A panic is caught,
+//! its input saved to the regressions directory as `TARGET-panic-HASH`, and the run continues;
+//! an input that runs longer than the hang limit is saved as `TARGET-hang-HASH` and the process
+//! exits with status 3.
 //!
 //! ```text
-//! mutate [--seconds N] [--iterations N] [--seed N] [--out DIR] [--max-flow-depth N] SEED_PATH...
-//! mutate --replay FILE...
+//! mutate [--target NAME] [--seconds N] [--iterations N] [--seed N] [--out DIR] [--max-flow-depth N] SEED_PATH...
+//! mutate [--target NAME] --replay FILE...
+//! mutate --list
+//! mutate --write-capture-seeds DIR
 //! ```
+//! `--target` defaults to `load`.
 //! `--max-flow-depth N` (or `PALISADE_FUZZ_MAX_FLOW_DEPTH=N`) skips generated inputs nested
 //! deeper than N flow collections, to fuzz past a known deep-nesting problem.
 //! Exit status: 0 no problem found, 1 panics found, 2 usage error, 3 hang.
@@ -29,29 +33,6 @@ const MAX_LEN: usize = 64 * 1024;
 const MAX_POOL: usize = 4096;
 /// A single input running longer than this counts as a hang.
 const HANG_LIMIT: Duration = Duration::from_secs(10);
-
-/// Tokens that steer mutations toward interesting YAML and Kubernetes structure.
-#[rustfmt::skip]
-const TOKENS: &[&str] = &[
-    "\n---\n", "\n...\n", "- ", ": ", "{", "}", "[", "]", ",", "&a ", "*a", "<<: *a\n", "? ",
-    "!!str ", "!!int ", "!!binary ", "!!map ", "!custom ", "|\n  ", ">-\n  ", "\"", "'", "#",
-    "\t", "\\u0000", "\u{feff}", "~", "null", "yes", "no", "on", "0x1F", "0o17", "1e999",
-    "-9223372036854775809", "18446744073709551616", ".inf", ".nan", "2024-01-01",
-    "apiVersion: v1\n", "apiVersion: apps/v1\n", "kind: Pod\n", "kind: List\nitems:\n",
-    "kind: Deployment\n", "kind: CronJob\n", "kind: Namespace\n", "kind: NetworkPolicy\n",
-    "kind: ClusterRoleBinding\n", "metadata:\n  name: x\n  namespace: y\n",
-    "metadata: {annotations: {palisade.dev/ignore: 'pss/*'}}\n", "spec:\n", "template:\n",
-    "jobTemplate:\n", "containers:\n- name: c\n  image: i\n", "initContainers:\n",
-    "ephemeralContainers:\n", "securityContext:\n", "privileged: true", "runAsUser: 0",
-    "runAsNonRoot: false", "capabilities: {add: [ALL], drop: []}", "hostPath: {path: /}",
-    "hostNetwork: true", "seccompProfile: {type: Unconfined}", "volumes:\n", "env:\n",
-    "- name: PASSWORD\n  value: x\n", "valueFrom: {secretKeyRef: {name: s, key: k}}",
-    "pod-security.kubernetes.io/enforce: restricted", "pod-security.kubernetes.io/enforce-version: v1.",
-    "labels: {", "matchExpressions: [{key: a, operator: In, values: [b]}]", "podSelector: {}",
-    "policyTypes: [Ingress, Egress]", "rules: [{apiGroups: ['*'], resources: ['*'], verbs: ['*']}]",
-    "roleRef: {kind: ClusterRole, name: cluster-admin}", "image: a@sha256:", "image: :latest",
-    "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{\"containers\":[{}]}}",
-];
 
 /// xorshift64*: small, fast, deterministic for a seed.
 struct Rng(u64);
@@ -98,11 +79,34 @@ fn line_starts(data: &[u8]) -> Vec<usize> {
     v
 }
 
-/// Applies one to four random mutations to `data`, possibly splicing from `other`.
-fn mutate(rng: &mut Rng, data: &mut Vec<u8>, other: &[u8]) {
+/// Applies one to four random mutations to `data`, possibly splicing from `other`; `text`
+/// inputs get line and nesting mutations, binary ones integer overwrites.
+fn mutate(rng: &mut Rng, data: &mut Vec<u8>, other: &[u8], tokens: &[&[u8]], text: bool) {
     for _ in 0..1 + rng.below(4) {
         let len = data.len();
-        match rng.below(12) {
+        let pick = rng.below(12);
+        if !text && (8..=10).contains(&pick) {
+            // Overwrite 1, 2, 4 or 8 bytes with a boundary integer (little-endian).
+            if len > 0 {
+                let vals: [u64; 8] = [
+                    0,
+                    1,
+                    0x7f,
+                    0xff,
+                    0x7fff_ffff,
+                    0xffff_ffff,
+                    u64::MAX,
+                    1 << 63,
+                ];
+                let v = vals[rng.below(vals.len())].to_le_bytes();
+                let w = [1usize, 2, 4, 8][rng.below(4)];
+                let at = rng.below(len);
+                let end = (at + w).min(len);
+                data[at..end].copy_from_slice(&v[..end - at]);
+            }
+            continue;
+        }
+        match pick {
             0 if len > 0 => {
                 let i = rng.below(len);
                 data[i] ^= 1 << rng.below(8);
@@ -113,7 +117,7 @@ fn mutate(rng: &mut Rng, data: &mut Vec<u8>, other: &[u8]) {
                 data[i] = BYTES[rng.below(BYTES.len())];
             }
             2 | 3 => {
-                let tok = TOKENS[rng.below(TOKENS.len())].as_bytes();
+                let tok = tokens[rng.below(tokens.len())];
                 let at = if len == 0 { 0 } else { rng.below(len + 1) };
                 data.splice(at..at, tok.iter().copied());
             }
@@ -214,6 +218,7 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) {
 }
 
 struct Args {
+    target: &'static palisade_fuzz::targets::Target,
     seconds: Option<u64>,
     iterations: Option<u64>,
     seed: u64,
@@ -225,6 +230,7 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
+        target: &palisade_fuzz::targets::TARGETS[0],
         seconds: None,
         iterations: None,
         seed: 0,
@@ -251,6 +257,29 @@ fn parse_args() -> Result<Args, String> {
                     .ok_or("--out needs a directory")?
             }
             "--replay" => a.replay = true,
+            "--target" => {
+                let name = it.next().ok_or("--target needs a name")?;
+                a.target = palisade_fuzz::targets::find(&name).ok_or_else(|| {
+                    format!("unknown target {name:?} (mutate --list shows the targets)")
+                })?;
+            }
+            "--list" => {
+                for t in palisade_fuzz::targets::TARGETS {
+                    println!("{:<18} {}", t.name, t.about);
+                }
+                std::process::exit(0);
+            }
+            "--write-capture-seeds" => {
+                let dir =
+                    PathBuf::from(it.next().ok_or("--write-capture-seeds needs a directory")?);
+                std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                for (name, bytes) in palisade_fuzz::capture_seeds() {
+                    let p = dir.join(name);
+                    std::fs::write(&p, bytes).map_err(|e| format!("{}: {e}", p.display()))?;
+                    println!("wrote {}", p.display());
+                }
+                std::process::exit(0);
+            }
             "--max-flow-depth" => a.max_flow_depth = num("--max-flow-depth")? as usize,
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             _ => a.paths.push(PathBuf::from(arg)),
@@ -272,7 +301,7 @@ fn main() {
         Ok(a) => a,
         Err(e) => {
             eprintln!(
-                "mutate: {e}\nusage: mutate [--seconds N] [--iterations N] [--seed N] [--out DIR] [--max-flow-depth N] SEED_PATH...\n       mutate --replay FILE..."
+                "mutate: {e}\nusage: mutate [--target NAME] [--seconds N] [--iterations N] [--seed N] [--out DIR] [--max-flow-depth N] SEED_PATH...\n       mutate [--target NAME] --replay FILE...\n       mutate --list\n       mutate --write-capture-seeds DIR"
             );
             std::process::exit(2);
         }
@@ -289,11 +318,14 @@ fn main() {
         }));
     }
 
+    let target = args.target;
+    let run = target.run;
+    let ext = target.ext;
     if args.replay {
         let mut failed = 0;
         for p in &args.paths {
             let data = std::fs::read(p).unwrap_or_default();
-            match panic::catch_unwind(|| palisade_fuzz::load_and_scan(&data)) {
+            match panic::catch_unwind(|| run(&data)) {
                 Ok(_) => println!("ok     {}", p.display()),
                 Err(_) => {
                     failed += 1;
@@ -313,12 +345,13 @@ fn main() {
     let mut rng = Rng::new(args.seed);
     let mut seen = HashSet::new();
     for s in &pool {
-        if let Ok(Some(o)) = panic::catch_unwind(|| palisade_fuzz::load_and_scan(s)) {
+        if let Ok(Some(o)) = panic::catch_unwind(|| run(s)) {
             seen.insert(o);
         }
     }
     println!(
-        "mutate: seed {}, {} seed inputs, {} distinct outcomes; running for {}",
+        "mutate: target {}, seed {}, {} seed inputs, {} distinct outcomes; running for {}",
+        target.name,
         args.seed,
         pool.len(),
         seen.len(),
@@ -348,7 +381,7 @@ fn main() {
                 if s != u64::MAX && now.saturating_sub(s) > HANG_LIMIT.as_millis() as u64 {
                     let data = current_input.lock().map(|d| d.clone()).unwrap_or_default();
                     let _ = std::fs::create_dir_all(&out);
-                    let path = out.join(format!("load-hang-{:016x}.yaml", fnv(&data)));
+                    let path = out.join(format!("{}-hang-{:016x}.{ext}", target.name, fnv(&data)));
                     let _ = std::fs::write(&path, &data);
                     eprintln!(
                         "mutate: input ran over {HANG_LIMIT:?}; saved {}",
@@ -369,7 +402,7 @@ fn main() {
         let a = rng.below(pool.len());
         let b = rng.below(pool.len());
         let mut data = pool[a].clone();
-        mutate(&mut rng, &mut data, &pool[b]);
+        mutate(&mut rng, &mut data, &pool[b], target.tokens, target.text);
         if args.max_flow_depth > 0 && palisade_fuzz::flow_depth(&data) > args.max_flow_depth {
             skipped += 1;
             continue;
@@ -379,7 +412,7 @@ fn main() {
         }
         let t0 = Instant::now();
         current_start.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-        let result = panic::catch_unwind(AssertUnwindSafe(|| palisade_fuzz::load_and_scan(&data)));
+        let result = panic::catch_unwind(AssertUnwindSafe(|| run(&data)));
         current_start.store(u64::MAX, Ordering::Relaxed);
         slowest = slowest.max(t0.elapsed());
         iterations += 1;
@@ -402,9 +435,9 @@ fn main() {
                 if crash_hashes.insert(fnv(site.as_bytes())) {
                     panics += 1;
                     let _ = std::fs::create_dir_all(&args.out);
-                    let path = args
-                        .out
-                        .join(format!("load-panic-{:016x}.yaml", fnv(&data)));
+                    let path =
+                        args.out
+                            .join(format!("{}-panic-{:016x}.{ext}", target.name, fnv(&data)));
                     let _ = std::fs::write(&path, &data);
                     println!("mutate: PANIC ({msg}); input saved to {}", path.display());
                 }
