@@ -206,6 +206,26 @@ fn status(code: StatusCode, reason: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// Discovery of the core group (`/api`, `/api/v1`) for a few kinds, and no other groups.
+fn discovery(path: &str) -> Option<Value> {
+    let core = [
+        ("namespaces", "Namespace", false),
+        ("pods", "Pod", true),
+        ("configmaps", "ConfigMap", true),
+        ("services", "Service", true),
+    ];
+    match path.trim_end_matches('/') {
+        "/api" => Some(json!({"kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": []})),
+        "/apis" => Some(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})),
+        "/api/v1" => Some(json!({"kind": "APIResourceList", "groupVersion": "v1",
+            "resources": core.iter().map(|(name, kind, namespaced)| json!({
+                "name": name, "singularName": kind.to_ascii_lowercase(), "namespaced": namespaced,
+                "kind": kind, "verbs": ["get", "list", "watch"]})).collect::<Vec<_>>()})),
+        _ => None,
+    }
+}
+
 /// Splits `/api/v1/namespaces/x/pods` or `/apis/apps/v1/deployments` into the resource key and
 /// the namespace it is restricted to.
 fn parse_path(path: &str) -> Option<(ResKey, Option<String>)> {
@@ -229,6 +249,13 @@ fn handle(inner: Arc<Inner>, uri: Uri) -> Response {
             "InternalError",
             "the fake API server is down",
         );
+    }
+    if let Some(doc) = discovery(uri.path()) {
+        return (
+            [(header::CONTENT_TYPE, "application/json")],
+            doc.to_string(),
+        )
+            .into_response();
     }
     let Some((res, ns)) = parse_path(uri.path()) else {
         return status(

@@ -57,14 +57,25 @@ spec:
         volumeMounts:
         - {name: tls, mountPath: /tls, readOnly: true}
         - {name: config, mountPath: /etc/palisade/config, readOnly: true}
-        - {name: namespaces, mountPath: /etc/palisade/namespaces, readOnly: true}
+        - {name: kube-api-access, mountPath: /var/run/secrets/kubernetes.io/serviceaccount, readOnly: true}
         - {name: policies, mountPath: /etc/palisade/policies, readOnly: true}
       volumes:
       - name: tls
         secret: {secretName: {{ .Values.tlsSecretName }}}
       - name: config
         configMap: {name: {{ include "palisade.fullname" . }}}
-      - name: namespaces
-        configMap: {name: palisade-namespaces, optional: true}
+      # The API token, mounted explicitly (automount stays off): a short-lived projected token
+      # for watching Namespaces and Pods (cluster.enabled: auto).
+      - name: kube-api-access
+        projected:
+          sources:
+          - serviceAccountToken: {path: token, expirationSeconds: 3607}
+          - configMap:
+              name: kube-root-ca.crt
+              items: [{key: ca.crt, path: ca.crt}]
+          - downwardAPI:
+              items:
+              - path: namespace
+                fieldRef: {apiVersion: v1, fieldPath: metadata.namespace}
       - name: policies
         configMap: {name: palisade-policies, optional: true}

@@ -16,10 +16,7 @@ metadata:
 rules:
 - apiGroups: [""]
   resources: [namespaces, pods]
-  verbs: [get, list, watch]
-- apiGroups: [rbac.authorization.k8s.io]
-  resources: [rolebindings, clusterrolebindings]
-  verbs: [get, list, watch]
+  verbs: [list, watch]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
