@@ -176,3 +176,87 @@ fn audit_cluster_lists_from_the_api_server_like_a_dump() {
     let out = palisade(&["admission", "audit", "--kubeconfig", &kc], tmp.path());
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn serve_watches_the_cluster_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let api = rt.block_on(FakeApi::start());
+    for o in objects() {
+        api.apply(o);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let kc = api.kubeconfig(tmp.path());
+    std::fs::write(
+        tmp.path().join("config.yaml"),
+        format!("cluster: {{enabled: true, kubeconfig: {}}}\n", kc.display()),
+    )
+    .unwrap();
+    // A kubeconfig that cannot be read is reported before serving, naming the file.
+    std::fs::write(
+        tmp.path().join("broken.yaml"),
+        "cluster: {enabled: true, kubeconfig: missing.yaml}\n",
+    )
+    .unwrap();
+    let out = palisade(
+        &[
+            "admission",
+            "serve",
+            "--self-signed",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            "broken.yaml",
+        ],
+        tmp.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("missing.yaml"), "{stderr}");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args([
+            "admission",
+            "serve",
+            "--self-signed",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            "config.yaml",
+        ])
+        .current_dir(tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(
+        line.contains("listening on https://127.0.0.1:")
+            && line.contains("namespaces from the API server"),
+        "{line}"
+    );
+    // The server lists and then watches Namespaces and Pods; it logs when it is synced.
+    line.clear();
+    stderr.read_line(&mut line).unwrap();
+    assert!(
+        line.contains("cluster state synced") && line.contains("namespaces: 2 objects"),
+        "{line}"
+    );
+    assert!(api.lists() >= 2, "lists: {}", api.lists());
+    for _ in 0..100 {
+        if api.watches() >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(api.watches() >= 2, "watches: {}", api.watches());
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
