@@ -11,8 +11,9 @@
 //!   threads.
 //! * [`LiveStatus`] says whether every kind has been listed once (`/readyz` waits for it) and
 //!   counts events and errors per resource for `/metrics`.
-//! * A Pod whose namespace is not known gets PodSecurity admission's answer to a failed
-//!   namespace lookup ([`unknown_namespace`]).
+//! * A Pod whose namespace is not known is looked up with a GET first, as PodSecurity's
+//!   namespace getter does ([`LiveStatus::lookup_namespace`]); when that fails it gets
+//!   PodSecurity admission's answer to a failed namespace lookup ([`unknown_namespace`]).
 
 use crate::config::{ClusterConfig, InventoryKind};
 use crate::engine::{Admission, ClusterState, object_of};
@@ -319,6 +320,60 @@ pub async fn list_objects(client: &Client, kinds: &[Kind]) -> Result<Vec<Value>,
 pub struct LiveStatus {
     synced: AtomicBool,
     counters: Mutex<BTreeMap<String, Counters>>,
+    resolver: std::sync::OnceLock<Resolver>,
+}
+
+/// What [`LiveStatus::lookup_namespace`] needs (weak: the status outlives the watches).
+struct Resolver {
+    client: Client,
+    shared: std::sync::Weak<Shared>,
+    admission: std::sync::Weak<Admission>,
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resolver")
+    }
+}
+
+/// The namespace of a review that PodSecurity would look up and the server does not know: a
+/// Pod or workload CREATE/UPDATE in a non-exempt namespace, when unknown namespaces are errors.
+/// Reads only `request.operation`, `request.namespace` and `request.resource` of the body.
+pub fn namespace_to_look_up(admission: &Admission, body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        request: ProbeRequest,
+    }
+    #[derive(serde::Deserialize)]
+    struct ProbeRequest {
+        #[serde(default)]
+        namespace: String,
+        #[serde(default)]
+        operation: String,
+        #[serde(default)]
+        resource: ProbeResource,
+    }
+    #[derive(serde::Deserialize, Default)]
+    struct ProbeResource {
+        #[serde(default)]
+        group: String,
+        #[serde(default)]
+        resource: String,
+    }
+    let pss = admission.pod_security()?;
+    let state = admission.state();
+    if state.unknown_namespace() != crate::engine::UnknownNamespace::Error {
+        return None;
+    }
+    let req = serde_json::from_slice::<Probe>(body).ok()?.request;
+    let gr = (req.resource.group.as_str(), req.resource.resource.as_str());
+    let relevant = gr == ("", "pods") || POD_TEMPLATE_RESOURCES.contains(&gr);
+    (relevant
+        && matches!(req.operation.as_str(), "CREATE" | "UPDATE")
+        && !req.namespace.is_empty()
+        && !pss.exempt_namespace(&req.namespace)
+        && state.namespace(&req.namespace).is_none())
+    .then_some(req.namespace)
 }
 
 #[derive(Debug, Default, Clone)]
@@ -327,11 +382,40 @@ struct Counters {
     errors: u64,
     lists: u64,
     objects: usize,
+    gets: u64,
     synced: bool,
     last_error: Option<String>,
 }
 
 impl LiveStatus {
+    /// PodSecurity's namespace getter falls back to a GET when its informer has not seen a
+    /// namespace: this does the same for a namespace created moments ago whose watch event
+    /// has not arrived. A namespace found is added to the state (true); `Ok(false)` when the
+    /// API server does not have it (or no watch runs), `Err` when the GET fails.
+    pub async fn lookup_namespace(&self, name: &str) -> Result<bool, String> {
+        let Some(r) = self.resolver.get() else {
+            return Ok(false);
+        };
+        let (Some(shared), Some(adm)) = (r.shared.upgrade(), r.admission.upgrade()) else {
+            return Ok(false);
+        };
+        let kind = shared.kinds[0].clone();
+        let api: Api<DynamicObject> = Api::all_with(r.client.clone(), &kind.resource);
+        let got = api.get_opt(name).await;
+        self.with(&kind.label(), |c| c.gets += 1);
+        match got {
+            Ok(Some(o)) => {
+                let v = to_json(o, &kind.resource);
+                shared.lock().objects[0].insert(key_of(&v), v);
+                let (state, _) = shared.build(&adm.state());
+                adm.set_state(state);
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// True once every watched kind has been listed and the state built from it is in use.
     pub fn synced(&self) -> bool {
         self.synced.load(Ordering::Acquire)
@@ -383,7 +467,7 @@ impl LiveStatus {
             "palisade_admission_cluster_synced {}\n",
             u8::from(self.synced())
         ));
-        let families: [Family; 4] = [
+        let families: [Family; 5] = [
             (
                 "palisade_admission_cluster_watch_events_total",
                 "counter",
@@ -401,6 +485,12 @@ impl LiveStatus {
                 "counter",
                 "Complete lists received (the first one and each re-list).",
                 |c| c.lists.to_string(),
+            ),
+            (
+                "palisade_admission_cluster_gets_total",
+                "counter",
+                "GETs of objects the watch had not delivered yet (namespaces of new pods).",
+                |c| c.gets.to_string(),
             ),
             (
                 "palisade_admission_cluster_objects",
@@ -548,6 +638,11 @@ pub fn spawn(admission: Arc<Admission>, client: Client, kinds: Vec<Kind>) -> Liv
         kinds,
         changed: tokio::sync::Notify::new(),
         status: status.clone(),
+    });
+    let _ = status.resolver.set(Resolver {
+        client: client.clone(),
+        shared: Arc::downgrade(&shared),
+        admission: Arc::downgrade(&admission),
     });
     let mut tasks = Vec::new();
     for i in 0..shared.kinds.len() {

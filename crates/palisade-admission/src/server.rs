@@ -138,6 +138,18 @@ fn text(code: StatusCode, body: String) -> Response {
 
 async fn review(state: AppState, endpoint: Endpoint, body: Bytes) -> Response {
     let start = Instant::now();
+    // Live cluster state: a namespace the watch has not delivered yet is fetched first, as
+    // PodSecurity's namespace getter does (bounded by half the request deadline).
+    if let Some(live) = &state.opts.cluster
+        && let Some(ns) = crate::live::namespace_to_look_up(&state.admission, &body)
+    {
+        let wait = state.opts.timeout / 2;
+        match tokio::time::timeout(wait, live.lookup_namespace(&ns)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => log(format_args!("cannot get namespace {ns:?}: {e}")),
+            Err(_) => log(format_args!("getting namespace {ns:?} timed out")),
+        }
+    }
     let adm = state.admission.clone();
     let slow = adm.constraint_count() > 0;
     let work = move || adm.handle(endpoint, &body);

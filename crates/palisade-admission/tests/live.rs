@@ -430,3 +430,45 @@ async fn audit_lists_objects_from_the_api_server() {
         .to_string();
     assert!(e.starts_with("cannot list namespaces:"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_the_watch_has_not_delivered_is_fetched_like_podsecurity_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = FakeApi::start().await;
+    api.apply(namespace("old", json!({})));
+    let h = start(dir.path(), &api, "").await;
+    h.wait_ready().await;
+    // Created a moment ago: the GET finds it, its labels apply, and it is kept.
+    api.apply_hidden(namespace(
+        "fresh",
+        json!({"pod-security.kubernetes.io/enforce": "restricted"}),
+    ));
+    let r = h.validate(&privileged_pod("fresh")).await;
+    assert_eq!(r["status"]["code"], 403, "{r:#}");
+    assert!(
+        r["status"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with(RESTRICTED_DENIAL),
+        "{r:#}"
+    );
+    assert_eq!(api.gets(), 1);
+    assert!(h.admission.state().namespace("fresh").is_some());
+    h.validate(&privileged_pod("fresh")).await;
+    assert_eq!(api.gets(), 1, "known now: no second GET");
+    assert_eq!(
+        h.metric("palisade_admission_cluster_gets_total{resource=\"namespaces\"}")
+            .await,
+        1
+    );
+    // Missing on the API server too: PodSecurity's failed lookup.
+    let r = h.validate(&privileged_pod("nowhere")).await;
+    assert_eq!(r["status"]["code"], 500, "{r:#}");
+    assert_eq!(api.gets(), 2);
+    // Other kinds never trigger a GET.
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "nowhere"}});
+    assert_eq!(h.validate(&cm).await["allowed"], true);
+    assert_eq!(api.gets(), 2);
+    h.running.shutdown().await.unwrap();
+}

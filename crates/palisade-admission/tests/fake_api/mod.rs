@@ -33,6 +33,9 @@ struct Data {
     rv: u64,
     objects: BTreeMap<(ResKey, String, String), Value>,
     history: Vec<Change>,
+    /// Objects a GET finds but lists and watches do not show (an object created moments ago
+    /// whose watch event is late).
+    hidden: BTreeMap<(ResKey, String, String), Value>,
 }
 
 struct Inner {
@@ -43,6 +46,7 @@ struct Inner {
     failing: AtomicBool,
     lists: AtomicUsize,
     watches: AtomicUsize,
+    gets: AtomicUsize,
 }
 
 /// The running fake API server.
@@ -100,6 +104,7 @@ impl FakeApi {
             failing: AtomicBool::new(false),
             lists: AtomicUsize::new(0),
             watches: AtomicUsize::new(0),
+            gets: AtomicUsize::new(0),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -134,6 +139,17 @@ impl FakeApi {
         };
         d.history.push(change.clone());
         let _ = self.inner.changes.send(change);
+    }
+
+    /// Makes an object visible to GETs only.
+    pub fn apply_hidden(&self, object: Value) {
+        let mut d = self.inner.data.lock().unwrap();
+        d.hidden.insert(key_of(&object), object);
+    }
+
+    /// Number of GETs of single objects answered.
+    pub fn gets(&self) -> usize {
+        self.inner.gets.load(Ordering::SeqCst)
     }
 
     /// Deletes an object (DELETED for the watchers).
@@ -226,6 +242,21 @@ fn discovery(path: &str) -> Option<Value> {
     }
 }
 
+/// `/api/v1/namespaces/x` (a cluster-scoped object): its resource key and name.
+fn parse_get(path: &str) -> Option<(ResKey, String)> {
+    match path
+        .trim_matches('/')
+        .split('/')
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["api", v, res, name] => {
+            Some(((format!("/api/{v}"), (*res).to_owned()), (*name).to_owned()))
+        }
+        _ => None,
+    }
+}
+
 /// Splits `/api/v1/namespaces/x/pods` or `/apis/apps/v1/deployments` into the resource key and
 /// the namespace it is restricted to.
 fn parse_path(path: &str) -> Option<(ResKey, Option<String>)> {
@@ -256,6 +287,21 @@ fn handle(inner: Arc<Inner>, uri: Uri) -> Response {
             doc.to_string(),
         )
             .into_response();
+    }
+    if let Some((res, name)) = parse_get(uri.path()) {
+        inner.gets.fetch_add(1, Ordering::SeqCst);
+        let d = inner.data.lock().unwrap();
+        let key = (res, String::new(), name.clone());
+        return match d.objects.get(&key).or_else(|| d.hidden.get(&key)) {
+            Some(o) => {
+                ([(header::CONTENT_TYPE, "application/json")], o.to_string()).into_response()
+            }
+            None => status(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                &format!("{} {name:?} not found", key.0.1),
+            ),
+        };
     }
     let Some((res, ns)) = parse_path(uri.path()) else {
         return status(
