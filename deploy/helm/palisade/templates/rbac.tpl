@@ -15,7 +15,10 @@ metadata:
   labels: {{- include "palisade.labels" . | nindent 4 }}
 rules:
 - apiGroups: [""]
-  resources: [namespaces, pods]
+  resources: [namespaces]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [pods]
   verbs: [list, watch]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
