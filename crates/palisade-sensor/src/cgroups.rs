@@ -11,7 +11,6 @@
 use palisade_events::container::from_cgroup_path;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 /// What a cgroup is, as far as the filters care.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,15 +36,16 @@ pub(crate) struct Cgroups {
     /// cgroup v1 hierarchies are mounted: a v2 cgroup without a container id may hold a
     /// container that lives in the v1 controllers only.
     v1: bool,
-    /// Per process (tgid): its container id from `/proc/<pid>/cgroup`, and when it was read.
-    by_pid: crate::IdMap<u32, (String, Instant)>,
+    /// Per process (tgid): its container id from `/proc/<pid>/cgroup`, and when it was read
+    /// (boot-clock ns, the clock of event timestamps: no clock read per event).
+    by_pid: crate::IdMap<u32, (String, u64)>,
     /// Container ids found through `/proc` before the sensor started (for `container=new`).
     v1_at_start: std::collections::HashSet<String>,
 }
 
 /// How long a process's container id read from `/proc/<pid>/cgroup` is trusted (a process can
 /// be moved into a container's cgroup, as `runc init` is).
-const PID_TTL: Duration = Duration::from_secs(1);
+const PID_TTL_NS: u64 = 1_000_000_000;
 /// Most processes cached.
 const PID_LIMIT: usize = 65_536;
 
@@ -113,11 +113,11 @@ impl Cgroups {
     }
 
     /// The container id of a process (host pid) from its `/proc/<pid>/cgroup`, cached for a
-    /// second; `None` when the process is gone (or never was). With `new`: whether that container
-    /// was first seen after the sensor started.
-    pub(crate) fn process_container(&mut self, pid: u32) -> Option<(String, bool)> {
+    /// second of event time (`ts`, boot-clock ns); `None` when the process is gone (or never
+    /// was). With `new`: whether that container was first seen after the sensor started.
+    pub(crate) fn process_container(&mut self, pid: u32, ts: u64) -> Option<(String, bool)> {
         if let Some((c, at)) = self.by_pid.get(&pid)
-            && at.elapsed() < PID_TTL
+            && ts.saturating_sub(*at) < PID_TTL_NS
         {
             let new = !c.is_empty() && !self.v1_at_start.contains(c);
             return Some((c.clone(), new));
@@ -128,7 +128,7 @@ impl Cgroups {
         if self.by_pid.len() >= PID_LIMIT {
             self.by_pid.clear();
         }
-        self.by_pid.insert(pid, (c.clone(), Instant::now()));
+        self.by_pid.insert(pid, (c.clone(), ts));
         let new = !c.is_empty() && !self.v1_at_start.contains(&c);
         Some((c, new))
     }
@@ -147,6 +147,7 @@ impl Cgroups {
         let Ok(rd) = std::fs::read_dir(&self.proc_root) else {
             return;
         };
+        let now = crate::sys::boottime_ns();
         for e in rd.flatten() {
             if let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok())
                 && let Ok(t) = std::fs::read_to_string(e.path().join("cgroup"))
@@ -155,7 +156,7 @@ impl Cgroups {
                 if !c.is_empty() {
                     self.v1_at_start.insert(c.clone());
                 }
-                self.by_pid.insert(pid, (c, Instant::now()));
+                self.by_pid.insert(pid, (c, now));
             }
         }
     }
@@ -329,15 +330,16 @@ mod tests {
         // A host with v1 hierarchies and no cgroup v2 mount: the kernel reports every task in
         // the v2 root, whose id is unknown here.
         let mut cg = Cgroups::with_roots(None, true, fixtures());
+        const T: u64 = u64::MAX / 2;
         assert!(cg.scan().is_empty());
         let (info, _) = cg.get(1);
         assert!(info.per_process && info.container.is_empty());
         // 4242 is in a Docker container (v1 memory/cpu lines), 5151 in a kubelet pod, 1 on the
         // host; 9999 does not exist. All were present at start: not new.
-        assert_eq!(cg.process_container(4242), Some(("a".repeat(64), false)));
-        assert_eq!(cg.process_container(5151), Some(("b".repeat(64), false)));
-        assert_eq!(cg.process_container(1), Some((String::new(), false)));
-        assert_eq!(cg.process_container(9999), None);
+        assert_eq!(cg.process_container(4242, T), Some(("a".repeat(64), false)));
+        assert_eq!(cg.process_container(5151, T), Some(("b".repeat(64), false)));
+        assert_eq!(cg.process_container(1, T), Some((String::new(), false)));
+        assert_eq!(cg.process_container(9999, T), None);
         // A cgroup learnt from the kernel that names a container needs no lookup; the root does.
         let ctr = "c".repeat(64);
         assert!(cg.learn(77, &format!("/docker/{ctr}")));
@@ -362,12 +364,20 @@ mod tests {
             format!("4:memory:/docker/{id}\n0::/\n"),
         )
         .unwrap();
-        assert_eq!(cg.process_container(11), Some((id.clone(), true)));
-        // After exec (forgotten) the file is read again: it moved back to the host.
+        let t = crate::sys::boottime_ns();
+        assert_eq!(cg.process_container(11, t), Some((id.clone(), true)));
+        // It moves back to the host: cached for a second of event time, then read again; an
+        // exec (forget) reads it again at once.
         std::fs::write(dir.join("11/cgroup"), "4:memory:/\n0::/\n").unwrap();
-        assert_eq!(cg.process_container(11).unwrap().0, id, "cached");
+        assert_eq!(
+            cg.process_container(11, t + 999_999_999).unwrap().0,
+            id,
+            "cached"
+        );
+        assert_eq!(cg.process_container(11, t + 1_000_000_000).unwrap().0, "");
+        std::fs::write(dir.join("11/cgroup"), format!("4:memory:/docker/{id}\n")).unwrap();
         cg.forget_process(11);
-        assert_eq!(cg.process_container(11), Some((String::new(), false)));
+        assert_eq!(cg.process_container(11, t + 1_000_000_001).unwrap().0, id);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

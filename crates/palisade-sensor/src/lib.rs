@@ -1068,7 +1068,7 @@ impl Decoder {
         if per_process {
             // The v2 cgroup names no container (the root on a cgroup v1 host): the process's own
             // /proc/<pid>/cgroup, v1 lines included, decides. A process already gone: the host.
-            (container_id, new) = self.cg.process_container(h.pid).unwrap_or_default();
+            (container_id, new) = self.cg.process_container(h.pid, h.ts).unwrap_or_default();
         }
         if h.flags & record::HF_UNDECIDED != 0 {
             let is_c = !container_id.is_empty();
