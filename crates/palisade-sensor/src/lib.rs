@@ -4,7 +4,9 @@
 //! keeps these names so `palisade trace` and `palisade detect` can be written against them).
 //!
 //! How it works: `bpf/sensor.bpf.c` hooks `raw_syscalls` `sys_enter`/`sys_exit` (as BTF
-//! tracepoints, or classic tracepoints when the kernel refuses those) and the scheduler's
+//! tracepoints, or classic tracepoints when the kernel refuses those; per-call fentry/fexit
+//! programs instead when a start-up probe finds fentry allowed and few calls are selected, see
+//! [`HookChoice`]) and the scheduler's
 //! fork/exec/exit tracepoints. The filter ([`KernelFilter`]) is decided in the kernel before any
 //! ring-buffer space is reserved; a call that passes has its raw arguments kept in task-local
 //! storage at entry and is sent as one record at exit, with its return value. Strings, socket
