@@ -29,7 +29,7 @@ async fn start(dir: &Path, api: &FakeApi, extra_yaml: &str) -> Harness {
     std::fs::write(
         &cfg_path,
         format!(
-            "cluster: {{enabled: true, kubeconfig: {}}}\n{extra_yaml}",
+            "cluster:\n  enabled: true\n  kubeconfig: {}\n{extra_yaml}",
             kc.display()
         ),
     )
@@ -470,5 +470,43 @@ async fn a_namespace_the_watch_has_not_delivered_is_fetched_like_podsecurity_doe
         "metadata": {"name": "c", "namespace": "nowhere"}});
     assert_eq!(h.validate(&cm).await["allowed"], true);
     assert_eq!(api.gets(), 2);
+    h.running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventory_kinds_are_watched_for_referential_constraints() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = FakeApi::start().await;
+    api.apply(namespace("shop", json!({})));
+    let service = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    };
+    api.apply(service("a"));
+    let refdir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/gatekeeper/referential");
+    let h = start(
+        dir.path(),
+        &api,
+        &format!(
+            "  inventory: [{{apiVersion: v1, kind: Service}}]\ngatekeeper: [{}, {}]\n",
+            refdir.join("template.yaml").display(),
+            refdir.join("constraint.yaml").display()
+        ),
+    )
+    .await;
+    h.wait_ready().await;
+    let r = h.validate(&service("b")).await;
+    assert_eq!(r["allowed"], false, "{r:#}");
+    let msg = r["status"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("Service shop/b has the same selector as Service a"),
+        "{msg}"
+    );
+    // The other Service goes away: the watch removes it from data.inventory.
+    api.delete("v1", "Service", "shop", "a");
+    h.until(&service("b"), "allowed once a is gone", |r| {
+        r["allowed"] == true
+    })
+    .await;
     h.running.shutdown().await.unwrap();
 }
