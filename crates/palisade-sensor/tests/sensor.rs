@@ -1183,3 +1183,85 @@ fn paths_deeper_than_the_kernel_walk_are_resolved_in_user_space() {
         events.iter().map(|e| e.arg("pathname")).collect::<Vec<_>>()
     );
 }
+
+/// The mount point of the cgroup v1 memory controller, if this host has one.
+fn cgroup_v1_memory() -> Option<std::path::PathBuf> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mi.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        let mut f = post.split_whitespace();
+        let (fs, opts) = (f.next()?, f.nth(1)?);
+        (fs == "cgroup" && opts.split(',').any(|o| o == "memory"))
+            .then(|| pre.split_whitespace().nth(4).map(std::path::PathBuf::from))?
+    })
+}
+
+#[test]
+fn a_container_in_a_cgroup_v1_controller_only_is_recognised() {
+    if !runnable() {
+        return;
+    }
+    // Needs a v1 memory hierarchy (hybrid or v1 host) and this process in the v2 root, where the
+    // kernel's v2 cgroup says nothing and /proc/<pid>/cgroup decides.
+    let Some(v1) = cgroup_v1_memory() else {
+        eprintln!("skipped: no cgroup v1 memory hierarchy on this host");
+        return;
+    };
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    if own.lines().find_map(|l| l.strip_prefix("0::")) != Some("/") {
+        eprintln!("skipped: this process is not in the cgroup v2 root");
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = start(
+        KernelFilter {
+            events: ids(&["openat"]),
+            container: Some(true),
+            new_containers: true,
+            ..KernelFilter::default()
+        },
+        0,
+    );
+    // A "container" that exists only in the v1 memory controller (as with Docker's cgroupfs
+    // driver on a v1 host): its processes stay in the v2 root. The process stays alive until its
+    // events are read: one gone by then is taken for the host (a documented limit of the
+    // /proc-based fallback).
+    let id = format!("{:0>64x}", u64::from(std::process::id()) << 8 | 0x1f);
+    let parent = v1.join(format!("palisade-v1-{}", std::process::id()));
+    let dir = parent.join("docker").join(&id);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("read x; exec 3</etc/hostname; read y")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::fs::write(dir.join("cgroup.procs"), child.id().to_string()).unwrap();
+    let in_v2 = std::fs::read_to_string(format!("/proc/{}/cgroup", child.id())).unwrap();
+    assert!(in_v2.lines().any(|l| l == "0::/"), "{in_v2}");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"go\n").unwrap();
+    let pid = child.id();
+    // A host process opening the same file: not a container, dropped.
+    let host = Command::new("cat").arg("/etc/hostname").output().unwrap();
+    assert!(host.status.success());
+    let mut ev = collect(&mut s, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| e.host_pid == pid)
+    });
+    drain(&mut s, &mut ev);
+    stdin.write_all(b"done\n").unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir(&dir);
+    let _ = std::fs::remove_dir(parent.join("docker"));
+    let _ = std::fs::remove_dir(&parent);
+    let open = ev
+        .iter()
+        .find(|e| e.host_pid == pid && str_arg(e, "pathname") == Some("/etc/hostname"))
+        .unwrap_or_else(|| panic!("no openat from the v1 container in {ev:#?}"));
+    assert_eq!(open.container_id, id);
+    assert!(ev.iter().all(|e| !e.container_id.is_empty()), "{ev:#?}");
+    assert!(
+        ev.iter().all(|e| e.comm != "cat"),
+        "a host process got through"
+    );
+}
