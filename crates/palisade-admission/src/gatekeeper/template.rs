@@ -12,6 +12,66 @@ pub const ADMISSION_TARGET: &str = "admission.k8s.gatekeeper.sh";
 /// Most engines kept ready per template and inventory (one per concurrent review).
 const POOL_LIMIT: usize = 64;
 
+/// Deepest nesting of array, set and object literals (and comprehensions) a template's Rego may
+/// have. regorus parses each `[`/`{` literal first as a comprehension and again as a plain
+/// literal, so parse time doubles or more with every level (found by fuzzing: 16 levels took
+/// most of a minute). Real templates nest a few levels.
+const MAX_LITERAL_DEPTH: usize = 10;
+
+/// The deepest nesting of `[` and `{` openers in Rego source that start a literal or a body
+/// (not a `[` right after a name, `]`, `)`, `}` or string, which indexes a value), outside
+/// strings and comments.
+fn literal_depth(src: &str) -> usize {
+    let b = src.as_bytes();
+    let (mut i, mut depth, mut max) = (0, 0usize, 0usize);
+    // For every open bracket: whether it was counted.
+    let mut open: Vec<bool> = Vec::new();
+    let mut prev = b' ';
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                prev = b' ';
+                continue;
+            }
+            b'"' | b'`' => {
+                i += 1;
+                while i < b.len() && b[i] != c {
+                    if c == b'"' && b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                i += 1;
+                prev = b'"';
+                continue;
+            }
+            b'[' | b'{' => {
+                let index = c == b'['
+                    && (prev.is_ascii_alphanumeric()
+                        || matches!(prev, b'_' | b']' | b')' | b'}' | b'"'));
+                open.push(!index);
+                if !index {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+            }
+            b']' | b'}' => {
+                if open.pop() == Some(true) {
+                    depth -= 1;
+                }
+            }
+            _ => {}
+        }
+        prev = c;
+        i += 1;
+    }
+    max
+}
+
 /// A compiled ConstraintTemplate.
 #[derive(Debug)]
 pub struct Template {
@@ -121,6 +181,21 @@ impl Template {
             ));
         };
         let source = rego_source(file, &what, target)?;
+        let depth = std::iter::once(&source.rego)
+            .chain(source.libs.iter())
+            .map(|s| literal_depth(s))
+            .max()
+            .unwrap_or(0);
+        if depth > MAX_LITERAL_DEPTH {
+            return Err(err(
+                source.node,
+                source.field,
+                DiagCode::InvalidField,
+                format!(
+                    "{what}: Rego nests array/set/object literals {depth} deep (at most {MAX_LITERAL_DEPTH}); skipped"
+                ),
+            ));
+        }
         let compiled =
             rego::compile(&source.rego, &source.libs, source.v1, backend).map_err(|e| {
                 err(
@@ -287,4 +362,62 @@ fn rego_source<'a>(
             "{what}: the {ADMISSION_TARGET} target has no Rego (rego, or code with engine Rego); CEL-only templates are not supported; skipped"
         ),
     )])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_depth_counts_literals_not_indexes_strings_or_comments() {
+        assert_eq!(literal_depth("x := input.a[b[c[d]]]"), 0);
+        assert_eq!(
+            literal_depth("violation[{\"msg\": m}] { m := [[1], {2}] }"),
+            3
+        );
+        assert_eq!(literal_depth("s := \"[[[[\" # {{{{\nt := `{[{[`"), 0);
+        assert_eq!(literal_depth("a := [\n[\n[1]]]"), 3);
+        // unbalanced input does not underflow
+        assert_eq!(literal_depth("]]}}[["), 2);
+    }
+
+    fn template_with(expr: &str) -> String {
+        format!(
+            "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata: {{name: deep}}\n\
+             spec:\n  crd: {{spec: {{names: {{kind: Deep}}}}}}\n  targets:\n\
+             - target: admission.k8s.gatekeeper.sh\n    rego: |\n      package deep\n\
+             \x20     violation[{{\"msg\": \"x\"}}] {{\n        x := {expr}\n        count(x) > 5\n      }}\n"
+        )
+    }
+
+    /// Found by fuzzing (`fuzz/seeds/gatekeeper` mutated): array literals nested 190 deep in a
+    /// template's Rego never finished loading (each level doubled regorus's parse time). They are
+    /// refused with a diagnostic naming the field; a few levels still load.
+    #[test]
+    fn deeply_nested_rego_literals_are_refused_not_parsed() {
+        let deep = format!("{}1{}", "[".repeat(190), "]".repeat(190));
+        let (set, diags) =
+            crate::gatekeeper::PolicySet::from_texts([("t.yaml", template_with(&deep).as_str())]);
+        assert!(set.templates().is_empty());
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].field.as_deref(), Some("spec.targets[].rego"));
+        assert!(
+            diags[0].message.contains("nests array/set/object literals"),
+            "{}",
+            diags[0].message
+        );
+        assert_eq!(diags[0].file, "t.yaml");
+
+        let braces = format!("{}1{}", "{".repeat(40), "}".repeat(40));
+        let (set, diags) =
+            crate::gatekeeper::PolicySet::from_texts([("t.yaml", template_with(&braces).as_str())]);
+        assert!(set.templates().is_empty() && diags.len() == 1, "{diags:?}");
+
+        let (set, diags) = crate::gatekeeper::PolicySet::from_texts([(
+            "t.yaml",
+            template_with("[[1], [2, [3]]]").as_str(),
+        )]);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(set.templates().len(), 1);
+    }
 }
