@@ -750,7 +750,9 @@ async fn watch_kind(client: Client, shared: Arc<Shared>, index: usize) {
             Event::Delete(o) => {
                 let v = to_json(o, &kind.resource);
                 let k = key_of(&v);
-                store.pods.remove(&k);
+                if is_pod {
+                    store.pods.remove(&k);
+                }
                 store.objects[index].remove(&k);
                 let n = store.objects[index].len();
                 shared.status.with(&label, |c| {

@@ -483,6 +483,10 @@ async fn inventory_kinds_are_watched_for_referential_constraints() {
             "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
     };
     api.apply(service("a"));
+    // A Pod with the same namespace and name as the Service: separate objects.
+    let mut pod = privileged_pod("shop");
+    pod["metadata"]["name"] = json!("a");
+    api.apply(pod);
     let refdir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/gatekeeper/referential");
     let h = start(
         dir.path(),
@@ -508,5 +512,24 @@ async fn inventory_kinds_are_watched_for_referential_constraints() {
         r["allowed"] == true
     })
     .await;
+    // ... and only the Service: the Pod "a" is still known (namespace tightening warnings).
+    let r = h
+        .client
+        .post(
+            "/validate",
+            &review(
+                "u3",
+                "UPDATE",
+                &namespace(
+                    "shop",
+                    json!({"pod-security.kubernetes.io/enforce": "baseline"}),
+                ),
+                json!({"oldObject": namespace("shop", json!({}))}),
+            ),
+        )
+        .await
+        .json();
+    let warnings = r["response"]["warnings"].to_string();
+    assert!(warnings.contains("a: privileged"), "{r:#}");
     h.running.shutdown().await.unwrap();
 }

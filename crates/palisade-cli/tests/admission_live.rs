@@ -230,19 +230,20 @@ fn serve_watches_the_cluster_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
+    // Two lines in either order (the watches run on their own thread): the server listens,
+    // and it lists then watches Namespaces and Pods and logs when it is synced.
+    let mut lines = String::new();
+    for _ in 0..2 {
+        stderr.read_line(&mut lines).unwrap();
+    }
     assert!(
-        line.contains("listening on https://127.0.0.1:")
-            && line.contains("namespaces from the API server"),
-        "{line}"
+        lines.contains("listening on https://127.0.0.1:")
+            && lines.contains("namespaces from the API server"),
+        "{lines}"
     );
-    // The server lists and then watches Namespaces and Pods; it logs when it is synced.
-    line.clear();
-    stderr.read_line(&mut line).unwrap();
     assert!(
-        line.contains("cluster state synced") && line.contains("namespaces: 2 objects"),
-        "{line}"
+        lines.contains("cluster state synced") && lines.contains("namespaces: 2 objects"),
+        "{lines}"
     );
     assert!(api.lists() >= 2, "lists: {}", api.lists());
     for _ in 0..100 {
