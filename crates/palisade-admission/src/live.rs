@@ -336,6 +336,13 @@ impl std::fmt::Debug for Resolver {
     }
 }
 
+/// Whether an AdmissionReview answer (JSON) is PodSecurity's failed namespace lookup
+/// ([`unknown_namespace`]).
+pub fn is_namespace_lookup_failure(json: &[u8]) -> bool {
+    const NEEDLE: &[u8] = b"failed to lookup namespace";
+    json.windows(NEEDLE.len()).any(|w| w == NEEDLE)
+}
+
 /// The namespace of a review that PodSecurity would look up and the server does not know: a
 /// Pod or workload CREATE/UPDATE in a non-exempt namespace, when unknown namespaces are errors.
 /// Reads only `request.operation`, `request.namespace` and `request.resource` of the body.

@@ -136,44 +136,65 @@ fn text(code: StatusCode, body: String) -> Response {
         .into_response()
 }
 
+/// Decides a review: on the blocking pool when Gatekeeper constraints are loaded (Rego
+/// evaluation can take milliseconds: the deadline must still be answered). `Ok(None)` is a
+/// missed deadline; `Err` a response to send as it is.
+async fn decide(
+    state: &AppState,
+    endpoint: Endpoint,
+    body: Bytes,
+    start: Instant,
+) -> Result<Option<Result<Vec<u8>, crate::review::ReviewError>>, Response> {
+    let adm = state.admission.clone();
+    let slow = adm.constraint_count() > 0;
+    let work = move || adm.handle(endpoint, &body);
+    if !slow {
+        return Ok(Some(work()));
+    }
+    match tokio::time::timeout(state.opts.timeout, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(r)) => Ok(Some(r)),
+        Ok(Err(e)) => {
+            state
+                .admission
+                .metrics
+                .request(endpoint.path(), 500, start.elapsed());
+            Err(text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("review failed: {e}\n"),
+            ))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
 async fn review(state: AppState, endpoint: Endpoint, body: Bytes) -> Response {
     let start = Instant::now();
-    // Live cluster state: a namespace the watch has not delivered yet is fetched first, as
-    // PodSecurity's namespace getter does (bounded by half the request deadline).
+    let mut result = match decide(&state, endpoint, body.clone(), start).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    // Live cluster state: a namespace the watch has not delivered yet (PodSecurity's failed
+    // lookup in the answer) is fetched with a GET, as PodSecurity's namespace getter does,
+    // within half the deadline, and the review decided again. Nothing is parsed twice unless
+    // the answer is that failure.
     if let Some(live) = &state.opts.cluster
+        && let Some(Ok(json)) = &result
+        && crate::live::is_namespace_lookup_failure(json)
         && let Some(ns) = crate::live::namespace_to_look_up(&state.admission, &body)
     {
         let wait = state.opts.timeout / 2;
         match tokio::time::timeout(wait, live.lookup_namespace(&ns)).await {
-            Ok(Ok(_)) => {}
+            Ok(Ok(true)) => {
+                result = match decide(&state, endpoint, body, start).await {
+                    Ok(r) => r,
+                    Err(resp) => return resp,
+                };
+            }
+            Ok(Ok(false)) => {}
             Ok(Err(e)) => log(format_args!("cannot get namespace {ns:?}: {e}")),
             Err(_) => log(format_args!("getting namespace {ns:?} timed out")),
         }
     }
-    let adm = state.admission.clone();
-    let slow = adm.constraint_count() > 0;
-    let work = move || adm.handle(endpoint, &body);
-    let result = if slow {
-        // Rego evaluation can take milliseconds: keep it off the I/O threads so the deadline
-        // can still be answered.
-        match tokio::time::timeout(state.opts.timeout, tokio::task::spawn_blocking(work)).await {
-            Ok(Ok(r)) => Some(r),
-            Ok(Err(e)) => {
-                let resp = text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("review failed: {e}\n"),
-                );
-                state
-                    .admission
-                    .metrics
-                    .request(endpoint.path(), 500, start.elapsed());
-                return resp;
-            }
-            Err(_) => None,
-        }
-    } else {
-        Some(work())
-    };
     let (code, resp) = match result {
         None => (
             503,
