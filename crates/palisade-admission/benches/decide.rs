@@ -1,6 +1,10 @@
-//! In-process cost of one admission decision (parse, PodSecurity, response), without TLS or
-//! HTTP: `cargo bench -p palisade-admission --bench decide`. Prints nanoseconds per review for
-//! a few typical requests; `scripts/bench-admission` measures the whole server.
+//! In-process cost of one admission decision (parse, PodSecurity, Gatekeeper, response),
+//! without TLS or HTTP: `cargo bench -p palisade-admission --bench decide`. Prints microseconds
+//! per review for a few typical requests, first with Pod Security only, then with the Gatekeeper
+//! library's pod-security-policy templates (one sample constraint each, read at run time from
+//! `GATEKEEPER_LIBRARY`, default `../shared/upstream/gatekeeper-library/library` of the
+//! workspace; skipped when absent). `DECIDE_ITERS` sets the iterations per case (default
+//! 20,000; a tenth of that with Gatekeeper). `scripts/bench-admission` measures the whole server.
 
 use palisade_admission::{Admission, Endpoint, ServerConfig};
 use serde_json::json;
@@ -32,6 +36,7 @@ fn main() {
     )
     .unwrap();
     let (adm, _) = Admission::from_config(&cfg).unwrap();
+    let gk = gatekeeper_admission(&dir);
     let spec = json!({"securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [{"name": "app", "image": "registry.example/app:1", "ports": [{"containerPort": 8080}],
             "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
@@ -74,11 +79,25 @@ fn main() {
             ),
         ),
     ];
-    for (name, body) in &cases {
-        let n: u32 = std::env::var("DECIDE_ITERS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(20_000);
+    let n: u32 = std::env::var("DECIDE_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    println!("Pod Security only");
+    run(&adm, &cases, n);
+    match &gk {
+        Some((adm, templates)) => {
+            println!("Pod Security + {templates} Gatekeeper pod-security-policy templates");
+            run(adm, &cases, (n / 10).max(1));
+            per_template(adm);
+        }
+        None => println!("Gatekeeper library not found: Gatekeeper cases skipped"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn run(adm: &Admission, cases: &[(&str, Vec<u8>)], n: u32) {
+    for (name, body) in cases {
         for _ in 0..n / 20 {
             adm.handle(Endpoint::Validate, body).unwrap();
         }
@@ -91,10 +110,93 @@ fn main() {
         }
         let per = t.elapsed().as_nanos() / u128::from(n);
         println!(
-            "{name:32} {:>6.1} us/review ({} bytes)",
+            "  {name:32} {:>7.1} us/review ({} bytes)",
             per as f64 / 1000.0,
             body.len()
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Mean time per review of each template (from the server's own per-template histograms),
+/// slowest first.
+fn per_template(adm: &Admission) {
+    let text = adm.metrics.render();
+    let value = |line: &str| line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
+    let mut rows = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line
+            .strip_prefix("palisade_admission_policy_duration_seconds_sum{policy=\"gatekeeper/")
+        else {
+            continue;
+        };
+        let Some((kind, _)) = rest.split_once('"') else {
+            continue;
+        };
+        let count_key = format!(
+            "palisade_admission_policy_duration_seconds_count{{policy=\"gatekeeper/{kind}\"}}"
+        );
+        let count = text
+            .lines()
+            .find(|l| l.starts_with(&count_key))
+            .and_then(value)
+            .unwrap_or(0.0);
+        if let (Some(sum), true) = (value(line), count > 0.0) {
+            rows.push((sum / count * 1e6, kind.to_owned(), count));
+        }
+    }
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!("  per template (mean over the reviews that evaluated it):");
+    for (us, kind, count) in rows {
+        println!("    {kind:40} {us:>7.1} us ({count} reviews)");
+    }
+}
+
+/// The admission with Pod Security and the library's pod-security-policy templates, each with
+/// its first sample constraint (as `scripts/bench-admission` loads them).
+fn gatekeeper_admission(dir: &std::path::Path) -> Option<(Admission, usize)> {
+    let lib = std::env::var_os("GATEKEEPER_LIBRARY")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/upstream/gatekeeper-library/library")
+        })
+        .join("pod-security-policy");
+    let mut entries: Vec<_> = std::fs::read_dir(&lib)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    let mut paths = Vec::new();
+    for d in entries {
+        let template = d.join("template.yaml");
+        let Ok(samples) = std::fs::read_dir(d.join("samples")) else {
+            continue;
+        };
+        let mut samples: Vec<_> = samples.flatten().map(|e| e.path()).collect();
+        samples.sort();
+        let Some(constraint) = samples
+            .iter()
+            .map(|s| s.join("constraint.yaml"))
+            .find(|c| c.is_file())
+        else {
+            continue;
+        };
+        if template.is_file() {
+            paths.push(template);
+            paths.push(constraint);
+        }
+    }
+    let list: Vec<String> = paths
+        .iter()
+        .map(|p| format!("  - {:?}\n", p.display().to_string()))
+        .collect();
+    let cfg = ServerConfig::from_yaml(
+        &dir.join("gk.yaml").display().to_string(),
+        &format!("namespaces: [ns.yaml]\ngatekeeper:\n{}", list.concat()),
+    )
+    .ok()?;
+    let (adm, _) = Admission::from_config(&cfg).ok()?;
+    let templates = adm.constraint_count();
+    (templates > 0).then_some((adm, templates))
 }

@@ -3,16 +3,16 @@
 
 use crate::config::{DEFAULT_MUTATE_LABEL, ServerConfig};
 use crate::gatekeeper::{self, EnforcementAction, EnforcementPoint, PolicySet, ReviewContext};
-use crate::metrics::Metrics;
+use crate::metrics::{Histogram, Metrics};
 use crate::mutate::{self, BoundAccounts, Mutator};
-use crate::object::object_from_json;
+use crate::object::{node_to_json, object_from_json};
 use crate::pss::{NamespaceInfo, PodSecurity};
 use crate::review::{self, AdmissionReview, Operation, Response, ReviewError, Status};
 use palisade_model::{Diagnostic, Inventory, LoadOptions, Object};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Which webhook endpoint a review came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +177,11 @@ pub struct Admission {
     state: RwLock<Arc<ClusterState>>,
     /// Request counters and latency histograms.
     pub metrics: Metrics,
+    /// The latency histogram of each template (`gatekeeper/<Kind>`), registered at load so
+    /// that a review takes no lock to find them.
+    template_latency: Vec<Arc<Histogram>>,
+    /// For each Constraint (by index in the policy set), its template's slot above.
+    constraint_template: Vec<usize>,
 }
 
 /// The `mutations` audit annotation key.
@@ -220,10 +225,30 @@ impl Admission {
             let json: Vec<Value> = inv.objects.iter().map(|o| o.node.to_json()).collect();
             Some(BoundAccounts::from_bindings(json.iter()))
         };
+        let metrics = Metrics::default();
+        let mut kinds: Vec<&str> = Vec::new();
+        let constraint_template = policies.as_ref().map_or_else(Vec::new, |p| {
+            p.constraints()
+                .iter()
+                .map(|c| match kinds.iter().position(|k| *k == c.kind) {
+                    Some(i) => i,
+                    None => {
+                        kinds.push(&c.kind);
+                        kinds.len() - 1
+                    }
+                })
+                .collect()
+        });
+        let template_latency = kinds
+            .iter()
+            .map(|k| metrics.policy(&format!("gatekeeper/{k}")))
+            .collect();
         Ok((
             Admission {
                 pss,
                 policies,
+                template_latency,
+                constraint_template,
                 mutation_all: cfg.mutation.enabled,
                 mutation_label: cfg
                     .mutation
@@ -237,7 +262,7 @@ impl Admission {
                 state: RwLock::new(Arc::new(
                     state.with_unknown_namespace(cfg.unknown_namespace()),
                 )),
-                metrics: Metrics::default(),
+                metrics,
             },
             diags,
         ))
@@ -301,12 +326,27 @@ impl Admission {
         }
         if let Some(policies) = &self.policies {
             let t = Instant::now();
-            let outcome = policies.evaluate(
-                &review.request_json,
+            // Time per template: the sum over its constraints evaluated for this review.
+            let mut spent: Vec<Option<Duration>> = vec![None; self.template_latency.len()];
+            let mut per_constraint = |i: usize, took: Duration| {
+                if let Some(&slot) = self.constraint_template.get(i)
+                    && let Some(sum) = spent.get_mut(slot)
+                {
+                    *sum = Some(sum.unwrap_or_default() + took);
+                }
+            };
+            let outcome = policies.evaluate_timed(
+                review.request_json(),
                 &state.gatekeeper,
                 EnforcementPoint::Webhook,
+                Some(&mut per_constraint),
             );
             self.metrics.policy("gatekeeper").observe(t.elapsed());
+            for (h, took) in self.template_latency.iter().zip(&spent) {
+                if let Some(took) = took {
+                    h.observe(*took);
+                }
+            }
             let mut denials = Vec::new();
             let mut dryrun = Vec::new();
             for v in &outcome.violations {
@@ -380,18 +420,11 @@ impl Admission {
         let mut next = (**guard).clone();
         match (req.operation, review.object()) {
             (Operation::Create | Operation::Update, Some(obj)) => {
-                let labels = obj
-                    .pointer("/metadata/labels")
-                    .and_then(Value::as_object)
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let labels = crate::pss::labels_of(obj);
                 next.namespaces
                     .insert(req.name.clone(), NamespaceInfo { labels });
-                next.namespace_objects.insert(req.name.clone(), obj.clone());
+                next.namespace_objects
+                    .insert(req.name.clone(), node_to_json(obj));
             }
             (Operation::Delete, _) => {
                 next.namespaces.remove(&req.name);
@@ -430,7 +463,9 @@ impl Admission {
             && self.mutation_enabled(&state, &req.namespace)
             && let Some(obj) = review.object()
         {
-            let ops = self.mutator.patch(obj, &req.kind.kind, &req.namespace);
+            let ops = self
+                .mutator
+                .patch(&node_to_json(obj), &req.kind.kind, &req.namespace);
             if !ops.is_empty() {
                 response
                     .audit_annotations

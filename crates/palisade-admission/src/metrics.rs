@@ -1,6 +1,7 @@
 //! Prometheus metrics in the text exposition format: requests per endpoint and HTTP code,
-//! decisions, and a latency histogram per policy (`pss`, each Gatekeeper constraint,
-//! `mutation`) plus one for whole requests.
+//! decisions, and a latency histogram per policy (`pss`, `gatekeeper` for all constraints of a
+//! review together, `gatekeeper/<Kind>` per ConstraintTemplate, `mutation`) plus one for whole
+//! requests.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -17,14 +17,13 @@
 //! name).
 
 use crate::config::PodSecurityConfig;
-use crate::object::object_from_json;
+use crate::object::json_str;
 use crate::review::{AdmissionReview, Operation, Response, Status};
-use palisade_model::{Object, pod_template};
+use palisade_model::{Node, Object, pod_template};
 use palisade_posture::pss::{
     self, CheckResult, KubeVersion, LabelError, Level, NamespacePolicy, Policy, PssError,
     PssOptions, Version,
 };
-use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 
 /// Pod subresources PodSecurity does not evaluate.
@@ -153,52 +152,49 @@ fn bad_request(msg: &str) -> Response {
     })
 }
 
-fn labels_of(v: &Value) -> BTreeMap<String, String> {
-    v.pointer("/metadata/labels")
-        .and_then(Value::as_object)
+/// The string labels of an object (`metadata.labels`; values that are not strings left out).
+pub fn labels_of(v: &Node) -> BTreeMap<String, String> {
+    v.at(&["metadata", "labels"])
         .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+            m.entries()
+                .iter()
+                .filter_map(|e| Some((e.key.to_string(), json_str(&e.value)?.to_owned())))
                 .collect()
         })
         .unwrap_or_default()
 }
 
-fn str_at<'a>(v: &'a Value, ptr: &str) -> &'a str {
-    v.pointer(ptr).and_then(Value::as_str).unwrap_or("")
+fn str_at<'a>(v: &'a Node, path: &[&str]) -> &'a str {
+    v.at(path).and_then(json_str).unwrap_or("")
 }
 
-fn list_at<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
-    v.pointer(ptr)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
+fn list_at<'a>(v: &'a Node, path: &[&str]) -> &'a [Node] {
+    v.at(path).map_or(&[], Node::items)
 }
 
 const SECCOMP_POD_ANNOTATION: &str = "seccomp.security.alpha.kubernetes.io/pod";
 const SECCOMP_CONTAINER_PREFIX: &str = "container.seccomp.security.alpha.kubernetes.io/";
 
-fn annotation<'a>(pod: &'a Value, key: &str) -> &'a str {
-    pod.pointer("/metadata/annotations")
-        .and_then(|a| a.get(key))
-        .and_then(Value::as_str)
-        .unwrap_or("")
+fn annotation<'a>(pod: &'a Node, key: &str) -> &'a str {
+    str_at(pod, &["metadata", "annotations", key])
 }
 
-fn significant_container_update(c: &Value, old: &Value, pod: &Value, old_pod: &Value) -> bool {
-    if str_at(c, "/image") != str_at(old, "/image") {
+fn significant_container_update(c: &Node, old: &Node, pod: &Node, old_pod: &Node) -> bool {
+    if str_at(c, &["image"]) != str_at(old, &["image"]) {
         return true;
     }
-    let key = format!("{SECCOMP_CONTAINER_PREFIX}{}", str_at(c, "/name"));
+    let key = format!("{SECCOMP_CONTAINER_PREFIX}{}", str_at(c, &["name"]));
     annotation(pod, &key) != annotation(old_pod, &key)
 }
 
 /// PodSecurity's `isSignificantPodUpdate`: only images, seccomp annotations, container counts
 /// and ephemeral containers make a pod update worth evaluating.
-pub fn is_significant_pod_update(pod: &Value, old: &Value) -> bool {
+/// Both are pods as parsed from a request ([`crate::object::parse_node`]).
+pub fn is_significant_pod_update(pod: &Node, old: &Node) -> bool {
     if annotation(pod, SECCOMP_POD_ANNOTATION) != annotation(old, SECCOMP_POD_ANNOTATION) {
         return true;
     }
-    for list in ["/spec/containers", "/spec/initContainers"] {
+    for list in [&["spec", "containers"], &["spec", "initContainers"]] {
         let (new_c, old_c) = (list_at(pod, list), list_at(old, list));
         if new_c.len() != old_c.len() {
             return true;
@@ -211,10 +207,10 @@ pub fn is_significant_pod_update(pod: &Value, old: &Value) -> bool {
             return true;
         }
     }
-    let old_eph = list_at(old, "/spec/ephemeralContainers");
-    for c in list_at(pod, "/spec/ephemeralContainers") {
-        let name = str_at(c, "/name");
-        match old_eph.iter().find(|o| str_at(o, "/name") == name) {
+    let old_eph = list_at(old, &["spec", "ephemeralContainers"]);
+    for c in list_at(pod, &["spec", "ephemeralContainers"]) {
+        let name = str_at(c, &["name"]);
+        match old_eph.iter().find(|o| str_at(o, &["name"]) == name) {
             None => return true,
             Some(o) if significant_container_update(c, o, pod, old) => return true,
             Some(_) => {}
@@ -351,10 +347,11 @@ impl PodSecurity {
         if errs.is_empty() && policy.fully_privileged() {
             return Response::allow();
         }
-        let Some(pod) = review.object() else {
+        let Some(obj) = review.object_model() else {
             return bad_request("failed to decode object");
         };
-        if pod.get("kind").is_some_and(|k| k != "Pod") {
+        let pod = &obj.node;
+        if pod.get("kind").is_some_and(|k| json_str(k) != Some("Pod")) {
             return bad_request("failed to decode pod");
         }
         if req.operation == Operation::Update {
@@ -365,8 +362,7 @@ impl PodSecurity {
                 return Response::allow();
             }
         }
-        let obj = object_from_json(pod, &req.kind, &req.namespace, &req.name);
-        self.evaluate_object(&obj, policy, &errs, true).response
+        self.evaluate_object(obj, policy, &errs, true).response
     }
 
     fn validate_pod_controller(
@@ -391,11 +387,10 @@ impl PodSecurity {
         {
             return Response::allow();
         }
-        let Some(v) = review.object() else {
+        let Some(obj) = review.object_model() else {
             return bad_request("failed to decode object");
         };
-        let obj = object_from_json(v, &req.kind, &req.namespace, &req.name);
-        self.evaluate_object(&obj, policy, &errs, false).response
+        self.evaluate_object(obj, policy, &errs, false).response
     }
 
     /// PodSecurity's `EvaluatePod` on the pod or pod template of `obj`: enforce (for pods),
@@ -608,10 +603,15 @@ impl PodSecurity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn pod(image: &str, ann: Value) -> Value {
         json!({"metadata": {"annotations": ann}, "spec": {"containers": [{"name": "a", "image": image}]}})
+    }
+
+    fn is_significant_pod_update(pod: &Value, old: &Value) -> bool {
+        use crate::object::node_from_json;
+        super::is_significant_pod_update(&node_from_json(pod), &node_from_json(old))
     }
 
     #[test]

@@ -3,8 +3,11 @@
 //! Parsing never panics: a body that is not an AdmissionReview the API server could have sent
 //! gives a [`ReviewError`] naming the field, which the server answers with HTTP 400.
 
-use serde_json::{Map, Value};
+use crate::object::{json_null, json_str, node_to_json, object_from_node, parse_node};
+use palisade_model::{Node, Object, Scalar, Value as NodeValue};
+use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// The API version of every review this server reads and writes.
 pub const API_VERSION: &str = "admission.k8s.io/v1";
@@ -104,8 +107,9 @@ pub struct Gvr {
     pub resource: String,
 }
 
-/// The parts of an `AdmissionRequest` the policies read. The whole request stays available as
-/// JSON in [`AdmissionReview::request_json`] (Gatekeeper's `input.review`).
+/// The parts of an `AdmissionRequest` the policies read. The whole request stays available
+/// as a model tree and, built on first use, as JSON ([`AdmissionReview::request_json`],
+/// Gatekeeper's `input.review`).
 #[derive(Debug, Clone)]
 pub struct Request {
     /// Round-trip id, echoed in the response.
@@ -131,60 +135,90 @@ pub struct Request {
 }
 
 /// A parsed AdmissionReview.
+///
+/// The body is parsed once, straight into the model tree the posture checks read
+/// ([`crate::object::parse_node`]); `request.object` becomes a model [`Object`] (kind,
+/// namespace and name of the request) without a copy. The JSON of the request is only built
+/// when something asks for it (Gatekeeper).
 #[derive(Debug, Clone)]
 pub struct AdmissionReview {
     /// The request fields.
     pub request: Request,
-    /// `request` as JSON (with `object` and `oldObject`).
-    pub request_json: Value,
+    /// `request` without the values of `object` and `oldObject` (held below).
+    rest: Node,
+    object: Option<Object>,
+    old_object: Option<Node>,
+    json: OnceLock<Value>,
 }
 
 impl AdmissionReview {
+    /// `request.object` as a model object of the request's kind, namespace and name, if
+    /// present and not null.
+    pub fn object_model(&self) -> Option<&Object> {
+        self.object.as_ref()
+    }
+
     /// `request.object`, if present and not null.
-    pub fn object(&self) -> Option<&Value> {
-        self.request_json.get("object").filter(|v| !v.is_null())
+    pub fn object(&self) -> Option<&Node> {
+        self.object.as_ref().map(|o| &o.node)
     }
 
     /// `request.oldObject`, if present and not null.
-    pub fn old_object(&self) -> Option<&Value> {
-        self.request_json.get("oldObject").filter(|v| !v.is_null())
+    pub fn old_object(&self) -> Option<&Node> {
+        self.old_object.as_ref()
+    }
+
+    /// `request` as JSON (with `object` and `oldObject`), exactly as it came; built on the
+    /// first call.
+    pub fn request_json(&self) -> &Value {
+        self.json.get_or_init(|| {
+            let NodeValue::Map(entries) = &self.rest.value else {
+                return node_to_json(&self.rest);
+            };
+            Value::Object(
+                entries
+                    .iter()
+                    .map(|e| {
+                        let held = match &*e.key {
+                            "object" => self.object(),
+                            "oldObject" => self.old_object(),
+                            _ => None,
+                        };
+                        (e.key.to_string(), node_to_json(held.unwrap_or(&e.value)))
+                    })
+                    .collect(),
+            )
+        })
     }
 }
 
-fn opt_str<'a>(
-    m: &'a Map<String, Value>,
-    key: &str,
-    field: &'static str,
-) -> Result<&'a str, ReviewError> {
+fn opt_str<'a>(m: &'a Node, key: &str, field: &'static str) -> Result<&'a str, ReviewError> {
     match m.get(key) {
-        None | Some(Value::Null) => Ok(""),
-        Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(field_err(
-            field,
-            format!("expected a string, found {}", type_name(other)),
-        )),
+        None => Ok(""),
+        Some(v) if json_null(v) => Ok(""),
+        Some(v) => json_str(v)
+            .ok_or_else(|| field_err(field, format!("expected a string, found {}", type_name(v)))),
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
+fn type_name(v: &Node) -> &'static str {
+    match &v.value {
+        NodeValue::Scalar(s) if !s.plain => "a string",
+        NodeValue::Scalar(s) => match &*s.text {
+            "null" => "null",
+            "true" | "false" => "a boolean",
+            _ => "a number",
+        },
+        NodeValue::Seq(_) => "a list",
+        NodeValue::Map(_) => "an object",
     }
 }
 
-fn obj<'a>(
-    m: &'a Map<String, Value>,
-    key: &str,
-    field: &'static str,
-) -> Result<Option<&'a Map<String, Value>>, ReviewError> {
+fn obj<'a>(m: &'a Node, key: &str, field: &'static str) -> Result<Option<&'a Node>, ReviewError> {
     match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(o)) => Ok(Some(o)),
+        None => Ok(None),
+        Some(v) if json_null(v) => Ok(None),
+        Some(v) if v.is_map() => Ok(Some(v)),
         Some(other) => Err(field_err(
             field,
             format!("expected an object, found {}", type_name(other)),
@@ -192,48 +226,77 @@ fn obj<'a>(
     }
 }
 
+/// Takes the value of `key` out of a mapping (leaving `null` in its place), when it is a
+/// mapping.
+fn take_map(m: &mut Node, key: &str) -> Option<Node> {
+    let NodeValue::Map(entries) = &mut m.value else {
+        return None;
+    };
+    let e = entries.iter_mut().find(|e| &*e.key == key)?;
+    let pos = e.value.pos;
+    e.value.is_map().then(|| {
+        std::mem::replace(
+            &mut e.value,
+            Node {
+                value: NodeValue::Scalar(Scalar {
+                    text: "null".into(),
+                    plain: true,
+                }),
+                pos,
+            },
+        )
+    })
+}
+
 /// Parses an AdmissionReview body.
 pub fn parse(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
-    let mut root: Value =
-        serde_json::from_slice(body).map_err(|e| ReviewError::Json(e.to_string()))?;
-    let Value::Object(top) = &mut root else {
+    let root = parse_node(body).map_err(|e| ReviewError::Json(e.to_string()))?;
+    let NodeValue::Map(top) = root.value else {
         return Err(field_err(
             "(body)",
             format!("expected a JSON object, found {}", type_name(&root)),
         ));
     };
-    let api_version = opt_str(top, "apiVersion", "apiVersion")?;
+    let top = Node {
+        value: NodeValue::Map(top),
+        pos: root.pos,
+    };
+    let api_version = opt_str(&top, "apiVersion", "apiVersion")?;
     if api_version != API_VERSION {
         return Err(field_err(
             "apiVersion",
             format!("expected {API_VERSION:?}, found {api_version:?}"),
         ));
     }
-    let kind = opt_str(top, "kind", "kind")?;
+    let kind = opt_str(&top, "kind", "kind")?;
     if kind != KIND {
         return Err(field_err(
             "kind",
             format!("expected {KIND:?}, found {kind:?}"),
         ));
     }
-    let request_json = match top.remove("request") {
-        Some(v @ Value::Object(_)) => v,
-        None | Some(Value::Null) => return Err(field_err("request", "missing")),
-        Some(other) => {
-            return Err(field_err(
-                "request",
-                format!("expected an object, found {}", type_name(&other)),
-            ));
-        }
-    };
-    let Value::Object(r) = &request_json else {
+    let NodeValue::Map(mut top) = top.value else {
         unreachable!("checked above")
     };
-    let uid = opt_str(r, "uid", "request.uid")?;
+    // The last `request` wins, as with a JSON decoder (keys are unique after parsing).
+    let mut r = match top.iter().position(|e| &*e.key == "request") {
+        Some(i) => top.swap_remove(i).value,
+        None => return Err(field_err("request", "missing")),
+    };
+    if json_null(&r) {
+        return Err(field_err("request", "missing"));
+    }
+    if !r.is_map() {
+        return Err(field_err(
+            "request",
+            format!("expected an object, found {}", type_name(&r)),
+        ));
+    }
+    let uid = opt_str(&r, "uid", "request.uid")?;
     if uid.is_empty() {
         return Err(field_err("request.uid", "missing or empty"));
     }
-    let kind = match obj(r, "kind", "request.kind")? {
+    let kind = match obj(&r, "kind", "request.kind")? {
         Some(k) => Gvk {
             group: opt_str(k, "group", "request.kind.group")?.to_owned(),
             version: opt_str(k, "version", "request.kind.version")?.to_owned(),
@@ -241,7 +304,7 @@ pub fn parse(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
         },
         None => return Err(field_err("request.kind", "missing")),
     };
-    let resource = match obj(r, "resource", "request.resource")? {
+    let resource = match obj(&r, "resource", "request.resource")? {
         Some(k) => Gvr {
             group: opt_str(k, "group", "request.resource.group")?.to_owned(),
             version: opt_str(k, "version", "request.resource.version")?.to_owned(),
@@ -249,21 +312,23 @@ pub fn parse(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
         },
         None => return Err(field_err("request.resource", "missing")),
     };
-    let op_text = opt_str(r, "operation", "request.operation")?;
+    let op_text = opt_str(&r, "operation", "request.operation")?;
     let operation = Operation::parse(op_text).ok_or_else(|| {
         field_err(
             "request.operation",
             format!("expected CREATE, UPDATE, DELETE or CONNECT, found {op_text:?}"),
         )
     })?;
-    let (username, groups) = match obj(r, "userInfo", "request.userInfo")? {
+    let (username, groups) = match obj(&r, "userInfo", "request.userInfo")? {
         Some(u) => {
             let groups = match u.get("groups") {
-                None | Some(Value::Null) => Vec::new(),
-                Some(Value::Array(a)) => a
+                None => Vec::new(),
+                Some(g) if json_null(g) => Vec::new(),
+                Some(g) if g.is_seq() => g
+                    .items()
                     .iter()
                     .map(|g| {
-                        g.as_str().map(str::to_owned).ok_or_else(|| {
+                        json_str(g).map(str::to_owned).ok_or_else(|| {
                             field_err("request.userInfo.groups", "expected a list of strings")
                         })
                     })
@@ -283,23 +348,26 @@ pub fn parse(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
         None => (String::new(), Vec::new()),
     };
     let dry_run = match r.get("dryRun") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(other) => {
-            return Err(field_err(
-                "request.dryRun",
-                format!("expected a boolean, found {}", type_name(other)),
-            ));
-        }
+        None => false,
+        Some(v) if json_null(v) => false,
+        Some(v) => match (&v.value, type_name(v)) {
+            (NodeValue::Scalar(s), "a boolean") => &*s.text == "true",
+            (_, other) => {
+                return Err(field_err(
+                    "request.dryRun",
+                    format!("expected a boolean, found {other}"),
+                ));
+            }
+        },
     };
     for (key, field) in [
         ("object", "request.object"),
         ("oldObject", "request.oldObject"),
     ] {
-        obj(r, key, field)?;
+        obj(&r, key, field)?;
     }
     if matches!(operation, Operation::Create | Operation::Update)
-        && r.get("object").is_none_or(Value::is_null)
+        && r.get("object").is_none_or(json_null)
     {
         return Err(field_err(
             "request.object",
@@ -310,17 +378,23 @@ pub fn parse(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
         uid: uid.to_owned(),
         kind,
         resource,
-        sub_resource: opt_str(r, "subResource", "request.subResource")?.to_owned(),
-        name: opt_str(r, "name", "request.name")?.to_owned(),
-        namespace: opt_str(r, "namespace", "request.namespace")?.to_owned(),
+        sub_resource: opt_str(&r, "subResource", "request.subResource")?.to_owned(),
+        name: opt_str(&r, "name", "request.name")?.to_owned(),
+        namespace: opt_str(&r, "namespace", "request.namespace")?.to_owned(),
         operation,
         username,
         groups,
         dry_run,
     };
+    let object = take_map(&mut r, "object")
+        .map(|o| object_from_node(o, &request.kind, &request.namespace, &request.name));
+    let old_object = take_map(&mut r, "oldObject");
     Ok(AdmissionReview {
         request,
-        request_json,
+        rest: r,
+        object,
+        old_object,
+        json: OnceLock::new(),
     })
 }
 
@@ -481,6 +555,45 @@ mod tests {
     }
 
     #[test]
+    fn request_json_is_the_request_as_sent() {
+        let request = serde_json::json!({
+            "uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": "ns", "operation": "UPDATE", "options": null, "dryRun": false,
+            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"a": "1"}},
+                "spec": {"containers": [{"name": "c", "image": "x", "ports": [{"containerPort": 80}]}],
+                    "activeDeadlineSeconds": 1.5}},
+            "oldObject": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}},
+            "extra": [1, "two", true, null, {"x": -7}]
+        });
+        let r = parse(&review(request.clone())).unwrap();
+        assert_eq!(r.request_json(), &request);
+        assert_eq!(
+            serde_json::to_string(r.request_json()).unwrap(),
+            serde_json::to_string(&request).unwrap(),
+            "same key order"
+        );
+        let obj = r.object_model().unwrap();
+        assert_eq!((obj.id.kind.as_str(), obj.id.name.as_str()), ("Pod", "p"));
+        assert_eq!(obj.id.namespace.as_deref(), Some("ns"));
+        assert!(r.old_object().is_some_and(|o| o.get("spec").is_none()));
+        // DELETE: object null stays null, the old object is there
+        let delete = serde_json::json!({
+            "uid": "d", "kind": {"kind": "Pod"}, "resource": {"resource": "pods"},
+            "operation": "DELETE", "object": null, "oldObject": {"kind": "Pod"}
+        });
+        let r = parse(&review(delete.clone())).unwrap();
+        assert!(r.object().is_none());
+        assert_eq!(r.request_json(), &delete);
+        // a duplicated key: the last value, at the first place, as a JSON decoder reads it
+        let body = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"x","kind":{"kind":"Pod"},"resource":{"resource":"pods"},"operation":"DELETE","uid":"y"}}"#;
+        let r = parse(body).unwrap();
+        assert_eq!(r.request.uid, "y");
+        let want: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(r.request_json(), &want["request"]);
+    }
+
+    #[test]
     fn names_the_bad_field() {
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (b"{".to_vec(), "not valid JSON"),
@@ -515,6 +628,31 @@ mod tests {
                 review(serde_json::json!({"uid": "u", "kind": {"kind": "Pod"},
                     "resource": {"resource": "pods"}, "operation": "DELETE", "dryRun": "yes"})),
                 "request.dryRun",
+            ),
+            (
+                review(serde_json::json!({"uid": "u", "kind": {"kind": "Pod"},
+                    "resource": {"resource": "pods"}, "operation": "DELETE", "dryRun": 1})),
+                "request.dryRun: expected a boolean, found a number",
+            ),
+            (
+                review(serde_json::json!({"uid": true})),
+                "request.uid: expected a string, found a boolean",
+            ),
+            (
+                review(serde_json::json!({"uid": "u", "kind": "Pod"})),
+                "request.kind: expected an object, found a string",
+            ),
+            (
+                review(serde_json::json!({"uid": "u", "kind": {"kind": "Pod"},
+                    "resource": {"resource": "pods"}, "operation": "DELETE",
+                    "userInfo": {"groups": ["a", 1]}})),
+                "request.userInfo.groups: expected a list of strings",
+            ),
+            (b"null".to_vec(), "expected a JSON object, found null"),
+            (
+                br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":[]}"#
+                    .to_vec(),
+                "request: expected an object, found a list",
             ),
         ];
         for (body, want) in cases {

@@ -479,6 +479,14 @@ async fn gatekeeper_constraints_deny_warn_and_dryrun() {
         m.contains("palisade_admission_policy_duration_seconds_count{policy=\"gatekeeper\"} 4"),
         "{m}"
     );
+    // one latency observation per review per template evaluated (three constraints of one
+    // template matched g1 to g3, one matched g4)
+    assert!(
+        m.contains(
+            "palisade_admission_policy_duration_seconds_count{policy=\"gatekeeper/PalRequiredLabels\"} 4"
+        ),
+        "{m}"
+    );
     assert!(m.contains("decision=\"deny\"} 2"), "{m}");
     s.running.shutdown().await.unwrap();
 }

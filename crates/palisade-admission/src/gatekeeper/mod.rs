@@ -430,10 +430,23 @@ impl PolicySet {
         ctx: &ReviewContext,
         point: EnforcementPoint,
     ) -> ReviewOutcome {
+        self.evaluate_timed(request, ctx, point, None)
+    }
+
+    /// [`PolicySet::evaluate`], reporting how long each Constraint evaluated (by its index in
+    /// [`PolicySet::constraints`]) to `timed` when given. Constraints whose match does not
+    /// apply are not evaluated and not reported.
+    pub fn evaluate_timed(
+        &self,
+        request: &Json,
+        ctx: &ReviewContext,
+        point: EnforcementPoint,
+        mut timed: Option<&mut dyn FnMut(usize, std::time::Duration)>,
+    ) -> ReviewOutcome {
         let mut out = ReviewOutcome::default();
         let target = constraint::Target::from_request(request, ctx);
         let mut review_value: Option<regorus::Value> = None;
-        for c in &self.constraints {
+        for (i, c) in self.constraints.iter().enumerate() {
             let Some(action) = c.action_at(point) else {
                 continue;
             };
@@ -442,10 +455,14 @@ impl PolicySet {
             }
             let review = review_value
                 .get_or_insert_with(|| rego::review_value(request, target.namespace_object()));
-            match c
+            let started = timed.is_some().then(std::time::Instant::now);
+            let result = c
                 .template
-                .evaluate(review, &c.parameters_value, ctx.inventory.as_deref())
-            {
+                .evaluate(review, &c.parameters_value, ctx.inventory.as_deref());
+            if let (Some(t), Some(report)) = (started, timed.as_mut()) {
+                report(i, t.elapsed());
+            }
+            match result {
                 Ok(results) => {
                     for r in results {
                         out.violations.push(Violation {
