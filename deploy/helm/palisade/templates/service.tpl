@@ -57,3 +57,9 @@ spec:
     ports:
     - {port: 53, protocol: UDP}
     - {port: 53, protocol: TCP}
+  # The API server (Namespace and Pod watches): its address differs per cluster, so only the
+  # ports are fixed here; narrow it with an ipBlock of the API server's endpoints
+  # (`kubectl get endpoints kubernetes`).
+  - ports:
+    - {port: 443, protocol: TCP}
+    - {port: 6443, protocol: TCP}
