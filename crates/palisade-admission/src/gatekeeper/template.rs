@@ -378,16 +378,27 @@ mod tests {
         assert_eq!(literal_depth("s := \"[[[[\" # {{{{\nt := `{[{[`"), 0);
         assert_eq!(literal_depth("a := [\n[\n[1]]]"), 3);
         // unbalanced input does not underflow
-        assert_eq!(literal_depth("]]}}[["), 2);
+        assert_eq!(literal_depth("]]}} [["), 2);
     }
 
     fn template_with(expr: &str) -> String {
-        format!(
-            "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata: {{name: deep}}\n\
-             spec:\n  crd: {{spec: {{names: {{kind: Deep}}}}}}\n  targets:\n\
-             - target: admission.k8s.gatekeeper.sh\n    rego: |\n      package deep\n\
-             \x20     violation[{{\"msg\": \"x\"}}] {{\n        x := {expr}\n        count(x) > 5\n      }}\n"
-        )
+        [
+            "apiVersion: templates.gatekeeper.sh/v1",
+            "kind: ConstraintTemplate",
+            "metadata: {name: deep}",
+            "spec:",
+            "  crd: {spec: {names: {kind: Deep}}}",
+            "  targets:",
+            "  - target: admission.k8s.gatekeeper.sh",
+            "    rego: |",
+            "      package deep",
+            "      violation[{\"msg\": \"x\"}] {",
+            &format!("        x := {expr}"),
+            "        count(x) > 5",
+            "      }",
+            "",
+        ]
+        .join("\n")
     }
 
     /// Found by fuzzing (`fuzz/seeds/gatekeeper` mutated): array literals nested 190 deep in a
