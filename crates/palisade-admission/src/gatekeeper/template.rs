@@ -59,11 +59,7 @@ fn literal_depth(src: &str) -> usize {
                     max = max.max(depth);
                 }
             }
-            b']' | b'}' => {
-                if open.pop() == Some(true) {
-                    depth -= 1;
-                }
-            }
+            b']' | b'}' => depth -= usize::from(open.pop() == Some(true)),
             _ => {}
         }
         prev = c;
