@@ -52,6 +52,48 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Runs a command to completion while draining the sensor (if any); returns the wall time, the
 /// command's stdout and the events delivered meanwhile.
+/// Drains the sensor until every child has exited and the ring is quiet; returns the events
+/// delivered and the time since `t` at which the last of them was read. Whether the children
+/// are done is asked at most every 5 ms (or when the ring was quiet): a wait4 after every drain
+/// would bill the harness's own syscalls to the consumer. Exited children are reaped but kept.
+fn drain_until_exit(
+    s: &mut Sensor,
+    children: &mut [std::process::Child],
+    t: Instant,
+) -> (u64, Duration) {
+    let mut delivered = 0u64;
+    let mut done = vec![false; children.len()];
+    let mut checked = Instant::now();
+    loop {
+        let k = s.poll(Duration::from_millis(5), &mut |_| {}).expect("poll");
+        delivered += k as u64;
+        if k == 0 || checked.elapsed() >= Duration::from_millis(5) {
+            for (c, d) in children.iter_mut().zip(done.iter_mut()) {
+                if !*d {
+                    *d = c.try_wait().expect("wait").is_some();
+                }
+            }
+            if done.iter().all(|d| *d) {
+                break;
+            }
+            checked = Instant::now();
+        }
+    }
+    // What is left in the ring.
+    let mut last = t.elapsed();
+    loop {
+        let k = s
+            .poll(Duration::from_millis(30), &mut |_| {})
+            .expect("poll");
+        if k == 0 {
+            break;
+        }
+        delivered += k as u64;
+        last = t.elapsed();
+    }
+    (delivered, last)
+}
+
 fn run(cmd: &mut Command, sensor: Option<&mut Sensor>) -> (Duration, String, u64) {
     let t = Instant::now();
     let mut child = cmd
@@ -62,29 +104,9 @@ fn run(cmd: &mut Command, sensor: Option<&mut Sensor>) -> (Duration, String, u64
     let mut delivered = 0u64;
     match sensor {
         Some(s) => {
-            // Whether the child is done is asked at most every 5 ms (or when the ring was quiet):
-            // a wait4 after every drain would bill the harness's own syscalls to the consumer.
-            let mut checked = Instant::now();
-            loop {
-                let n = s.poll(Duration::from_millis(5), &mut |_| {}).expect("poll");
-                delivered += n as u64;
-                if n == 0 || checked.elapsed() >= Duration::from_millis(5) {
-                    if child.try_wait().expect("wait").is_some() {
-                        break;
-                    }
-                    checked = Instant::now();
-                }
-            }
-            // What is left in the ring.
-            loop {
-                let n = s
-                    .poll(Duration::from_millis(30), &mut |_| {})
-                    .expect("poll");
-                if n == 0 {
-                    break;
-                }
-                delivered += n as u64;
-            }
+            let mut children = vec![child];
+            delivered = drain_until_exit(s, &mut children, t).0;
+            child = children.pop().expect("the child");
         }
         None => {
             child.wait().expect("wait");
@@ -170,7 +192,7 @@ fn workload_time(script: &str, sensor: Option<&mut Sensor>, strace: bool) -> f64
 fn throughput(exe: &str, n: u64, loaders: usize, s: &mut Sensor) -> (f64, u64, f64) {
     let (lost0, delivered0, cpu0) = (s.stats().lost, s.stats().delivered, self_cpu_ns());
     let t = Instant::now();
-    let mut children: Vec<_> = (0..loaders)
+    let mut children: Vec<std::process::Child> = (0..loaders)
         .map(|_| {
             load_cmd(exe, n)
                 .stdout(Stdio::null())
@@ -179,30 +201,7 @@ fn throughput(exe: &str, n: u64, loaders: usize, s: &mut Sensor) -> (f64, u64, f
                 .expect("spawn")
         })
         .collect();
-    let mut delivered = 0u64;
-    let mut checked = Instant::now();
-    loop {
-        let k = s.poll(Duration::from_millis(5), &mut |_| {}).expect("poll");
-        delivered += k as u64;
-        if k == 0 || checked.elapsed() >= Duration::from_millis(5) {
-            children.retain_mut(|c| c.try_wait().expect("wait").is_none());
-            if children.is_empty() {
-                break;
-            }
-            checked = Instant::now();
-        }
-    }
-    let mut last = t.elapsed();
-    loop {
-        let k = s
-            .poll(Duration::from_millis(30), &mut |_| {})
-            .expect("poll");
-        if k == 0 {
-            break;
-        }
-        delivered += k as u64;
-        last = t.elapsed();
-    }
+    let (delivered, last) = drain_until_exit(s, &mut children, t);
     let st = s.stats();
     let consumer = (self_cpu_ns() - cpu0) as f64 / (st.delivered - delivered0).max(1) as f64;
     (
