@@ -52,6 +52,9 @@ char LICENSE[] SEC("license") = "GPL";
 // A relative path gets an I_BASE item: the absolute path of its directory, walked in the kernel.
 #define D_IS_PATH(d, k) (((d) >> (22 + (k))) & 1)
 #define D_DIRFD(d, k) (((d) >> (25 + 3 * (k))) & 7)
+// Bits 56-58: how many leading raw arguments user space decodes (0-6). A fixed record carries
+// only those: 64 bytes plus 8 per argument.
+#define D_NARGS(d) (((d) >> 56) & 7)
 
 const volatile u32 cfg_self_tgid = 0;
 const volatile u32 cfg_flags = 0;
@@ -764,19 +767,24 @@ static __always_inline int submit_ext(u8 kind, u32 id, s64 ret, u64 *args, u64 d
 	return bpf_ringbuf_output(&events, s->buf, off, wake_flags()) < 0 ? -1 : 0;
 }
 
-static __always_inline void submit_fixed(u8 kind, u32 id, s64 ret, u64 *args, u8 flags)
+// A fixed record: header, return value and the first nargs arguments (what user space decodes),
+// 64 to 112 bytes.
+static __always_inline void submit_fixed(u8 kind, u32 id, s64 ret, u64 *args, u8 flags, u64 nargs)
 {
-	struct rec_sys *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-	if (!r) {
-		count(C_LOST);
-		return;
-	}
-	fill_hdr(&r->h, kind, id, sizeof(*r), flags);
-	r->ret = ret;
+	// Built on the stack and copied: the size is not a constant. One spare slot keeps every
+	// 3-bit count (0-7) inside the buffer; descriptors never ask for more than 6.
+	struct {
+		struct rec_sys r;
+		u64 spare;
+	} b;
+	u64 size = sizeof(b.r) - 8 * 6 + 8 * (nargs & 7);
+	fill_hdr(&b.r.h, kind, id, size, flags);
+	b.r.ret = ret;
 	for (int i = 0; i < 6; i++)
-		r->args[i] = args[i];
-	u64 wf = wake_flags();
-	bpf_ringbuf_submit(r, wf);
+		b.r.args[i] = args[i];
+	b.spare = 0;
+	if (bpf_ringbuf_output(&events, &b, size, wake_flags()) < 0)
+		count(C_LOST);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -823,7 +831,7 @@ static __always_inline int on_enter(u32 id, u64 desc, int pass, u64 *args)
 	u8 flags = pass == 2 ? HF_UNDECIDED : 0;
 	// exit and exit_group never return: send them now.
 	if (id == 60 || id == 231) {
-		submit_fixed(R_NORET, id, 0, args, flags);
+		submit_fixed(R_NORET, id, 0, args, flags, D_NARGS(desc));
 		return 0;
 	}
 	if ((desc & D_AT_ENTRY) && submit_ext(R_ENTRY_EXT, id, 0, args, desc, flags) < 0)
@@ -848,8 +856,10 @@ static __always_inline int on_exit(u32 id, s64 ret)
 	if (!st || !st->pending)
 		return 0;
 	st->pending = 0;
-	if (st->id != id) // a call entered before the sensor started, or a restarted one
+	if (st->id != id) { // a call entered before the sensor started, or a restarted one
 		id = st->id;
+		desc = desc_at(id);
+	}
 	u64 args[6];
 	for (int i = 0; i < 6; i++)
 		args[i] = st->args[i];
@@ -858,7 +868,7 @@ static __always_inline int on_exit(u32 id, s64 ret)
 		if (submit_ext(R_SYS_EXT, id, ret, args, desc, st->undecided) < 0)
 			count(C_LOST);
 	} else
-		submit_fixed(R_SYS, id, ret, args, st->undecided);
+		submit_fixed(R_SYS, id, ret, args, st->undecided, D_NARGS(desc));
 	// The task's context changed (setns, unshare, sethostname): send it again.
 	if (desc & D_CTX_RESET)
 		st->ctx_sent = 0;

@@ -8,6 +8,7 @@
 //! (d) the same under `strace -f -o /dev/null`, for scale.
 //!
 //! `bench-sensor load N` is the load process: N `getppid` calls, prints the ns they took.
+//! `bench-sensor quick [calls] [loaders] [reps]` runs only the capture-all throughput (see `quick`).
 //! Environment: `BENCH_REPS` (default 5), `BENCH_CALLS` (default 5000000), `BENCH_FIND` (default
 //! /usr), `BENCH_PARTS` (default `abcd`: which parts to run; (a) and (b) always run).
 
@@ -50,6 +51,20 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// One `Sensor::poll_ref` (events decoded into a reused buffer, as `palisade trace` and
+/// `detect` can consume them), or `Sensor::poll` (a new `Event` each) with `BENCH_OWNED=1`.
+fn poll(s: &mut Sensor, timeout: Duration) -> usize {
+    let owned = std::env::var("BENCH_OWNED").is_ok_and(|v| v == "1");
+    if owned {
+        s.poll(timeout, &mut |ev| drop(std::hint::black_box(ev)))
+    } else {
+        s.poll_ref(timeout, &mut |ev| {
+            std::hint::black_box(ev);
+        })
+    }
+    .expect("poll")
+}
+
 /// Runs a command to completion while draining the sensor (if any); returns the wall time, the
 /// command's stdout and the events delivered meanwhile.
 /// Drains the sensor until every child has exited and the ring is quiet; returns the events
@@ -65,7 +80,7 @@ fn drain_until_exit(
     let mut done = vec![false; children.len()];
     let mut checked = Instant::now();
     loop {
-        let k = s.poll(Duration::from_millis(5), &mut |_| {}).expect("poll");
+        let k = poll(s, Duration::from_millis(5));
         delivered += k as u64;
         if k == 0 || checked.elapsed() >= Duration::from_millis(5) {
             for (c, d) in children.iter_mut().zip(done.iter_mut()) {
@@ -82,9 +97,7 @@ fn drain_until_exit(
     // What is left in the ring.
     let mut last = t.elapsed();
     loop {
-        let k = s
-            .poll(Duration::from_millis(30), &mut |_| {})
-            .expect("poll");
+        let k = poll(s, Duration::from_millis(30));
         if k == 0 {
             break;
         }
@@ -233,6 +246,54 @@ fn in_program_ns(before: &[ProgramStats], after: &[ProgramStats]) -> f64 {
     total
 }
 
+/// `bench-sensor quick [calls] [loaders] [reps]`: only the capture-all throughput, each run once
+/// with the BPF run-time statistics on (ns inside the programs) and once without; for quick
+/// comparisons and for profiling (`perf record -a` while it runs).
+fn quick(exe: &str, args: &[String]) {
+    let num = |i: usize, d: u64| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(d);
+    let (n, loaders, reps) = (num(0, 5_000_000), num(1, 2).max(1), num(2, 3).max(1));
+    let filter = KernelFilter {
+        events: all_syscalls(),
+        pids: [std::process::id()].into_iter().collect(),
+        follow: true,
+        ..KernelFilter::default()
+    };
+    for stats in [true, false] {
+        let guard = if stats {
+            palisade_sensor::enable_program_stats().ok()
+        } else {
+            None
+        };
+        let mut s = start(
+            filter.clone(),
+            (env_num("BENCH_RING_MB", 64) as usize) << 20,
+        );
+        let b = s.program_stats();
+        let runs: Vec<(f64, u64, f64)> = (0..reps)
+            .map(|_| throughput(exe, n / loaders, loaders as usize, &mut s))
+            .collect();
+        let prog = in_program_ns(&b, &s.program_stats());
+        drop(guard);
+        let lost: u64 = runs.iter().map(|r| r.1).sum();
+        let rate = median(runs.iter().map(|r| r.0).collect());
+        let cons = median(runs.iter().map(|r| r.2).collect());
+        println!(
+            "stats {}: {loaders} load processes, {:.2} M events/s (median of {reps}), {lost} lost, \
+             consumer {cons:.0} ns/event{}; loadavg {}",
+            if stats { "on" } else { "off" },
+            rate / 1e6,
+            if stats {
+                format!(", {prog:.0} ns inside the programs per call")
+            } else {
+                String::new()
+            },
+            std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .trim()
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).is_some_and(|a| a == "load") {
@@ -244,6 +305,10 @@ fn main() {
         return;
     }
     let exe = std::env::current_exe().unwrap().display().to_string();
+    if args.get(1).is_some_and(|a| a == "quick") {
+        quick(&exe, &args[2..]);
+        return;
+    }
     let reps = env_num("BENCH_REPS", 5).max(1) as usize;
     let n = env_num("BENCH_CALLS", 5_000_000);
     let find_dir = std::env::var("BENCH_FIND").unwrap_or_else(|_| "/usr".into());

@@ -115,22 +115,23 @@ impl Cgroups {
     /// The container id of a process (host pid) from its `/proc/<pid>/cgroup`, cached for a
     /// second of event time (`ts`, boot-clock ns); `None` when the process is gone (or never
     /// was). With `new`: whether that container was first seen after the sensor started.
-    pub(crate) fn process_container(&mut self, pid: u32, ts: u64) -> Option<(String, bool)> {
-        if let Some((c, at)) = self.by_pid.get(&pid)
-            && ts.saturating_sub(*at) < PID_TTL_NS
-        {
-            let new = !c.is_empty() && !self.v1_at_start.contains(c);
-            return Some((c.clone(), new));
+    pub(crate) fn process_container(&mut self, pid: u32, ts: u64) -> Option<(&str, bool)> {
+        let fresh = self
+            .by_pid
+            .get(&pid)
+            .is_some_and(|(_, at)| ts.saturating_sub(*at) < PID_TTL_NS);
+        if !fresh {
+            let text = std::fs::read_to_string(self.proc_root.join(pid.to_string()).join("cgroup"))
+                .ok()?;
+            let c = container_of_proc_cgroup(&text);
+            if self.by_pid.len() >= PID_LIMIT {
+                self.by_pid.clear();
+            }
+            self.by_pid.insert(pid, (c, ts));
         }
-        let text =
-            std::fs::read_to_string(self.proc_root.join(pid.to_string()).join("cgroup")).ok()?;
-        let c = container_of_proc_cgroup(&text);
-        if self.by_pid.len() >= PID_LIMIT {
-            self.by_pid.clear();
-        }
-        self.by_pid.insert(pid, (c.clone(), ts));
-        let new = !c.is_empty() && !self.v1_at_start.contains(&c);
-        Some((c, new))
+        let (c, _) = self.by_pid.get(&pid)?;
+        let new = !c.is_empty() && !self.v1_at_start.contains(c);
+        Some((c.as_str(), new))
     }
 
     /// Forgets a process (it exited or exec'd: its cgroup may change).
@@ -336,9 +337,15 @@ mod tests {
         assert!(info.per_process && info.container.is_empty());
         // 4242 is in a Docker container (v1 memory/cpu lines), 5151 in a kubelet pod, 1 on the
         // host; 9999 does not exist. All were present at start: not new.
-        assert_eq!(cg.process_container(4242, T), Some(("a".repeat(64), false)));
-        assert_eq!(cg.process_container(5151, T), Some(("b".repeat(64), false)));
-        assert_eq!(cg.process_container(1, T), Some((String::new(), false)));
+        assert_eq!(
+            cg.process_container(4242, T),
+            Some(("a".repeat(64).as_str(), false))
+        );
+        assert_eq!(
+            cg.process_container(5151, T),
+            Some(("b".repeat(64).as_str(), false))
+        );
+        assert_eq!(cg.process_container(1, T), Some(("", false)));
         assert_eq!(cg.process_container(9999, T), None);
         // A cgroup learnt from the kernel that names a container needs no lookup; the root does.
         let ctr = "c".repeat(64);
@@ -365,7 +372,7 @@ mod tests {
         )
         .unwrap();
         let t = crate::sys::boottime_ns();
-        assert_eq!(cg.process_container(11, t), Some((id.clone(), true)));
+        assert_eq!(cg.process_container(11, t), Some((id.as_str(), true)));
         // It moves back to the host: cached for a second of event time, then read again; an
         // exec (forget) reads it again at once.
         std::fs::write(dir.join("11/cgroup"), "4:memory:/\n0::/\n").unwrap();

@@ -146,7 +146,24 @@ pub(crate) fn descriptor(id: EventId, selected: bool) -> u64 {
             R32(_) | R64(_) => {}
         }
     }
-    d
+    d | (u64::from(raw_args_needed(srcs)) << D_NARGS_SHIFT)
+}
+
+/// Bit position of the descriptor's 3-bit count of raw arguments the decoder reads from a
+/// fixed-size system-call record (the record carries only those: 64 bytes plus 8 per argument).
+pub(crate) const D_NARGS_SHIFT: u32 = 56;
+
+/// How many leading raw arguments the decoding of a call reads (the highest register index any
+/// source refers to, plus one; 0 for a call without sources).
+pub(crate) fn raw_args_needed(srcs: &[Src]) -> u8 {
+    srcs.iter()
+        .map(|s| match *s {
+            R32(i) | R64(i) | Str(i) | Argv(i) | Field(i, _) | Path(i, None) => i + 1,
+            Path(i, Some(fd)) => i.max(fd) + 1,
+            SockLen(i, l) | SockPLen(i, l) => i.max(l) + 1,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Decodes a `struct sockaddr` (IPv4, IPv6, unix; other families by number).
@@ -276,17 +293,30 @@ pub(crate) fn call_info(id: EventId) -> Option<&'static CallInfo> {
 /// Decodes the arguments of a system call record. Absolute paths and relative paths with a base
 /// directory from the kernel come out absolute; the other relative paths are listed in the
 /// second value for the caller to resolve.
+#[cfg(test)]
 pub(crate) fn decode_args(
     id: EventId,
     raw: &[u64; 6],
     items: &[Item],
 ) -> (Vec<ArgValue>, Vec<RawPath>) {
+    let mut out = Vec::new();
+    let paths = decode_args_into(id, raw, items, &mut out);
+    (out, paths)
+}
+
+/// [`decode_args`] appending to `out` (a buffer reused from event to event).
+pub(crate) fn decode_args_into(
+    id: EventId,
+    raw: &[u64; 6],
+    items: &[Item],
+    out: &mut Vec<ArgValue>,
+) -> Vec<RawPath> {
     let Some(info) = call_info(id) else {
-        return (Vec::new(), Vec::new());
+        return Vec::new();
     };
     let (def, srcs) = (info.def, info.srcs);
     if srcs.is_empty() {
-        return (Vec::new(), Vec::new());
+        return Vec::new();
     }
     let item = |i: u8| {
         items
@@ -298,7 +328,7 @@ pub(crate) fn decode_args(
             .iter()
             .find(|it| it.arg == i && it.ty == ItemType::Base)
     };
-    let mut out = Vec::with_capacity(srcs.len());
+    out.reserve(srcs.len());
     let mut paths = Vec::new();
     for (n, (src, ad)) in srcs.iter().zip(def.args.iter()).enumerate() {
         let v = match *src {
@@ -340,7 +370,7 @@ pub(crate) fn decode_args(
         };
         out.push(v);
     }
-    (out, paths)
+    paths
 }
 
 #[cfg(test)]
@@ -372,46 +402,86 @@ mod tests {
 
     #[test]
     fn descriptors() {
+        let nargs = |n: u64| n << D_NARGS_SHIFT;
         let openat = EventId::from_name("openat").unwrap();
         // pathname (arg 1) is the first string; selected bit set.
         // pathname (arg 1) is the first string, a path relative to dirfd (arg 0).
         assert_eq!(
             descriptor(openat, true),
-            D_SELECTED | 2 | (1 << 22) | (1 << 25)
+            D_SELECTED | 2 | (1 << 22) | (1 << 25) | nargs(4)
         );
-        assert_eq!(descriptor(openat, false), 2 | (1 << 22) | (1 << 25));
+        assert_eq!(
+            descriptor(openat, false),
+            2 | (1 << 22) | (1 << 25) | nargs(4)
+        );
         let recvfrom = EventId::from_name("recvfrom").unwrap();
         assert_eq!(
             descriptor(recvfrom, false),
-            (5 << 9) | (5 << 12) | D_SOCK_PLEN
+            (5 << 9) | (5 << 12) | D_SOCK_PLEN | nargs(6)
         );
         let connect = EventId::from_name("connect").unwrap();
-        assert_eq!(descriptor(connect, false), (2 << 9) | (2 << 12));
+        assert_eq!(descriptor(connect, false), (2 << 9) | (2 << 12) | nargs(3));
         let execve = EventId::from_name("execve").unwrap();
         assert_eq!(
             descriptor(execve, true),
-            D_SELECTED | D_AT_ENTRY | 1 | (1 << 22) | (2 << 19)
+            D_SELECTED | D_AT_ENTRY | 1 | (1 << 22) | (2 << 19) | nargs(2)
         );
         let mount = EventId::from_name("mount").unwrap();
         // source (str), target (path, cwd-relative), filesystemtype (str).
         assert_eq!(
             descriptor(mount, false),
-            1 | (2 << 3) | (3 << 6) | (1 << 23)
+            1 | (2 << 3) | (3 << 6) | (1 << 23) | nargs(4)
         );
         let renameat = EventId::from_name("renameat").unwrap();
         assert_eq!(
             descriptor(renameat, false),
-            2 | (4 << 3) | (1 << 22) | (1 << 23) | (1 << 25) | (3 << 28)
+            2 | (4 << 3) | (1 << 22) | (1 << 23) | (1 << 25) | (3 << 28) | nargs(4)
         );
         let openat2 = EventId::from_name("openat2").unwrap();
         assert_eq!(
             descriptor(openat2, false),
-            2 | (1 << 22) | (1 << 25) | (3 << 16)
+            2 | (1 << 22) | (1 << 25) | (3 << 16) | nargs(3)
         );
+        // Not decoded: no arguments in its record.
         let getppid = EventId::from_name("getppid").unwrap();
         assert_eq!(descriptor(getppid, true), D_SELECTED);
         let sethostname = EventId::from_name("sethostname").unwrap();
         assert_eq!(descriptor(sethostname, false), D_CTX_RESET);
+    }
+
+    #[test]
+    fn records_carry_every_raw_argument_the_decoding_reads() {
+        // Decoding a call from a record cut after its descriptor's argument count gives the
+        // same arguments as from the full record.
+        for (name, _) in DECODED {
+            let id = EventId::from_name(name).unwrap();
+            let n = ((descriptor(id, true) >> D_NARGS_SHIFT) & 7) as usize;
+            assert!(n <= 6, "{name}: {n}");
+            let raw = [11, 22, 33, 44, 55, 66];
+            let mut cut = [0u64; 6];
+            cut[..n].copy_from_slice(&raw[..n]);
+            // Relative paths, so that their directory-fd arguments are read too.
+            let (srcs, _) = sources(name).unwrap();
+            let items: Vec<Item> = srcs
+                .iter()
+                .filter_map(|s| match *s {
+                    Str(i) | Path(i, _) => Some(Item {
+                        arg: i,
+                        ty: ItemType::Str,
+                        data: b"rel\0".to_vec(),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(
+                decode_args(id, &raw, &items),
+                decode_args(id, &cut, &items),
+                "{name}: {n} arguments"
+            );
+        }
+        assert_eq!(raw_args_needed(&[R32(0), SockPLen(1, 2)]), 3);
+        assert_eq!(raw_args_needed(&[Path(3, Some(2)), R32(0)]), 4);
+        assert_eq!(raw_args_needed(&[]), 0);
     }
 
     #[test]

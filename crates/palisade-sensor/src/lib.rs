@@ -519,6 +519,8 @@ pub struct Sensor {
     cg_class: Option<BpfHashMap<MapData, u64, u8>>,
     followed: BpfHashMap<MapData, u32, u8>,
     dec: Decoder,
+    /// The event buffer records are decoded into.
+    out: Event,
     hook: Hook,
     process_hooks: Vec<&'static str>,
     process_hook_kinds: Vec<(&'static str, Hook)>,
@@ -673,6 +675,7 @@ impl Sensor {
             cg_class,
             followed,
             dec: Decoder::new(cfg.filter.clone(), cgroups),
+            out: empty_event(),
             hook,
             process_hooks,
             process_hook_kinds,
@@ -686,10 +689,24 @@ impl Sensor {
     /// Records are submitted without waking the reader; each CPU wakes it once per batch of
     /// records (about an eighth of the ring, at most 2048). Between wake-ups this drains every 20 ms,
     /// so an event waits at most that long; the call returns as soon as a drain delivered events.
+    ///
+    /// Each event is a new value (its strings allocated); a consumer that only looks at the
+    /// events saves that with [`Sensor::poll_ref`].
     pub fn poll(
         &mut self,
         timeout: Duration,
         f: &mut dyn FnMut(Event),
+    ) -> Result<usize, SensorError> {
+        self.poll_ref(timeout, &mut |ev| f(ev.clone()))
+    }
+
+    /// [`Sensor::poll`], handing each event to `f` by reference: every event is decoded into
+    /// one buffer that is reused (strings and the argument vector keep their capacity), so an
+    /// event without string arguments costs no allocation. Clone the event to keep it.
+    pub fn poll_ref(
+        &mut self,
+        timeout: Duration,
+        f: &mut dyn FnMut(&Event),
     ) -> Result<usize, SensorError> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -721,11 +738,12 @@ impl Sensor {
     }
 
     /// Reads up to [`MAX_RECORDS_PER_DRAIN`] records; returns (events delivered, records read).
-    fn drain(&mut self, f: &mut dyn FnMut(Event)) -> (usize, usize) {
+    fn drain(&mut self, f: &mut dyn FnMut(&Event)) -> (usize, usize) {
         let Sensor {
             ring,
             dec,
             cg_class,
+            out,
             ..
         } = self;
         let mut n = 0;
@@ -739,9 +757,9 @@ impl Sensor {
             drop(item);
             match rec {
                 Ok(r) => {
-                    if let Some(ev) = dec.handle(r) {
+                    if dec.handle_into(r, out) {
                         n += 1;
-                        f(ev);
+                        f(out);
                     }
                 }
                 Err(_) => dec.bad += 1,
@@ -902,14 +920,18 @@ impl Decoder {
         }
     }
 
-    fn handle(&mut self, r: Record) -> Option<Event> {
-        let ev = match r {
+    /// Decodes a record into `out`, reusing its strings and argument vector (no allocation for
+    /// an event without string arguments once the buffers have grown); returns whether it made
+    /// an event. Context records, `execve` strings read at entry and events the user-space part
+    /// of the container filter drops make none (`out` is then left in an unspecified state).
+    fn handle_into(&mut self, r: Record, out: &mut Event) -> bool {
+        let made = match r {
             Record::Task { h, ctx } => {
                 if self.tasks.len() > CACHE_LIMIT {
                     self.tasks.clear();
                 }
                 self.tasks.insert(h.tid, ctx);
-                return None;
+                return false;
             }
             Record::Sys {
                 h,
@@ -922,7 +944,7 @@ impl Decoder {
                     self.entry.clear();
                 }
                 self.entry.insert(h.tid, (h.pid, items));
-                return None;
+                return false;
             }
             Record::Sys {
                 h,
@@ -945,16 +967,17 @@ impl Decoder {
                         items = it;
                     }
                 }
-                let (mut vals, paths) = layout::decode_args(id, &args, &items);
+                out.args.clear();
+                let paths = layout::decode_args_into(id, &args, &items, &mut out.args);
                 for p in paths {
                     let abs = self.resolve(h.pid, &p.path, p.dirfd);
-                    vals[p.index] = ArgValue::Str(abs);
+                    out.args[p.index] = ArgValue::Str(abs);
                 }
                 let name = info.map_or("", |i| i.def.name);
                 if ret == 0 && (name == "chdir" || name == "fchdir") {
-                    self.track_cwd(h.pid, name == "chdir", &vals);
+                    self.track_cwd(h.pid, name == "chdir", &out.args);
                 }
-                self.event(h, id, ret, vals)
+                self.fill(&h, id, ret, out)
             }
             Record::Fork {
                 h,
@@ -964,10 +987,12 @@ impl Decoder {
                 if let Some(c) = self.cwd.get(&ids[2]).cloned() {
                     self.cwd.insert(ids[6], c);
                 }
-                let mut vals: Vec<ArgValue> =
-                    ids.iter().map(|&x| ArgValue::UInt(u64::from(x))).collect();
-                vals.push(ArgValue::UInt(child_start + self.wall_offset));
-                self.event(h, EventId::SCHED_PROCESS_FORK, 0, vals)
+                out.args.clear();
+                out.args
+                    .extend(ids.iter().map(|&x| ArgValue::UInt(u64::from(x))));
+                out.args
+                    .push(ArgValue::UInt(child_start + self.wall_offset));
+                self.fill(&h, EventId::SCHED_PROCESS_FORK, 0, out)
             }
             Record::Exec { h, items } => {
                 // An exec may follow a move into a container's cgroup (runc init).
@@ -988,7 +1013,8 @@ impl Decoder {
                 let argv = find(1).map(|i| layout::split_argv(&i.data));
                 let tty = find(3).map(|i| record::cstr(&i.data));
                 let ctx = self.tasks.get(&h.tid);
-                let vals = vec![
+                out.args.clear();
+                out.args.extend([
                     path.map_or(ArgValue::None, ArgValue::Str),
                     argv.map_or(ArgValue::None, ArgValue::StrList),
                     cwd.map_or(ArgValue::None, ArgValue::Str),
@@ -998,8 +1024,8 @@ impl Decoder {
                     ctx.map_or(ArgValue::None, |c| {
                         ArgValue::UInt(c.start_time + self.wall_offset)
                     }),
-                ];
-                self.event(h, EventId::SCHED_PROCESS_EXEC, 0, vals)
+                ]);
+                self.fill(&h, EventId::SCHED_PROCESS_EXEC, 0, out)
             }
             Record::Cgroup { h, path } => {
                 if self.cg.learn(h.cgroup, &path) {
@@ -1012,29 +1038,36 @@ impl Decoder {
                         self.last_cg = None;
                     }
                 }
-                return None;
+                return false;
             }
             Record::Exit { h, code, group } => {
-                let vals = vec![
+                out.args.clear();
+                out.args.extend([
                     ArgValue::Int(i64::from(exit_status(code))),
                     ArgValue::Int(i64::from(group)),
-                ];
-                let (tid, pid) = (h.tid, h.pid);
-                let ev = self.event(h, EventId::SCHED_PROCESS_EXIT, 0, vals);
-                self.tasks.remove(&tid);
+                ]);
+                let made = self.fill(&h, EventId::SCHED_PROCESS_EXIT, 0, out);
+                self.tasks.remove(&h.tid);
                 if group {
-                    self.cwd.remove(&pid);
-                    self.cg.forget_process(pid);
+                    self.cwd.remove(&h.pid);
+                    self.cg.forget_process(h.pid);
                 }
-                ev
+                made
             }
         };
-        if ev.is_some() {
+        if made {
             self.delivered += 1;
         } else {
             self.user_filtered += 1;
         }
-        ev
+        made
+    }
+
+    /// [`Decoder::handle_into`] into a new event.
+    #[cfg(test)]
+    fn handle(&mut self, r: Record) -> Option<Event> {
+        let mut ev = empty_event();
+        self.handle_into(r, &mut ev).then_some(ev)
     }
 
     /// Queues the kernel-side class of cgroups seen for the first time.
@@ -1053,33 +1086,45 @@ impl Decoder {
         }
     }
 
-    /// Builds the event with its context; `None` when the container filter (decided here for
-    /// cgroups the kernel did not know yet) drops it.
-    fn event(&mut self, h: Header, id: EventId, ret: i64, args: Vec<ArgValue>) -> Option<Event> {
-        let (mut container_id, mut new, per_process) = match &self.last_cg {
-            Some((id, c, n, p)) if *id == h.cgroup => (c.clone(), *n, *p),
+    /// Fills `out` (all but `args`) with the header and the task's context; `false` when the
+    /// container filter (decided here for cgroups the kernel did not know yet) drops the event.
+    fn fill(&mut self, h: &Header, id: EventId, ret: i64, out: &mut Event) -> bool {
+        let (mut new, per_process) = match &self.last_cg {
+            Some((cg, c, n, p)) if *cg == h.cgroup => {
+                set_str(&mut out.container_id, c);
+                (*n, *p)
+            }
             _ => {
                 let (info, added) = self.cg.get(h.cgroup);
-                let container_id = info.container.clone();
+                set_str(&mut out.container_id, &info.container);
                 let (new, per_process) = (info.new, info.per_process);
                 self.note_new_cgroups(&added);
-                self.last_cg = Some((h.cgroup, container_id.clone(), new, per_process));
-                (container_id, new, per_process)
+                self.last_cg = Some((h.cgroup, out.container_id.clone(), new, per_process));
+                (new, per_process)
             }
         };
         if per_process {
             // The v2 cgroup names no container (the root on a cgroup v1 host): the process's own
             // /proc/<pid>/cgroup, v1 lines included, decides. A process already gone: the host.
-            (container_id, new) = self.cg.process_container(h.pid, h.ts).unwrap_or_default();
+            match self.cg.process_container(h.pid, h.ts) {
+                Some((c, n)) => {
+                    set_str(&mut out.container_id, c);
+                    new = n;
+                }
+                None => {
+                    out.container_id.clear();
+                    new = false;
+                }
+            }
         }
         if h.flags & record::HF_UNDECIDED != 0 {
-            let is_c = !container_id.is_empty();
+            let is_c = !out.container_id.is_empty();
             let keep = match self.filter.container {
                 Some(want) => want == is_c,
                 None => true,
             } && (!self.filter.new_containers || (is_c && new));
             if !keep {
-                return None;
+                return false;
             }
         }
         if self.tasks.len() > CACHE_LIMIT && !self.tasks.contains_key(&h.tid) {
@@ -1089,27 +1134,24 @@ impl Decoder {
             .tasks
             .entry(h.tid)
             .or_insert_with(|| proc_ctx(h.pid, h.tid));
-        Some(Event {
-            ts: h.ts + self.wall_offset,
-            id,
-            cpu: h.cpu,
-            pid: ctx.ns_pid,
-            tid: ctx.ns_tid,
-            ppid: ctx.ns_ppid,
-            host_pid: h.pid,
-            host_tid: h.tid,
-            host_ppid: ctx.ppid,
-            uid: h.uid,
-            gid: h.gid,
-            comm: h.comm,
-            uts: ctx.uts.clone(),
-            mntns: ctx.mntns,
-            pidns: ctx.pidns,
-            cgroup_id: h.cgroup,
-            container_id,
-            ret,
-            args,
-        })
+        out.ts = h.ts + self.wall_offset;
+        out.id = id;
+        out.cpu = h.cpu;
+        out.pid = ctx.ns_pid;
+        out.tid = ctx.ns_tid;
+        out.ppid = ctx.ns_ppid;
+        out.host_pid = h.pid;
+        out.host_tid = h.tid;
+        out.host_ppid = ctx.ppid;
+        out.uid = h.uid;
+        out.gid = h.gid;
+        record::set_cstr(&mut out.comm, &h.comm);
+        set_str(&mut out.uts, &ctx.uts);
+        out.mntns = ctx.mntns;
+        out.pidns = ctx.pidns;
+        out.cgroup_id = h.cgroup;
+        out.ret = ret;
+        true
     }
 
     /// Makes a path absolute: against the directory fd, else the process's cwd.
@@ -1143,6 +1185,37 @@ impl Decoder {
         if let Some(c) = new {
             self.cwd.insert(pid, c);
         }
+    }
+}
+
+/// Replaces a string's text, keeping its buffer.
+fn set_str(dst: &mut String, src: &str) {
+    dst.clear();
+    dst.push_str(src);
+}
+
+/// An event with every field zero or empty: the buffer [`Sensor::poll_ref`] decodes into.
+fn empty_event() -> Event {
+    Event {
+        ts: 0,
+        id: EventId(0),
+        cpu: 0,
+        pid: 0,
+        tid: 0,
+        ppid: 0,
+        host_pid: 0,
+        host_tid: 0,
+        host_ppid: 0,
+        uid: 0,
+        gid: 0,
+        comm: String::new(),
+        uts: String::new(),
+        mntns: 0,
+        pidns: 0,
+        cgroup_id: 0,
+        container_id: String::new(),
+        ret: 0,
+        args: Vec::new(),
     }
 }
 

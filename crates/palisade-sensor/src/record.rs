@@ -50,6 +50,8 @@ pub(crate) const HF_TRUNCATED: u8 = 2;
 
 pub(crate) const HDR_LEN: usize = 56;
 pub(crate) const SYS_LEN: usize = 112;
+/// A fixed system-call record without arguments (header and return value).
+pub(crate) const SYS_MIN_LEN: usize = 64;
 pub(crate) const TASK_LEN: usize = 168;
 pub(crate) const FORK_LEN: usize = 96;
 pub(crate) const EXIT_LEN: usize = 64;
@@ -92,7 +94,8 @@ pub(crate) struct Header {
     pub kind: Kind,
     pub flags: u8,
     pub cpu: u16,
-    pub comm: String,
+    /// The thread's name as the kernel holds it (NUL-padded); see [`set_cstr`].
+    pub comm: [u8; 16],
 }
 
 /// The task context record.
@@ -174,6 +177,18 @@ pub(crate) fn cstr(b: &[u8]) -> String {
     }
 }
 
+/// Replaces `dst` with the bytes of `b` up to the first NUL, as (lossy) UTF-8, keeping the
+/// string's buffer (no allocation once it is large enough).
+pub(crate) fn set_cstr(dst: &mut String, b: &[u8]) {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    let b = &b[..end];
+    dst.clear();
+    match std::str::from_utf8(b) {
+        Ok(s) => dst.push_str(s),
+        Err(_) => dst.push_str(&String::from_utf8_lossy(b)),
+    }
+}
+
 fn header(b: &[u8]) -> Result<Header, BadRecord> {
     if b.len() < HDR_LEN {
         return Err(BadRecord("record shorter than its header"));
@@ -189,7 +204,11 @@ fn header(b: &[u8]) -> Result<Header, BadRecord> {
         kind: Kind::from_u8(b[34]).ok_or(BadRecord("unknown record kind"))?,
         flags: b[35],
         cpu: u16_at(b, 36),
-        comm: cstr(&b[40..56]),
+        comm: {
+            let mut c = [0u8; 16];
+            c.copy_from_slice(&b[40..56]);
+            c
+        },
     })
 }
 
@@ -234,16 +253,18 @@ pub(crate) fn parse(b: &[u8]) -> Result<Record, BadRecord> {
     };
     Ok(match h.kind {
         Kind::Sys | Kind::SysExt | Kind::EntryExt | Kind::NoRet => {
-            need(SYS_LEN)?;
+            // Records with items have all six arguments; the fixed ones (`Sys`, `NoRet`) only
+            // those the call's decoding reads (64 bytes plus 8 per argument); the rest are 0.
+            let ext = matches!(h.kind, Kind::SysExt | Kind::EntryExt);
+            need(if ext { SYS_LEN } else { SYS_MIN_LEN })?;
             let mut args = [0u64; 6];
             for (i, a) in args.iter_mut().enumerate() {
-                *a = u64_at(b, 64 + 8 * i);
+                let o = SYS_MIN_LEN + 8 * i;
+                if o + 8 <= b.len() {
+                    *a = u64_at(b, o);
+                }
             }
-            let items = if matches!(h.kind, Kind::SysExt | Kind::EntryExt) {
-                items(b, SYS_LEN)?
-            } else {
-                Vec::new()
-            };
+            let items = if ext { items(b, SYS_LEN)? } else { Vec::new() };
             Record::Sys {
                 ret: u64_at(b, 56) as i64,
                 args,
@@ -358,7 +379,7 @@ pub(crate) mod tests {
             (h.id, h.tid, h.pid, h.uid, h.gid),
             (257, 101, 100, 1000, 1001)
         );
-        assert_eq!(h.comm, "cat");
+        assert_eq!(cstr(&h.comm), "cat");
         assert_eq!(ret, -2);
         assert_eq!(args[0] as i64, -100);
         assert_eq!(items.len(), 1);
