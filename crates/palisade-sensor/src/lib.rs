@@ -513,7 +513,9 @@ impl FloorProbe {
 /// A running sensor.
 pub struct Sensor {
     _ebpf: Ebpf,
-    ring: RingBuf<MapData>,
+    /// Owns the ring buffer map (its fd); records are read through `reader`.
+    _ring: RingBuf<MapData>,
+    reader: sys::RingReader,
     epoll: sys::Epoll,
     counters: PerCpuArray<MapData, u64>,
     cg_class: Option<BpfHashMap<MapData, u64, u8>>,
@@ -562,7 +564,8 @@ impl Sensor {
         let (pid_min, pid_max) = f.pid_range.unwrap_or((0, u32::MAX));
         let start_boot = sys::boottime_ns();
         // Wake the reader about once per eighth of the ring (records are ~128 bytes), per CPU.
-        let wake_every = ((ring / 8 / 128) as u64).clamp(1, 2048);
+        // A power of two (the ring size is one): the programs test it with a mask.
+        let wake_every = ((ring / 8 / 128) as u64).clamp(1, 2048).next_power_of_two();
         // Which hook types the kernel allows (probed once per process), then the plan.
         let support = hooks::probe_cached(&btf).ok();
         let has_function = |f: &str| hooks::has_function(&btf, f);
@@ -654,7 +657,10 @@ impl Sensor {
         let ring_map = ebpf
             .take_map("events")
             .ok_or_else(|| SensorError::Other("map events missing".into()))?;
+        let ring_bytes = ring;
         let ring = RingBuf::try_from(ring_map).map_err(|e| err("events", &e))?;
+        let reader = sys::RingReader::new(ring.as_raw_fd(), ring_bytes)
+            .map_err(|e| SensorError::Other(format!("mapping the ring buffer: {e}")))?;
         let epoll = sys::Epoll::new(ring.as_raw_fd())
             .map_err(|e| SensorError::Other(format!("epoll on the ring buffer: {e}")))?;
         let counters = PerCpuArray::try_from(
@@ -669,7 +675,8 @@ impl Sensor {
         .map_err(|e| err("followed", &e))?;
         Ok(Sensor {
             _ebpf: ebpf,
-            ring,
+            _ring: ring,
+            reader,
             epoll,
             counters,
             cg_class,
@@ -740,22 +747,17 @@ impl Sensor {
     /// Reads up to [`MAX_RECORDS_PER_DRAIN`] records; returns (events delivered, records read).
     fn drain(&mut self, f: &mut dyn FnMut(&Event)) -> (usize, usize) {
         let Sensor {
-            ring,
+            reader,
             dec,
             cg_class,
             out,
             ..
         } = self;
         let mut n = 0;
-        let mut records = 0usize;
-        // Bounded, so that a caller's loop (signals, flushing) runs even under a flood.
-        while records < MAX_RECORDS_PER_DRAIN
-            && let Some(item) = ring.next()
-        {
-            records += 1;
-            let rec = record::parse(&item);
-            drop(item);
-            match rec {
+        // Bounded, so that a caller's loop (signals, flushing) runs even under a flood. Records
+        // are decoded in place, in the ring.
+        let records = reader.read(MAX_RECORDS_PER_DRAIN, &mut |b| {
+            match record::parse(b) {
                 Ok(r) => {
                     if dec.handle_into(r, out) {
                         n += 1;
@@ -770,7 +772,7 @@ impl Sensor {
                     let _ = m.insert(id, cls, 0);
                 }
             }
-        }
+        });
         (n, records)
     }
 

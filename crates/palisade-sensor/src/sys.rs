@@ -1,5 +1,6 @@
 //! The few system interfaces the sensor needs that have no safe wrapper: clocks, the
-//! effective uid, edge-triggered epoll on the ring buffer's fd and the tracefs mount.
+//! effective uid, edge-triggered epoll on the ring buffer's fd, the ring buffer's shared memory
+//! (read in batches) and the tracefs mount.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -132,6 +133,163 @@ impl Epoll {
 /// sub-millisecond of a wait into a busy loop of zero-timeout calls.
 fn timeout_ms(timeout: Duration) -> i32 {
     timeout.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
+}
+
+/// The reading side of a BPF ring buffer, mapped from the map's fd (the kernel's layout: a
+/// read-write page with the consumer position, then a read-only page with the producer
+/// position followed by the data pages, mapped twice in a row so that a record that wraps
+/// around is contiguous).
+///
+/// Unlike a reader that publishes its position after every record, this one publishes it once
+/// per batch (every sixteenth of the ring, and when it stops): the producers read the consumer
+/// position on every reservation, and a position written for each record would move that cache
+/// line between the cores for every event.
+pub(crate) struct RingReader {
+    consumer: *mut u8,
+    producer: *mut u8,
+    page: usize,
+    size: usize,
+    pos: u64,
+    published: u64,
+}
+
+const RINGBUF_BUSY: u32 = 1 << 31;
+const RINGBUF_DISCARD: u32 = 1 << 30;
+const RINGBUF_HDR: u64 = 8;
+
+impl RingReader {
+    /// Maps the ring buffer of `fd`, whose data area is `size` bytes (a power of two, a
+    /// multiple of the page size: the map's `max_entries`).
+    pub(crate) fn new(fd: RawFd, size: usize) -> io::Result<RingReader> {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        let page = usize::try_from(page).map_err(|_| io::Error::other("page size"))?;
+        if !size.is_power_of_two() || size < page {
+            return Err(io::Error::other(format!("ring buffer size {size}")));
+        }
+        // SAFETY: a new shared mapping of the map's first page; the kernel checks fd and size.
+        let consumer = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if consumer == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: as above: the producer page and the data pages mapped twice, read-only.
+        let producer = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                page + 2 * size,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                fd,
+                page as libc::off_t,
+            )
+        };
+        if producer == libc::MAP_FAILED {
+            let e = io::Error::last_os_error();
+            // SAFETY: `consumer` is the mapping made above, of `page` bytes.
+            unsafe { libc::munmap(consumer, page) };
+            return Err(e);
+        }
+        let mut r = RingReader {
+            consumer: consumer.cast(),
+            producer: producer.cast(),
+            page,
+            size,
+            pos: 0,
+            published: 0,
+        };
+        r.pos = r.consumer_pos().load(std::sync::atomic::Ordering::Acquire);
+        r.published = r.pos;
+        Ok(r)
+    }
+
+    fn consumer_pos(&self) -> &std::sync::atomic::AtomicU64 {
+        // SAFETY: the first word of the consumer page, page-aligned, valid while mapped; the
+        // kernel only reads it.
+        unsafe { &*(self.consumer as *const std::sync::atomic::AtomicU64) }
+    }
+
+    fn producer_pos(&self) -> u64 {
+        // SAFETY: the first word of the producer page, page-aligned, valid while mapped.
+        let p = unsafe { &*(self.producer as *const std::sync::atomic::AtomicU64) };
+        p.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Hands each committed record to `f`, in order, until the ring is empty, a record is still
+    /// being written, or `max` records were read; returns how many were read (discarded records
+    /// are skipped and not counted). The consumer position is published every sixteenth of the
+    /// ring and before returning.
+    pub(crate) fn read(&mut self, max: usize, f: &mut dyn FnMut(&[u8])) -> usize {
+        let mask = (self.size - 1) as u64;
+        let batch = (self.size / 16) as u64;
+        let mut n = 0;
+        let mut prod = self.producer_pos();
+        while n < max {
+            if self.pos >= prod {
+                prod = self.producer_pos();
+                if self.pos >= prod {
+                    break;
+                }
+            }
+            let off = (self.pos & mask) as usize;
+            // SAFETY: off + 8 <= size, inside the first copy of the data pages; the header is
+            // 8-aligned (records are) and written by the kernel with a release xchg.
+            let hdr = unsafe {
+                let p = self.producer.add(self.page + off) as *const std::sync::atomic::AtomicU32;
+                (*p).load(std::sync::atomic::Ordering::Acquire)
+            };
+            if hdr & RINGBUF_BUSY != 0 {
+                break;
+            }
+            let len = (hdr & !(RINGBUF_BUSY | RINGBUF_DISCARD)) as usize;
+            if len > self.size {
+                // Never written by the kernel; stop rather than read out of the mapping.
+                break;
+            }
+            if hdr & RINGBUF_DISCARD == 0 {
+                // SAFETY: the record's bytes follow its header; off + 8 + len < 2 * size, inside
+                // the double mapping, and the kernel does not reuse them before the consumer
+                // position passes them.
+                let rec = unsafe {
+                    std::slice::from_raw_parts(self.producer.add(self.page + off + 8), len)
+                };
+                f(rec);
+                n += 1;
+            }
+            self.pos += (RINGBUF_HDR + len as u64).next_multiple_of(8);
+            if self.pos - self.published >= batch {
+                self.publish();
+            }
+        }
+        self.publish();
+        n
+    }
+
+    fn publish(&mut self) {
+        if self.published != self.pos {
+            self.consumer_pos()
+                .store(self.pos, std::sync::atomic::Ordering::Release);
+            self.published = self.pos;
+        }
+    }
+}
+
+impl Drop for RingReader {
+    fn drop(&mut self) {
+        // SAFETY: the two mappings made in `new`, with their sizes.
+        unsafe {
+            libc::munmap(self.consumer.cast(), self.page);
+            libc::munmap(self.producer.cast(), self.page + 2 * self.size);
+        }
+    }
 }
 
 #[cfg(test)]
