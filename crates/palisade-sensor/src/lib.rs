@@ -757,13 +757,12 @@ impl Sensor {
         // Bounded, so that a caller's loop (signals, flushing) runs even under a flood. Records
         // are decoded in place, in the ring.
         let records = reader.read(MAX_RECORDS_PER_DRAIN, &mut |b| {
-            match record::parse(b) {
-                Ok(r) => {
-                    if dec.handle_into(r, out) {
-                        n += 1;
-                        f(out);
-                    }
+            match dec.handle_bytes(b, out) {
+                Ok(true) => {
+                    n += 1;
+                    f(out);
                 }
+                Ok(false) => {}
                 Err(_) => dec.bad += 1,
             }
             if let Some(m) = cg_class.as_mut() {
@@ -952,35 +951,8 @@ impl Decoder {
                 h,
                 ret,
                 args,
-                mut items,
-            } => {
-                let id = EventId(h.id);
-                let info = layout::call_info(id);
-                if info.is_some_and(|i| i.at_entry) {
-                    let key = if self.entry.contains_key(&h.tid) {
-                        Some(h.tid)
-                    } else {
-                        self.entry
-                            .iter()
-                            .find(|(_, (pid, _))| *pid == h.pid)
-                            .map(|(k, _)| *k)
-                    };
-                    if let Some((_, it)) = key.and_then(|k| self.entry.remove(&k)) {
-                        items = it;
-                    }
-                }
-                out.args.clear();
-                let paths = layout::decode_args_into(id, &args, &items, &mut out.args);
-                for p in paths {
-                    let abs = self.resolve(h.pid, &p.path, p.dirfd);
-                    out.args[p.index] = ArgValue::Str(abs);
-                }
-                let name = info.map_or("", |i| i.def.name);
-                if ret == 0 && (name == "chdir" || name == "fchdir") {
-                    self.track_cwd(h.pid, name == "chdir", &out.args);
-                }
-                self.fill(&h, id, ret, out)
-            }
+                items,
+            } => self.sys_event(&h, ret, &args, items, out),
             Record::Fork {
                 h,
                 ids,
@@ -1063,6 +1035,59 @@ impl Decoder {
             self.user_filtered += 1;
         }
         made
+    }
+
+    /// Decodes the record in `b` into `out` (see [`Decoder::handle_into`]). A fixed system-call
+    /// record, the most frequent kind, is decoded from the bytes directly.
+    fn handle_bytes(&mut self, b: &[u8], out: &mut Event) -> Result<bool, record::BadRecord> {
+        if let Some((h, ret, args)) = record::parse_fixed_sys(b)? {
+            let made = self.sys_event(&h, ret, &args, Vec::new(), out);
+            if made {
+                self.delivered += 1;
+            } else {
+                self.user_filtered += 1;
+            }
+            return Ok(made);
+        }
+        Ok(self.handle_into(record::parse(b)?, out))
+    }
+
+    /// A system call's event (its exit record, or its entry record for a call that does not
+    /// return), joined with the strings `execve` sent at entry.
+    fn sys_event(
+        &mut self,
+        h: &Header,
+        ret: i64,
+        args: &[u64; 6],
+        mut items: Vec<Item>,
+        out: &mut Event,
+    ) -> bool {
+        let id = EventId(h.id);
+        let info = layout::call_info(id);
+        if info.is_some_and(|i| i.at_entry) {
+            let key = if self.entry.contains_key(&h.tid) {
+                Some(h.tid)
+            } else {
+                self.entry
+                    .iter()
+                    .find(|(_, (pid, _))| *pid == h.pid)
+                    .map(|(k, _)| *k)
+            };
+            if let Some((_, it)) = key.and_then(|k| self.entry.remove(&k)) {
+                items = it;
+            }
+        }
+        out.args.clear();
+        let paths = layout::decode_args_into(id, args, &items, &mut out.args);
+        for p in paths {
+            let abs = self.resolve(h.pid, &p.path, p.dirfd);
+            out.args[p.index] = ArgValue::Str(abs);
+        }
+        let name = info.map_or("", |i| i.def.name);
+        if ret == 0 && (name == "chdir" || name == "fchdir") {
+            self.track_cwd(h.pid, name == "chdir", &out.args);
+        }
+        self.fill(h, id, ret, out)
     }
 
     /// [`Decoder::handle_into`] into a new event.

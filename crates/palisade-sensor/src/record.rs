@@ -241,6 +241,26 @@ fn items(b: &[u8], mut off: usize) -> Result<Vec<Item>, BadRecord> {
     Ok(v)
 }
 
+/// A fixed system-call record (`Sys` or `NoRet`, no items) parsed without building a
+/// [`Record`]: `None` for the other kinds.
+pub(crate) fn parse_fixed_sys(b: &[u8]) -> Result<Option<(Header, i64, [u64; 6])>, BadRecord> {
+    if b.len() < HDR_LEN || !matches!(b[34], 1 | 8) {
+        return Ok(None);
+    }
+    let h = header(b)?;
+    if b.len() < SYS_MIN_LEN {
+        return Err(BadRecord("record shorter than its kind"));
+    }
+    let mut args = [0u64; 6];
+    for (i, a) in args.iter_mut().enumerate() {
+        let o = SYS_MIN_LEN + 8 * i;
+        if o + 8 <= b.len() {
+            *a = u64_at(b, o);
+        }
+    }
+    Ok(Some((h, u64_at(b, 56) as i64, args)))
+}
+
 /// Parses one ring-buffer record.
 pub(crate) fn parse(b: &[u8]) -> Result<Record, BadRecord> {
     let h = header(b)?;
@@ -385,6 +405,37 @@ pub(crate) mod tests {
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].arg, 1);
         assert_eq!(cstr(&items[0].data), "/etc/passwd");
+    }
+
+    #[test]
+    fn the_fixed_record_parser_agrees_with_the_full_one() {
+        for (kind, nargs) in [(1u8, 0usize), (1, 2), (1, 4), (1, 6), (8, 0)] {
+            let mut body = (-5i64).to_le_bytes().to_vec();
+            for a in 0..nargs {
+                body.extend_from_slice(&(a as u64 + 10).to_le_bytes());
+            }
+            let b = build(kind, 257, &body, &[]);
+            let (h, ret, args) = parse_fixed_sys(&b).unwrap().unwrap();
+            let Record::Sys {
+                h: h2,
+                ret: r2,
+                args: a2,
+                items,
+            } = parse(&b).unwrap()
+            else {
+                panic!("not a syscall record");
+            };
+            assert_eq!((h, ret, args), (h2, r2, a2));
+            assert!(items.is_empty());
+            assert_eq!(args[..nargs], [10, 11, 12, 13, 14, 15][..nargs]);
+            assert!(args[nargs..].iter().all(|&a| a == 0));
+        }
+        // Other kinds go to the full parser; short records are errors.
+        assert_eq!(
+            parse_fixed_sys(&build(2, 257, &sys_body(0, [0; 6]), &[])),
+            Ok(None)
+        );
+        assert!(parse_fixed_sys(&build(1, 257, &[0u8; 4], &[])).is_err());
     }
 
     #[test]
