@@ -4,11 +4,18 @@
 //! library's pod-security-policy templates (one sample constraint each, read at run time from
 //! `GATEKEEPER_LIBRARY`, default `../shared/upstream/gatekeeper-library/library` of the
 //! workspace; skipped when absent). `DECIDE_ITERS` sets the iterations per case (default
-//! 20,000; a tenth of that with Gatekeeper). `scripts/bench-admission` measures the whole server.
+//! 20,000; a tenth of that with Gatekeeper), `DECIDE_CASE` keeps only the cases whose name
+//! contains it, `DECIDE_PHASE=pss|gatekeeper` runs only one of the two phases (for instruction
+//! counts with `perf stat -e instructions` at two iteration counts, or callgrind).
+//! `scripts/bench-admission` measures the whole server.
 
 use palisade_admission::{Admission, Endpoint, ServerConfig};
 use serde_json::json;
 use std::time::Instant;
+
+/// The allocator of the `palisade` binary, so that the figures are the server's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn review(obj: serde_json::Value, resource: &str) -> Vec<u8> {
     let av = obj["apiVersion"].as_str().unwrap().to_owned();
@@ -83,9 +90,18 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
-    println!("Pod Security only");
-    run(&adm, &cases, n);
+    let only = std::env::var("DECIDE_CASE").unwrap_or_default();
+    let cases: Vec<_> = cases
+        .into_iter()
+        .filter(|(name, _)| name.contains(only.as_str()))
+        .collect();
+    let phase = std::env::var("DECIDE_PHASE").unwrap_or_default();
+    if phase != "gatekeeper" {
+        println!("Pod Security only");
+        run(&adm, &cases, n);
+    }
     match &gk {
+        _ if phase == "pss" => {}
         Some((adm, templates)) => {
             println!("Pod Security + {templates} Gatekeeper pod-security-policy templates");
             run(adm, &cases, (n / 10).max(1));

@@ -335,8 +335,8 @@ impl Admission {
                     *sum = Some(sum.unwrap_or_default() + took);
                 }
             };
-            let outcome = policies.evaluate_timed(
-                review.request_json(),
+            let outcome = policies.evaluate_review_timed(
+                review,
                 &state.gatekeeper,
                 EnforcementPoint::Webhook,
                 Some(&mut per_constraint),

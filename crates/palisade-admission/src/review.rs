@@ -172,23 +172,34 @@ impl AdmissionReview {
     /// first call.
     pub fn request_json(&self) -> &Value {
         self.json.get_or_init(|| {
-            let NodeValue::Map(entries) = &self.rest.value else {
-                return node_to_json(&self.rest);
-            };
             Value::Object(
-                entries
-                    .iter()
-                    .map(|e| {
-                        let held = match &*e.key {
-                            "object" => self.object(),
-                            "oldObject" => self.old_object(),
-                            _ => None,
-                        };
-                        (e.key.to_string(), node_to_json(held.unwrap_or(&e.value)))
-                    })
+                self.request_fields()
+                    .map(|(k, v)| (k.to_owned(), node_to_json(v)))
                     .collect(),
             )
         })
+    }
+
+    /// The fields of `request` in order, `object` and `oldObject` included (the request is a
+    /// JSON object: [`parse`] refuses anything else).
+    pub fn request_fields(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.rest.entries().iter().map(|e| {
+            let held = match &*e.key {
+                "object" => self.object(),
+                "oldObject" => self.old_object(),
+                _ => None,
+            };
+            (&*e.key, held.unwrap_or(&e.value))
+        })
+    }
+
+    /// `request.<key>` (`object` and `oldObject` included).
+    pub fn request_field(&self, key: &str) -> Option<&Node> {
+        match key {
+            "object" => self.object().or_else(|| self.rest.get(key)),
+            "oldObject" => self.old_object().or_else(|| self.rest.get(key)),
+            _ => self.rest.get(key),
+        }
     }
 }
 

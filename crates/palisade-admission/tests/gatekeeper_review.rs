@@ -344,3 +344,151 @@ metadata: {name: slow}
         );
     }
 }
+
+/// The webhook builds `input.review` and the match target straight from the parsed
+/// AdmissionReview's tree (`PolicySet::evaluate_review_timed`); every request must get the same
+/// outcome as through its JSON (`evaluate_timed` on `request_json`), and `input.review` must be
+/// the request exactly as sent (numbers keep their types), plus `namespaceObject` when the
+/// namespace is known and the request has none.
+#[test]
+fn reviews_from_the_parsed_tree_match_the_json_path() {
+    let echo = r#"
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: testecho}
+spec:
+  crd: {spec: {names: {kind: TestEcho}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package testecho
+      violation[{"msg": "echo", "details": d}] {
+        d := input.review
+      }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: TestEcho
+metadata: {name: echo}
+"#;
+    let mut texts: Vec<(String, String)> = ["template.yaml", "constraints.yaml"]
+        .iter()
+        .map(|f| {
+            let p = testdata("match").join(f);
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    texts.push(("echo.yaml".into(), echo.into()));
+    for backend in [Backend::Auto, Backend::Interpreter] {
+        let (set, diags) = PolicySet::from_texts_with(
+            texts.iter().map(|(n, t)| (n.as_str(), t.as_str())),
+            backend,
+        );
+        assert_eq!(set.constraints().len(), 5, "{diags:#?}");
+        let mut ctx = ReviewContext::new();
+        let shop = object("v1", "Namespace", None, "shop", json!({"audited": "true"}));
+        ctx.add_namespace(shop.clone());
+        ctx.add_namespace(object("v1", "Namespace", None, "prod-eu", json!({})));
+        let numbers = json!({"i": -3, "z": 0, "f": 2.5, "e": 1e300, "big": 18446744073709551615u64,
+            "max": 9223372036854775807i64, "min": -9223372036854775808i64, "whole": 4.0,
+            "s": "12", "b": [true, false, null], "u": "x\u{e9}\n", "o": {}, "a": [[1, "1"], []]});
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "prod-eu", "labels": {"tier": "front", "n": "1"}},
+            "spec": {"containers": [{"name": "a", "image": "x", "ports": [{"containerPort": 80}]}]},
+            "extra": numbers});
+        let kind = |group: &str, kind: &str| json!({"group": group, "version": "v1", "kind": kind});
+        let requests = [
+            json!({"uid": "1", "kind": kind("", "Pod"), "resource": {"group": "", "version": "v1", "resource": "pods"},
+                "namespace": "prod-eu", "name": "web", "operation": "CREATE",
+                "userInfo": {"username": "u", "groups": ["g"]}, "object": pod, "dryRun": false}),
+            // No name, namespace or kind.group in the request: taken from the object.
+            json!({"uid": "2", "kind": {"version": "v1", "kind": "ConfigMap"}, "resource": {"group": "", "version": "v1", "resource": "configmaps"},
+                "operation": "CREATE", "object": object("v1", "ConfigMap", Some("shop"), "cfg", json!({"tier": "front"}))}),
+            // UPDATE: the old object is selected, the new one is not.
+            json!({"uid": "3", "kind": kind("", "ConfigMap"), "resource": {"group": "", "version": "v1", "resource": "configmaps"},
+                "namespace": "shop", "name": "cfg", "operation": "UPDATE",
+                "object": object("v1", "ConfigMap", Some("shop"), "cfg", json!({"tier": "db"})),
+                "oldObject": object("v1", "ConfigMap", Some("shop"), "cfg", json!({"tier": "front"}))}),
+            // DELETE: object null, the old object matched.
+            json!({"uid": "4", "kind": kind("", "Pod"), "resource": {"group": "", "version": "v1", "resource": "pods"},
+                "namespace": "prod-eu", "name": "web", "operation": "DELETE", "object": null,
+                "oldObject": object("v1", "Pod", Some("prod-eu"), "web", json!({}))}),
+            // The namespace comes with the request (and is not known).
+            json!({"uid": "5", "kind": kind("", "ConfigMap"), "resource": {"group": "", "version": "v1", "resource": "configmaps"},
+                "namespace": "elsewhere", "name": "cfg", "operation": "CREATE",
+                "object": object("v1", "ConfigMap", Some("elsewhere"), "cfg", json!({"tier": "back"})),
+                "namespaceObject": object("v1", "Namespace", None, "elsewhere", json!({"audited": "true"}))}),
+            // A null namespaceObject is kept, not replaced by the known namespace.
+            json!({"uid": "6", "kind": kind("", "ConfigMap"), "resource": {"group": "", "version": "v1", "resource": "configmaps"},
+                "namespace": "shop", "name": "cfg", "operation": "CREATE", "namespaceObject": null,
+                "object": object("v1", "ConfigMap", Some("shop"), "cfg", json!({"tier": "front"}))}),
+            // Namespaces and cluster-scoped objects.
+            json!({"uid": "7", "kind": kind("", "Namespace"), "resource": {"group": "", "version": "v1", "resource": "namespaces"},
+                "name": "team-a", "operation": "CREATE", "object": object("v1", "Namespace", None, "team-a", json!({}))}),
+            json!({"uid": "8", "kind": kind("rbac.authorization.k8s.io", "ClusterRole"),
+                "resource": {"group": "rbac.authorization.k8s.io", "version": "v1", "resource": "clusterroles"},
+                "name": "r", "operation": "CREATE",
+                "object": object("rbac.authorization.k8s.io/v1", "ClusterRole", None, "r", json!({"tier": "front"}))}),
+        ];
+        for req in requests {
+            let body = serde_json::to_vec(&json!({"apiVersion": "admission.k8s.io/v1",
+                "kind": "AdmissionReview", "request": req}))
+            .unwrap();
+            let review = palisade_admission::review::parse(&body).unwrap();
+            assert_eq!(review.request_json(), &req);
+            let via_json =
+                set.evaluate_timed(review.request_json(), &ctx, EnforcementPoint::Webhook, None);
+            let via_tree =
+                set.evaluate_review_timed(&review, &ctx, EnforcementPoint::Webhook, None);
+            assert!(via_tree.errors.is_empty(), "{:?}", via_tree.errors);
+            assert_eq!(via_tree, via_json, "{req}");
+            let echoed = &by_constraint(&via_tree.violations, "echo")[0].details;
+            let mut want = req.clone();
+            if let Some(whole) = want.pointer_mut("/object/extra/whole") {
+                // regorus holds 4.0 as the integer 4, whichever way the value is built.
+                *whole = json!(4);
+            }
+            // The target's namespace: the request's, else the object's.
+            let ns = req["namespace"]
+                .as_str()
+                .or(req
+                    .pointer("/object/metadata/namespace")
+                    .and_then(Json::as_str))
+                .unwrap_or("");
+            if want.get("namespaceObject").is_none()
+                && let Some(known) = ctx.namespace(ns)
+            {
+                want["namespaceObject"] = known.clone();
+            }
+            assert_eq!(echoed, &want, "{backend:?}");
+        }
+        // The selectors did their work on both paths.
+        let body = |req: Json| {
+            serde_json::to_vec(&json!({"apiVersion": "admission.k8s.io/v1",
+                "kind": "AdmissionReview", "request": req}))
+            .unwrap()
+        };
+        let selected = palisade_admission::review::parse(&body(json!({"uid": "9",
+            "kind": kind("", "ConfigMap"), "resource": {"group": "", "version": "v1", "resource": "configmaps"},
+            "namespace": "shop", "name": "cfg", "operation": "CREATE",
+            "object": object("v1", "ConfigMap", Some("shop"), "cfg", json!({"tier": "front"}))})))
+        .unwrap();
+        let out = set.evaluate_review_timed(&selected, &ctx, EnforcementPoint::Webhook, None);
+        assert_eq!(
+            by_constraint(&out.violations, "owner-where-selected").len(),
+            1
+        );
+        let mut other = ReviewContext::new();
+        other.add_namespace(object(
+            "v1",
+            "Namespace",
+            None,
+            "shop",
+            json!({"audited": "no"}),
+        ));
+        let out = set.evaluate_review_timed(&selected, &other, EnforcementPoint::Webhook, None);
+        assert!(by_constraint(&out.violations, "owner-where-selected").is_empty());
+    }
+}

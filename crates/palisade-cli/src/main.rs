@@ -15,6 +15,11 @@ mod trace;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator: fewer instructions per allocation for the
+/// admission webhook's Gatekeeper evaluation (crates/palisade-admission/README.md, Load).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     let result = match cli.command {

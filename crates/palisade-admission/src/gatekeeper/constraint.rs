@@ -159,7 +159,36 @@ pub(crate) struct Target<'a> {
     namespace: &'a str,
     is_namespace: bool,
     labels: Vec<BTreeMap<&'a str, &'a str>>,
-    namespace_object: Option<&'a Json>,
+    namespace_object: Option<NamespaceObject<'a>>,
+}
+
+/// The Namespace object a review sees: the request's own `namespaceObject` (as JSON or as a
+/// parsed tree), or a Namespace the server knows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NamespaceObject<'a> {
+    Json(&'a Json),
+    Node(&'a Node),
+    Known(&'a super::KnownNamespace),
+}
+
+impl<'a> NamespaceObject<'a> {
+    /// `metadata.labels` (string values), or `None` when it is not an object.
+    fn labels(self) -> Option<BTreeMap<&'a str, &'a str>> {
+        match self {
+            NamespaceObject::Json(j) => labels_of(j),
+            NamespaceObject::Known(k) => labels_of(&k.json),
+            NamespaceObject::Node(n) => node_labels_of(n),
+        }
+    }
+
+    /// The object as an engine value (`input.review.namespaceObject`).
+    pub(crate) fn value(self) -> regorus::Value {
+        match self {
+            NamespaceObject::Json(j) => rego::to_value(j),
+            NamespaceObject::Known(k) => k.value.clone(),
+            NamespaceObject::Node(n) => rego::node_value(n),
+        }
+    }
 }
 
 fn labels_of(obj: &Json) -> Option<BTreeMap<&str, &str>> {
@@ -177,59 +206,141 @@ fn labels_of(obj: &Json) -> Option<BTreeMap<&str, &str>> {
     Some(m)
 }
 
+/// [`labels_of`] for a tree parsed from JSON (strings are the quoted scalars).
+fn node_labels_of(obj: &Node) -> Option<BTreeMap<&str, &str>> {
+    if !obj.is_map() {
+        return None;
+    }
+    let mut m = BTreeMap::new();
+    if let Some(l) = obj.at(&["metadata", "labels"]) {
+        for e in l.entries() {
+            if let Some(v) = crate::object::json_str(&e.value) {
+                m.insert(&*e.key, v);
+            }
+        }
+    }
+    Some(m)
+}
+
+/// The request fields a match reads, whichever form the request has.
+struct Fields<'a> {
+    kind_kind: Option<&'a str>,
+    kind_group: Option<&'a str>,
+    name: Option<&'a str>,
+    namespace: Option<&'a str>,
+    /// `kind`, `apiVersion`, `metadata.name`, `metadata.namespace` of `object` (else
+    /// `oldObject`), when that is an object.
+    main: Option<[Option<&'a str>; 4]>,
+    labels: Vec<BTreeMap<&'a str, &'a str>>,
+    namespace_object: Option<NamespaceObject<'a>>,
+}
+
 impl<'a> Target<'a> {
     pub(crate) fn from_request(req: &'a Json, ctx: &'a ReviewContext) -> Target<'a> {
         let s = |p: &str| req.pointer(p).and_then(Json::as_str);
         let object = req.get("object").filter(|o| o.is_object());
         let old = req.get("oldObject").filter(|o| o.is_object());
-        let main = object.or(old);
-        let kind = s("/kind/kind")
-            .or_else(|| main.and_then(|o| o.get("kind")).and_then(Json::as_str))
-            .unwrap_or("");
-        let group = match s("/kind/group") {
+        let main = object.or(old).map(|o| {
+            [
+                "/kind",
+                "/apiVersion",
+                "/metadata/name",
+                "/metadata/namespace",
+            ]
+            .map(|p| o.pointer(p).and_then(Json::as_str))
+        });
+        Target::build(
+            Fields {
+                kind_kind: s("/kind/kind"),
+                kind_group: s("/kind/group"),
+                name: s("/name"),
+                namespace: s("/namespace"),
+                main,
+                labels: [object, old]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(labels_of)
+                    .collect(),
+                namespace_object: req
+                    .get("namespaceObject")
+                    .filter(|o| o.is_object())
+                    .map(NamespaceObject::Json),
+            },
+            ctx,
+        )
+    }
+
+    /// [`Target::from_request`] for a parsed AdmissionReview, read from its model tree.
+    pub(crate) fn from_review(
+        review: &'a crate::review::AdmissionReview,
+        ctx: &'a ReviewContext,
+    ) -> Target<'a> {
+        use crate::object::json_str;
+        let field = |k: &str| review.request_field(k);
+        let at = |k: &str, sub: &str| field(k).and_then(|n| n.get(sub)).and_then(json_str);
+        let object = field("object").filter(|o| o.is_map());
+        let old = field("oldObject").filter(|o| o.is_map());
+        let main = object.or(old).map(|o| {
+            [
+                &["kind"][..],
+                &["apiVersion"],
+                &["metadata", "name"],
+                &["metadata", "namespace"],
+            ]
+            .map(|p| o.at(p).and_then(json_str))
+        });
+        Target::build(
+            Fields {
+                kind_kind: at("kind", "kind"),
+                kind_group: at("kind", "group"),
+                name: field("name").and_then(json_str),
+                namespace: field("namespace").and_then(json_str),
+                main,
+                labels: [object, old]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(node_labels_of)
+                    .collect(),
+                namespace_object: field("namespaceObject")
+                    .filter(|o| o.is_map())
+                    .map(NamespaceObject::Node),
+            },
+            ctx,
+        )
+    }
+
+    fn build(f: Fields<'a>, ctx: &'a ReviewContext) -> Target<'a> {
+        let [main_kind, main_api_version, main_name, main_namespace] = f.main.unwrap_or_default();
+        let kind = f.kind_kind.or(main_kind).unwrap_or("");
+        let group = match f.kind_group {
             Some(g) => g,
-            None => main
-                .and_then(|o| o.get("apiVersion"))
-                .and_then(Json::as_str)
-                .map_or("", |av| split_api_version(av).0),
+            None => main_api_version.map_or("", |av| split_api_version(av).0),
         };
-        let name = s("/name")
+        let name = f.name.filter(|n| !n.is_empty()).or(main_name).unwrap_or("");
+        let namespace = f
+            .namespace
             .filter(|n| !n.is_empty())
-            .or_else(|| {
-                main.and_then(|o| o.pointer("/metadata/name"))
-                    .and_then(Json::as_str)
-            })
-            .unwrap_or("");
-        let namespace = s("/namespace")
-            .filter(|n| !n.is_empty())
-            .or_else(|| {
-                main.and_then(|o| o.pointer("/metadata/namespace"))
-                    .and_then(Json::as_str)
-            })
+            .or(main_namespace)
             .unwrap_or("");
         let is_namespace = kind == "Namespace" && group.is_empty();
-        let labels = [object, old]
-            .into_iter()
-            .flatten()
-            .filter_map(labels_of)
-            .collect();
-        let namespace_object = req
-            .get("namespaceObject")
-            .filter(|o| o.is_object())
-            .or_else(|| ctx.namespace(namespace).filter(|_| !namespace.is_empty()));
+        let namespace_object = f.namespace_object.or_else(|| {
+            ctx.known_namespace(namespace)
+                .filter(|_| !namespace.is_empty())
+                .map(NamespaceObject::Known)
+        });
         Target {
             group,
             kind,
             name,
             namespace,
             is_namespace,
-            labels,
+            labels: f.labels,
             namespace_object,
         }
     }
 
     /// The Namespace object of a namespaced target, when known.
-    pub(crate) fn namespace_object(&self) -> Option<&'a Json> {
+    pub(crate) fn namespace_object(&self) -> Option<NamespaceObject<'a>> {
         self.namespace_object
     }
 }
@@ -315,7 +426,7 @@ impl Match {
         if t.namespace.is_empty() {
             return true;
         }
-        match t.namespace_object.and_then(labels_of) {
+        match t.namespace_object.and_then(NamespaceObject::labels) {
             Some(labels) => sel.matches(&labels),
             // The namespace is unknown: it cannot be shown to match.
             None => false,

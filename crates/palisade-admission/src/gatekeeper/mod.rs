@@ -180,8 +180,16 @@ fn entry_map<'a>(
 /// and `input.review.namespaceObject`) and the inventory for `data.inventory`.
 #[derive(Debug, Clone, Default)]
 pub struct ReviewContext {
-    namespaces: HashMap<String, Json>,
+    namespaces: HashMap<String, KnownNamespace>,
     inventory: Option<Arc<Inventory>>,
+}
+
+/// A Namespace object of a [`ReviewContext`], with its engine value made once (it becomes
+/// `input.review.namespaceObject` of every review in the namespace).
+#[derive(Debug, Clone)]
+pub(crate) struct KnownNamespace {
+    pub(crate) json: Json,
+    pub(crate) value: regorus::Value,
 }
 
 impl ReviewContext {
@@ -193,7 +201,14 @@ impl ReviewContext {
     /// Adds a Namespace object (keyed by its `metadata.name`).
     pub fn add_namespace(&mut self, namespace: Json) {
         if let Some(name) = namespace.pointer("/metadata/name").and_then(Json::as_str) {
-            self.namespaces.insert(name.to_string(), namespace);
+            let value = rego::to_value(&namespace);
+            self.namespaces.insert(
+                name.to_string(),
+                KnownNamespace {
+                    json: namespace,
+                    value,
+                },
+            );
         }
     }
 
@@ -215,6 +230,10 @@ impl ReviewContext {
 
     /// The Namespace object called `name`, when known.
     pub fn namespace(&self, name: &str) -> Option<&Json> {
+        self.namespaces.get(name).map(|k| &k.json)
+    }
+
+    pub(crate) fn known_namespace(&self, name: &str) -> Option<&KnownNamespace> {
         self.namespaces.get(name)
     }
 }
@@ -441,20 +460,58 @@ impl PolicySet {
         request: &Json,
         ctx: &ReviewContext,
         point: EnforcementPoint,
+        timed: Option<&mut dyn FnMut(usize, std::time::Duration)>,
+    ) -> ReviewOutcome {
+        let target = constraint::Target::from_request(request, ctx);
+        self.evaluate_target(
+            &target,
+            || rego::review_value(request, target.namespace_object()),
+            ctx,
+            point,
+            timed,
+        )
+    }
+
+    /// [`PolicySet::evaluate_timed`] for a parsed AdmissionReview: the same outcome as for its
+    /// [`AdmissionReview::request_json`](crate::review::AdmissionReview::request_json), with
+    /// `input.review` built straight from the review's model tree (no JSON in between).
+    pub fn evaluate_review_timed(
+        &self,
+        review: &crate::review::AdmissionReview,
+        ctx: &ReviewContext,
+        point: EnforcementPoint,
+        timed: Option<&mut dyn FnMut(usize, std::time::Duration)>,
+    ) -> ReviewOutcome {
+        let target = constraint::Target::from_review(review, ctx);
+        self.evaluate_target(
+            &target,
+            || rego::review_value_of(review, target.namespace_object()),
+            ctx,
+            point,
+            timed,
+        )
+    }
+
+    /// Evaluates the constraints whose match selects `target`; `input.review` is made by
+    /// `review_value` once, on the first constraint that applies, and shared by all.
+    fn evaluate_target(
+        &self,
+        target: &constraint::Target<'_>,
+        review_value: impl Fn() -> regorus::Value,
+        ctx: &ReviewContext,
+        point: EnforcementPoint,
         mut timed: Option<&mut dyn FnMut(usize, std::time::Duration)>,
     ) -> ReviewOutcome {
         let mut out = ReviewOutcome::default();
-        let target = constraint::Target::from_request(request, ctx);
-        let mut review_value: Option<regorus::Value> = None;
+        let mut value: Option<regorus::Value> = None;
         for (i, c) in self.constraints.iter().enumerate() {
             let Some(action) = c.action_at(point) else {
                 continue;
             };
-            if !c.matcher.matches(&target) {
+            if !c.matcher.matches(target) {
                 continue;
             }
-            let review = review_value
-                .get_or_insert_with(|| rego::review_value(request, target.namespace_object()));
+            let review = value.get_or_insert_with(&review_value);
             let started = timed.is_some().then(std::time::Instant::now);
             let result = c
                 .template

@@ -307,17 +307,77 @@ pub fn to_value(json: &Json) -> regorus::Value {
     }
 }
 
+/// Converts a tree parsed from JSON ([`crate::object::parse_node`]) to an engine value, the
+/// value [`to_value`] gives for the JSON the tree came from ([`crate::object::node_to_json`])
+/// without building that JSON: quoted scalars are strings, plain ones `null`, booleans or
+/// numbers (an integer as `i64`, else `u64`, else `f64`).
+pub fn node_value(node: &palisade_model::Node) -> regorus::Value {
+    use palisade_model::Value as N;
+    match &node.value {
+        N::Scalar(s) if !s.plain => regorus::Value::from(&*s.text),
+        N::Scalar(s) => plain_scalar_value(&s.text),
+        N::Seq(items) => regorus::Value::from(items.iter().map(node_value).collect::<Vec<_>>()),
+        N::Map(entries) => regorus::Value::from(
+            entries
+                .iter()
+                .map(|e| (regorus::Value::from(&*e.key), node_value(&e.value)))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+    }
+}
+
+/// A plain scalar of a JSON tree as [`to_value`] reads the `serde_json` value `node_to_json`
+/// makes of it.
+fn plain_scalar_value(text: &str) -> regorus::Value {
+    match text {
+        "null" => regorus::Value::Null,
+        "true" => regorus::Value::Bool(true),
+        "false" => regorus::Value::Bool(false),
+        t => {
+            if let Ok(i) = t.parse::<i64>() {
+                regorus::Value::from(i)
+            } else if let Ok(u) = t.parse::<u64>() {
+                regorus::Value::from(u)
+            } else {
+                match t.parse::<f64>() {
+                    Ok(f) if f.is_finite() => regorus::Value::from(f),
+                    _ => regorus::Value::from(t),
+                }
+            }
+        }
+    }
+}
+
 /// `input.review`: the request, plus `namespaceObject` when the namespace is known and the
 /// request does not carry one.
-pub(crate) fn review_value(request: &Json, namespace: Option<&Json>) -> regorus::Value {
+pub(crate) fn review_value(
+    request: &Json,
+    namespace: Option<super::constraint::NamespaceObject<'_>>,
+) -> regorus::Value {
     let mut v = to_value(request);
     if let (Some(ns), regorus::Value::Object(_)) = (namespace, &v)
         && v["namespaceObject"] == regorus::Value::Undefined
         && let Ok(map) = v.as_object_mut()
     {
-        map.insert(regorus::Value::from("namespaceObject"), to_value(ns));
+        map.insert(regorus::Value::from("namespaceObject"), ns.value());
     }
     v
+}
+
+/// [`review_value`] for a parsed AdmissionReview, built from its model tree.
+pub(crate) fn review_value_of(
+    review: &crate::review::AdmissionReview,
+    namespace: Option<super::constraint::NamespaceObject<'_>>,
+) -> regorus::Value {
+    let mut map: BTreeMap<regorus::Value, regorus::Value> = review
+        .request_fields()
+        .map(|(k, v)| (regorus::Value::from(k), node_value(v)))
+        .collect();
+    if let Some(ns) = namespace {
+        map.entry(regorus::Value::from("namespaceObject"))
+            .or_insert_with(|| ns.value());
+    }
+    regorus::Value::from(map)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -903,6 +963,31 @@ fn is_whole_call(src: &str, toks: &[Tok]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_values_are_the_values_of_their_json() {
+        let texts = [
+            r#"{"b": 1, "a": [true, false, null, -3, 2.5, 4.0, 1e300, -1e-300, 18446744073709551615, 9223372036854775807, -9223372036854775808, 123456789012345678901234], "s": "x\u00e9\n", "o": {}}"#,
+            r#"{"k": 1, "j": {"x": "1", "t": "true", "n": "null"}, "k": {"y": [1, "2", [[]]]}}"#,
+            r#"[]"#,
+            r#""plain string""#,
+            r#"-0.0"#,
+            r#"0"#,
+            r#"null"#,
+        ];
+        for t in texts {
+            let node = crate::object::parse_node(t.as_bytes()).unwrap();
+            let want = to_value(&crate::object::node_to_json(&node));
+            let got = node_value(&node);
+            assert_eq!(got, want, "{t}");
+            // Same numeric representation, not only equal numbers.
+            assert_eq!(
+                serde_json::to_string(&got).unwrap(),
+                serde_json::to_string(&want).unwrap(),
+                "{t}"
+            );
+        }
+    }
 
     #[test]
     fn multi_body_rules_get_their_head_repeated() {
