@@ -158,7 +158,11 @@ fn all_syscalls() -> std::collections::BTreeSet<EventId> {
 /// size (16 MiB). A ring much larger than the caches costs the producers a cache miss on every
 /// record they write (about 70-100 ns more per event here with 64 MiB than with 8 MiB).
 fn ring_bytes() -> usize {
-    (env_num("BENCH_RING_MB", (palisade_sensor::DEFAULT_RING_BYTES >> 20) as u64) as usize) << 20
+    (env_num(
+        "BENCH_RING_MB",
+        (palisade_sensor::DEFAULT_RING_BYTES >> 20) as u64,
+    ) as usize)
+        << 20
 }
 
 fn start(filter: KernelFilter, ring_bytes: usize) -> Sensor {
@@ -273,10 +277,7 @@ fn quick(exe: &str, args: &[String]) {
         } else {
             None
         };
-        let mut s = start(
-            filter.clone(),
-            ring_bytes(),
-        );
+        let mut s = start(filter.clone(), ring_bytes());
         let b = s.program_stats();
         let runs: Vec<(f64, u64, f64)> = (0..reps)
             .map(|_| throughput(exe, n / loaders, loaders as usize, &mut s))

@@ -458,9 +458,9 @@ fn live(a: &DetectArgs, engine: &mut Engine, outputs: &mut Outputs) -> anyhow::R
             break;
         }
         let mut n = 0u64;
-        sensor.poll(Duration::from_millis(100), &mut |ev| {
+        sensor.poll_ref(Duration::from_millis(100), &mut |ev| {
             n += 1;
-            handle(&ev, &mut state, engine, outputs);
+            handle(ev, &mut state, engine, outputs);
         })?;
         run.events += n;
         metrics.add_events(n);

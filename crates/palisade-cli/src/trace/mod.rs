@@ -333,7 +333,7 @@ fn live<W: Write>(
     loop {
         let stop = signals.stop.load(Ordering::Relaxed);
         let mut failure = None;
-        sensor.poll(
+        sensor.poll_ref(
             if stop {
                 Duration::ZERO
             } else {
@@ -341,7 +341,7 @@ fn live<W: Write>(
             },
             &mut |ev| {
                 if failure.is_none()
-                    && let Err(e) = handle(&ev, filter, &mut tree, out, capture, &mut c)
+                    && let Err(e) = handle(ev, filter, &mut tree, out, capture, &mut c)
                 {
                     failure = Some(e);
                 }
