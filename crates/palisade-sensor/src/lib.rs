@@ -698,13 +698,14 @@ impl Sensor {
     /// so an event waits at most that long; the call returns as soon as a drain delivered events.
     ///
     /// Each event is a new value (its strings allocated); a consumer that only looks at the
-    /// events saves that with [`Sensor::poll_ref`].
+    /// events saves the allocations with [`Sensor::poll_ref`].
     pub fn poll(
         &mut self,
         timeout: Duration,
         f: &mut dyn FnMut(Event),
     ) -> Result<usize, SensorError> {
-        self.poll_ref(timeout, &mut |ev| f(ev.clone()))
+        // The decoded event is moved out (the buffer starts empty again): no copy.
+        self.poll_with(timeout, &mut |ev| f(std::mem::replace(ev, empty_event())))
     }
 
     /// [`Sensor::poll`], handing each event to `f` by reference: every event is decoded into
@@ -714,6 +715,15 @@ impl Sensor {
         &mut self,
         timeout: Duration,
         f: &mut dyn FnMut(&Event),
+    ) -> Result<usize, SensorError> {
+        self.poll_with(timeout, &mut |ev| f(ev))
+    }
+
+    /// The loop of [`Sensor::poll`] and [`Sensor::poll_ref`]: `f` gets the decode buffer.
+    fn poll_with(
+        &mut self,
+        timeout: Duration,
+        f: &mut dyn FnMut(&mut Event),
     ) -> Result<usize, SensorError> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -745,7 +755,7 @@ impl Sensor {
     }
 
     /// Reads up to [`MAX_RECORDS_PER_DRAIN`] records; returns (events delivered, records read).
-    fn drain(&mut self, f: &mut dyn FnMut(&Event)) -> (usize, usize) {
+    fn drain(&mut self, f: &mut dyn FnMut(&mut Event)) -> (usize, usize) {
         let Sensor {
             reader,
             dec,
