@@ -15,7 +15,8 @@
 static __noinline int fentry_call(u32 id, struct pt_regs *regs)
 {
 	u64 desc = 0;
-	int pass = enter_filter(id, &desc);
+	struct task_state *st = 0;
+	int pass = enter_filter(id, &desc, &st);
 	if (!pass)
 		return 0;
 	u64 args[6];
@@ -25,7 +26,7 @@ static __noinline int fentry_call(u32 id, struct pt_regs *regs)
 	args[3] = regs->r10;
 	args[4] = regs->r8;
 	args[5] = regs->r9;
-	return on_enter(id, desc, pass, args);
+	return on_enter(id, desc, pass, args, st);
 }
 
 static __noinline int fexit_call(u32 id, long ret)

@@ -144,7 +144,7 @@ struct task_state {
 	u8 pending;
 	u8 ctx_sent;
 	u8 undecided;
-	u8 pad;
+	u8 followed; // the task's thread group is in `followed` (it leaves only when the group is gone)
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -343,13 +343,22 @@ static __always_inline void fill_hdr(struct rec_hdr *h, u8 kind, u16 id, u16 len
 
 // The task filter (everything but the event bitmap). Returns 0 to drop, 1 to keep, 2 to keep
 // with the container part left to user space.
-static __always_inline int task_passes(struct task_struct *t, u32 tgid)
+// `st`, when not NULL, is the task's storage: a task found in `followed` once is marked there, so
+// its later calls skip the hash lookup.
+static __always_inline int task_passes_st(struct task_struct *t, u32 tgid, struct task_state *st)
 {
 	u32 flags = cfg_flags;
 	if (tgid == cfg_self_tgid)
 		return 0;
-	if ((flags & CF_FOLLOW) && bpf_map_lookup_elem(&followed, &tgid))
-		return 1;
+	if (flags & CF_FOLLOW) {
+		if (st && st->followed)
+			return 1;
+		if (bpf_map_lookup_elem(&followed, &tgid)) {
+			if (st)
+				st->followed = 1;
+			return 1;
+		}
+	}
 	if (flags & CF_UID_RANGE) {
 		// Only read when the filter has a uid range; through the task pointer (plain loads)
 		// rather than one more helper call on every syscall.
@@ -399,6 +408,11 @@ static __always_inline int task_passes(struct task_struct *t, u32 tgid)
 			return 0;
 	}
 	return 1;
+}
+
+static __always_inline int task_passes(struct task_struct *t, u32 tgid)
+{
+	return task_passes_st(t, tgid, 0);
 }
 
 static __always_inline void send_cgroup(struct task_struct *t);
@@ -814,7 +828,7 @@ static __always_inline void submit_fixed(u8 kind, u32 id, s64 ret, u64 *args, u8
 
 // The filter part of a system call's entry: 0 = dropped (counted), 1 or 2 = kept (2: the
 // container part is left to user space). Arguments are read only after this.
-static __always_inline int enter_filter(u32 id, u64 *desc)
+static __always_inline int enter_filter(u32 id, u64 *desc, struct task_state **stp)
 {
 	if (id >= 512)
 		return 0;
@@ -832,7 +846,13 @@ static __always_inline int enter_filter(u32 id, u64 *desc)
 		return 0;
 	}
 	struct task_struct *t = bpf_get_current_task_btf();
-	int pass = task_passes(t, t->tgid);
+	// With follow, the task's storage (if any) first: a task already known to be followed
+	// passes without the hash lookup, and on_enter reuses the storage found.
+	struct task_state *st = 0;
+	if (cfg_flags & CF_FOLLOW)
+		st = bpf_task_storage_get(&task_st, t, 0, 0);
+	*stp = st;
+	int pass = task_passes_st(t, t->tgid, st);
 	if (!pass)
 		count(C_FILTERED);
 	else if (!kept_once)
@@ -840,11 +860,12 @@ static __always_inline int enter_filter(u32 id, u64 *desc)
 	return pass;
 }
 
-static __always_inline int on_enter(u32 id, u64 desc, int pass, u64 *args)
+static __always_inline int on_enter(u32 id, u64 desc, int pass, u64 *args, struct task_state *st)
 {
 	count(C_KEPT);
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct task_state *st = bpf_task_storage_get(&task_st, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		st = bpf_task_storage_get(&task_st, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!st) {
 		count(C_LOST);
 		return 0;
@@ -901,7 +922,8 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long id)
 {
 	u64 desc = 0;
-	int pass = enter_filter((u32)id, &desc);
+	struct task_state *st = 0;
+	int pass = enter_filter((u32)id, &desc, &st);
 	if (!pass)
 		return 0;
 	// regs is a trusted BTF pointer here: plain loads.
@@ -912,7 +934,7 @@ int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long id)
 	args[3] = regs->r10;
 	args[4] = regs->r8;
 	args[5] = regs->r9;
-	return on_enter((u32)id, desc, pass, args);
+	return on_enter((u32)id, desc, pass, args, st);
 }
 
 SEC("tp_btf/sys_exit")
@@ -926,7 +948,8 @@ SEC("tracepoint/raw_syscalls/sys_enter")
 int sys_enter_tp(struct trace_event_raw_sys_enter *ctx)
 {
 	u64 desc = 0;
-	int pass = enter_filter((u32)ctx->id, &desc);
+	struct task_state *st = 0;
+	int pass = enter_filter((u32)ctx->id, &desc, &st);
 	if (!pass)
 		return 0;
 	u64 args[6];
@@ -936,7 +959,7 @@ int sys_enter_tp(struct trace_event_raw_sys_enter *ctx)
 	args[3] = ctx->args[3];
 	args[4] = ctx->args[4];
 	args[5] = ctx->args[5];
-	return on_enter((u32)ctx->id, desc, pass, args);
+	return on_enter((u32)ctx->id, desc, pass, args, st);
 }
 
 SEC("tracepoint/raw_syscalls/sys_exit")
