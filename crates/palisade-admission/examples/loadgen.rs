@@ -8,8 +8,12 @@
 //!
 //! ```text
 //! cargo run --release -p palisade-admission --example loadgen -- \
-//!     --addr 127.0.0.1:8443 --ca ca.crt --rate 2000 --seconds 20 [--connections 64] [--path /validate]
+//!     --addr 127.0.0.1:8443 --ca ca.crt --rate 2000 --seconds 20 [--connections 64] [--path /validate] \
+//!     [--mix all|restricted-pod]
 //! ```
+//!
+//! `--mix restricted-pod` sends only the compliant two-container Pod created in the restricted
+//! namespace (the costliest review of the mix under Gatekeeper), for its CPU per review.
 //!
 //! The review mix (built in, every uid unique): 45% Pods created in namespaces with
 //! restricted, baseline and privileged labels (compliant, missing restricted fields, privileged,
@@ -29,6 +33,7 @@ struct Args {
     seconds: f64,
     connections: usize,
     path: String,
+    only_restricted_pod: bool,
 }
 
 fn args() -> Args {
@@ -39,6 +44,7 @@ fn args() -> Args {
         seconds: 10.0,
         connections: 64,
         path: "/validate".into(),
+        only_restricted_pod: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -50,6 +56,13 @@ fn args() -> Args {
             "--seconds" => a.seconds = v.parse().expect("--seconds"),
             "--connections" => a.connections = v.parse().expect("--connections"),
             "--path" => a.path = v,
+            "--mix" => {
+                a.only_restricted_pod = match v.as_str() {
+                    "all" => false,
+                    "restricted-pod" => true,
+                    _ => panic!("--mix: all or restricted-pod"),
+                }
+            }
             _ => panic!("unknown argument {k}"),
         }
     }
@@ -232,7 +245,11 @@ struct Job {
 async fn main() {
     let a = args();
     let connector = tls(&a.ca);
-    let mix = mix();
+    let mut mix = mix();
+    if a.only_restricted_pod {
+        // The first entry: the compliant Pod in bench-restricted.
+        mix.truncate(1);
+    }
     let mut weighted: Vec<usize> = Vec::new();
     for (i, (w, _)) in mix.iter().enumerate() {
         weighted.extend(std::iter::repeat_n(i, *w as usize));
