@@ -114,6 +114,17 @@ impl Detect {
     }
 }
 
+/// A failed assertion must not leave the detector running (and tracing every system call of
+/// the machine) after the test.
+impl Drop for Detect {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn marker() -> String {
     let n = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
