@@ -59,15 +59,18 @@ def strip(o):
     return o
 
 
-def diff(a, b, where):
+def diff(a, b, where=""):
+    """Records every difference between chart value `a` and manifests value `b`; at the top
+    level both are maps from "Kind/name" to the object."""
     if isinstance(a, dict) and isinstance(b, dict):
         for k in sorted(set(a) | set(b)):
+            at = f"{where}.{k}" if where else k
             if k not in a:
-                problems.append(f"{where}.{k}: in deploy/manifests only: {json.dumps(b[k])[:200]}")
+                problems.append(f"{at}: in deploy/manifests only: {json.dumps(b[k])[:200]}")
             elif k not in b:
-                problems.append(f"{where}.{k}: in the chart only: {json.dumps(a[k])[:200]}")
+                problems.append(f"{at}: in the chart only: {json.dumps(a[k])[:200]}")
             else:
-                diff(a[k], b[k], f"{where}.{k}")
+                diff(a[k], b[k], at)
     elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for i, (x, y) in enumerate(zip(a, b)):
             diff(x, y, f"{where}[{i}]")
@@ -106,17 +109,10 @@ def compare_with_manifests(chart, plain):
     else:
         plain[c_deny] = dict(plain.pop(p_deny))
         plain[c_deny]["metadata"] = dict(plain[c_deny]["metadata"], name=c_deny[1])
-    for key in sorted(set(chart) | set(plain)):
-        if key not in chart:
-            problems.append(f"{key[0]}/{key[1]}: in deploy/manifests but not rendered by the chart")
-        elif key not in plain:
-            problems.append(f"{key[0]}/{key[1]}: rendered by the chart but not in deploy/manifests")
-        else:
-            diff(
-                strip(parse_config(chart[key])),
-                strip(parse_config(plain[key])),
-                f"{key[0]}/{key[1]}",
-            )
+    diff(
+        {f"{k}/{n}": strip(parse_config(o)) for (k, n), o in chart.items()},
+        {f"{k}/{n}": strip(parse_config(o)) for (k, n), o in plain.items()},
+    )
 
 
 def webhooks(chart):
