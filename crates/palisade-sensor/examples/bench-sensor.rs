@@ -146,6 +146,17 @@ fn load_ns(exe: &str, n: u64, sensor: Option<&mut Sensor>) -> (f64, u64) {
     (out.trim().parse::<f64>().expect("load output"), delivered)
 }
 
+/// Every system call of this process and its descendants (the load processes): the filter of
+/// the capture-all runs.
+fn capture_all() -> KernelFilter {
+    KernelFilter {
+        events: all_syscalls(),
+        pids: [std::process::id()].into_iter().collect(),
+        follow: true,
+        ..KernelFilter::default()
+    }
+}
+
 fn all_syscalls() -> std::collections::BTreeSet<EventId> {
     palisade_events::catalog::catalog()
         .iter()
@@ -265,12 +276,7 @@ fn in_program_ns(before: &[ProgramStats], after: &[ProgramStats]) -> f64 {
 fn quick(exe: &str, args: &[String]) {
     let num = |i: usize, d: u64| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(d);
     let (n, loaders, reps) = (num(0, 5_000_000), num(1, 2).max(1), num(2, 3).max(1));
-    let filter = KernelFilter {
-        events: all_syscalls(),
-        pids: [std::process::id()].into_iter().collect(),
-        follow: true,
-        ..KernelFilter::default()
-    };
+    let filter = capture_all();
     for stats in [true, false] {
         let guard = if stats {
             palisade_sensor::enable_program_stats().ok()
@@ -374,15 +380,7 @@ fn main() {
     let none_prog = in_program_ns(&b, &nomatch.program_stats());
     drop(nomatch);
 
-    let mut all = start(
-        KernelFilter {
-            events: all_syscalls(),
-            pids: [std::process::id()].into_iter().collect(),
-            follow: true,
-            ..KernelFilter::default()
-        },
-        ring_bytes(),
-    );
+    let mut all = start(capture_all(), ring_bytes());
     let mut every = Vec::new();
     let mut rates = Vec::new();
     let lost0 = all.stats().lost;
@@ -407,15 +405,7 @@ fn main() {
     let stats_on = stats_guard.is_some();
     drop(stats_guard);
     let loaders = env_num("BENCH_LOADERS", 2).max(1) as usize;
-    let mut all = start(
-        KernelFilter {
-            events: all_syscalls(),
-            pids: [std::process::id()].into_iter().collect(),
-            follow: true,
-            ..KernelFilter::default()
-        },
-        ring_bytes(),
-    );
+    let mut all = start(capture_all(), ring_bytes());
     let mut tput = Vec::new();
     for k in [1, loaders] {
         let runs: Vec<(f64, u64, f64)> = (0..reps)
