@@ -315,11 +315,16 @@ fn decoding_checks(choice: HookChoice, want: Hook) -> Sensor {
         "{exec_cat:?}"
     );
 
-    // connect: the address and port.
+    // connect: the address and port. Name resolution may connect first (to nscd's Unix socket
+    // where nscd runs), so the one to check is the shell's Internet connect.
     let conn = events
         .iter()
-        .find(|e| e.id.name() == "connect" && e.host_pid == child_pid)
-        .unwrap_or_else(|| panic!("no connect in {events:#?}"));
+        .find(|e| {
+            e.id.name() == "connect"
+                && e.host_pid == child_pid
+                && matches!(e.arg("addr"), Some(ArgValue::Sock(SockAddr::Inet { .. })))
+        })
+        .unwrap_or_else(|| panic!("no Internet connect in {events:#?}"));
     assert_eq!(
         conn.arg("addr"),
         Some(&ArgValue::Sock(SockAddr::Inet {
