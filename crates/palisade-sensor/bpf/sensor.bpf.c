@@ -571,18 +571,36 @@ static __always_inline u32 read_argv(u8 *buf, u32 off, u64 uptr, u8 arg, u8 *fla
 {
 	u32 start = off;
 	u32 data = off + 4;
+	int all = 1; // every one of the MAX_ARGV slots held an argument
+	u32 full = 0; // some string filled its read (MAX_READ is a power of two: n >> 12 is 0 or 1)
 	for (int i = 0; i < MAX_ARGV; i++) {
 		const char *p = 0;
-		if (bpf_probe_read_user(&p, sizeof(p), (void *)(uptr + i * 8)) < 0 || !p)
+		if (bpf_probe_read_user(&p, sizeof(p), (void *)(uptr + i * 8)) < 0 || !p) {
+			all = 0;
 			break;
+		}
 		if (data - start > HALF / 2 - MAX_READ - 8) {
 			*flags |= HF_TRUNCATED;
+			all = 0;
 			break;
 		}
 		long n = bpf_probe_read_user_str(&buf[bnd(data)], MAX_READ, p);
-		if (n <= 0)
+		if (n <= 0) {
+			all = 0;
 			break;
+		}
+		// A string that filled the read may have been cut. Without a branch: one more branch
+		// per iteration doubles the states the verifier walks.
+		full |= (u32)n / MAX_READ;
 		data += n;
+	}
+	if (full)
+		*flags |= HF_TRUNCATED;
+	if (all) {
+		// More arguments than slots: say so.
+		const char *p = 0;
+		if (bpf_probe_read_user(&p, sizeof(p), (void *)(uptr + MAX_ARGV * 8)) == 0 && p)
+			*flags |= HF_TRUNCATED;
 	}
 	put_item(buf, start, arg, I_ARGV, data - start - 4);
 	return align4(data);
@@ -706,7 +724,7 @@ static __always_inline u64 arg_at(u64 *args, u32 i)
 }
 
 // Reads string k of the descriptor; for a relative path, adds its base directory.
-static __always_inline u32 read_str(u8 *buf, u32 off, u64 *args, u64 desc, u32 k)
+static __always_inline u32 read_str(u8 *buf, u32 off, u64 *args, u64 desc, u32 k, u8 *flags)
 {
 	u32 a = D_STR(desc, k);
 	if (!a)
@@ -718,6 +736,8 @@ static __always_inline u32 read_str(u8 *buf, u32 off, u64 *args, u64 desc, u32 k
 	long n = bpf_probe_read_user_str(&buf[data], MAX_READ, (void *)uptr);
 	if (n <= 0)
 		return off;
+	// Filled the read: possibly cut (HF_TRUNCATED is 2; without a branch, as in read_argv).
+	*flags |= (u8)(((u32)n / MAX_READ) << 1);
 	u8 first = buf[data];
 	put_item(buf, off, a - 1, I_STR, n);
 	off = align4(off + 4 + n);
@@ -733,9 +753,9 @@ static __always_inline u32 read_str(u8 *buf, u32 off, u64 *args, u64 desc, u32 k
 static __always_inline u32 read_items(u8 *buf, u32 off, u64 desc, u64 *args, u8 *flags)
 {
 	u32 k;
-	off = read_str(buf, off, args, desc, 0);
-	off = read_str(buf, off, args, desc, 1);
-	off = read_str(buf, off, args, desc, 2);
+	off = read_str(buf, off, args, desc, 0, flags);
+	off = read_str(buf, off, args, desc, 1, flags);
+	off = read_str(buf, off, args, desc, 2, flags);
 	k = D_SOCK(desc);
 	if (k && off <= HALF / 2) {
 		u64 lenarg = arg_at(args, D_SOCK_LEN(desc));

@@ -105,6 +105,10 @@ pub struct Stats {
     pub delivered: u64,
     /// Events lost because the ring buffer was full.
     pub lost: u64,
+    /// Delivered events with a string argument cut at the sensor's limits (an argument vector
+    /// of more than 64 entries or about 8 KiB, a string of 4 KiB or more): the event is there,
+    /// part of an argument is not.
+    pub truncated: u64,
 }
 
 /// Errors of the sensor.
@@ -805,6 +809,7 @@ impl Sensor {
             filtered: filtered + user_filtered,
             delivered,
             lost,
+            truncated: self.dec.truncated,
         }
     }
 
@@ -894,7 +899,8 @@ struct Decoder {
     wall_offset: u64,
     tasks: IdMap<u32, TaskCtx>,
     cwd: IdMap<u32, String>,
-    entry: IdMap<u32, (u32, Vec<Item>)>,
+    /// Strings read at a call's entry, by thread: (process, items, whether they were cut).
+    entry: IdMap<u32, (u32, Vec<Item>, bool)>,
     cg: cgroups::Cgroups,
     /// The last cgroup id looked up, with its container id, whether it is new and whether its
     /// processes are looked up one by one: runs of events from one cgroup skip the cache lookup
@@ -903,6 +909,7 @@ struct Decoder {
     cg_updates: Vec<(u64, u8)>,
     delivered: u64,
     user_filtered: u64,
+    truncated: u64,
     bad: u64,
 }
 
@@ -927,6 +934,7 @@ impl Decoder {
             cg_updates: Vec::new(),
             delivered: 0,
             user_filtered: 0,
+            truncated: 0,
             bad: 0,
         }
     }
@@ -954,7 +962,8 @@ impl Decoder {
                 if self.entry.len() > CACHE_LIMIT {
                     self.entry.clear();
                 }
-                self.entry.insert(h.tid, (h.pid, items));
+                self.entry
+                    .insert(h.tid, (h.pid, items, h.flags & record::HF_TRUNCATED != 0));
                 return false;
             }
             Record::Sys {
@@ -1009,7 +1018,11 @@ impl Decoder {
                         ArgValue::UInt(c.start_time + self.wall_offset)
                     }),
                 ]);
-                self.fill(&h, EventId::SCHED_PROCESS_EXEC, 0, out)
+                let made = self.fill(&h, EventId::SCHED_PROCESS_EXEC, 0, out);
+                if made && h.flags & record::HF_TRUNCATED != 0 {
+                    self.truncated += 1;
+                }
+                made
             }
             Record::Cgroup { h, path } => {
                 if self.cg.learn(h.cgroup, &path) {
@@ -1074,17 +1087,19 @@ impl Decoder {
     ) -> bool {
         let id = EventId(h.id);
         let info = layout::call_info(id);
+        let mut truncated = h.flags & record::HF_TRUNCATED != 0;
         if info.is_some_and(|i| i.at_entry) {
             let key = if self.entry.contains_key(&h.tid) {
                 Some(h.tid)
             } else {
                 self.entry
                     .iter()
-                    .find(|(_, (pid, _))| *pid == h.pid)
+                    .find(|(_, (pid, _, _))| *pid == h.pid)
                     .map(|(k, _)| *k)
             };
-            if let Some((_, it)) = key.and_then(|k| self.entry.remove(&k)) {
+            if let Some((_, it, cut)) = key.and_then(|k| self.entry.remove(&k)) {
                 items = it;
+                truncated |= cut;
             }
         }
         out.args.clear();
@@ -1097,7 +1112,11 @@ impl Decoder {
         if ret == 0 && (name == "chdir" || name == "fchdir") {
             self.track_cwd(h.pid, name == "chdir", &out.args);
         }
-        self.fill(h, id, ret, out)
+        let made = self.fill(h, id, ret, out);
+        if made && truncated {
+            self.truncated += 1;
+        }
+        made
     }
 
     /// [`Decoder::handle_into`] into a new event.

@@ -608,6 +608,84 @@ fn a_flood_into_a_tiny_ring_counts_every_lost_event() {
     assert_eq!(s.bad_records(), 0);
 }
 
+/// Runs `true` with `args` under a sensor following this process; returns the execve and
+/// sched_process_exec events of that run and the sensor's truncation count.
+fn exec_of_true(args: &[String]) -> (Event, Event, u64) {
+    let mut s = start(self_only_follow(&["execve", "sched_process_exec"]), 0);
+    let before = s.stats().truncated;
+    let mut child = Command::new("/bin/true").args(args).spawn().unwrap();
+    let pid = child.id();
+    assert!(child.wait().unwrap().success());
+    let events = collect(&mut s, Duration::from_secs(10), |ev| {
+        ev.iter()
+            .any(|e| e.id == EventId::SCHED_PROCESS_EXEC && e.host_pid == pid)
+            && ev
+                .iter()
+                .any(|e| e.id.name() == "execve" && e.host_pid == pid)
+    });
+    let find = |name: &str| {
+        events
+            .iter()
+            .find(|e| e.id.name() == name && e.host_pid == pid)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} of pid {pid} in {events:#?}"))
+    };
+    let (execve, exec) = (find("execve"), find("sched_process_exec"));
+    (execve, exec, s.stats().truncated - before)
+}
+
+fn argv_of(e: &Event) -> Vec<String> {
+    match e.arg("argv") {
+        Some(ArgValue::StrList(v)) => v.clone(),
+        other => panic!("argv of {e:?}: {other:?}"),
+    }
+}
+
+#[test]
+fn cut_strings_are_counted_not_silent() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+
+    // Short arguments: nothing cut.
+    let args: Vec<String> = vec!["one".into(), "two".into()];
+    let (execve, exec, cut) = exec_of_true(&args);
+    assert_eq!(argv_of(&execve)[1..], args[..]);
+    assert_eq!(argv_of(&exec)[1..], args[..]);
+    assert_eq!(cut, 0, "nothing was cut");
+
+    // 70 arguments: the system call's argv (read from the call's pointers) keeps 64 entries and
+    // counts the event; the exec event reads the whole argument area and has all 71.
+    let args: Vec<String> = (0..70).map(|i| format!("a{i}")).collect();
+    let (execve, exec, cut) = exec_of_true(&args);
+    let got = argv_of(&execve);
+    assert_eq!(got.len(), 64, "{got:?}");
+    assert_eq!(got[1..], args[..63]);
+    assert_eq!(argv_of(&exec).len(), 71);
+    assert_eq!(cut, 1, "the execve with 70 arguments");
+
+    // One argument of 5000 bytes: cut at 4095 in the system call's argv, whole in the exec event.
+    let long = "x".repeat(5000);
+    let (execve, exec, cut) = exec_of_true(std::slice::from_ref(&long));
+    let got = argv_of(&execve);
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1], long[..4095]);
+    assert_eq!(argv_of(&exec)[1], long);
+    assert_eq!(cut, 1, "the execve with a 5000-byte argument");
+
+    // Arguments beyond the exec event's 8 KiB area: both events cut, both counted.
+    let args: Vec<String> = (0..4).map(|_| "y".repeat(3000)).collect();
+    let (execve, exec, cut) = exec_of_true(&args);
+    assert!(argv_of(&execve).len() < 5, "{:?}", argv_of(&execve).len());
+    let whole: usize = argv_of(&exec).iter().map(|a| a.len() + 1).sum();
+    assert!(
+        whole < 12_000,
+        "the exec event's argv is cut: {whole} bytes"
+    );
+    assert_eq!(cut, 2, "both events of the 12 KB command line");
+}
+
 #[test]
 fn without_privileges_the_error_says_what_is_missing() {
     if std::env::var("PALISADE_SENSOR_PERMISSION_CHILD").is_ok() {

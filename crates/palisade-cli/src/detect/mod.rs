@@ -273,7 +273,8 @@ fn build_outputs(a: &DetectArgs, metrics: Arc<Metrics>) -> anyhow::Result<Output
 struct RunStats {
     events: u64,
     dropped: u64,
-    seen: Option<(u64, u64)>,
+    /// Sensor counters: seen, delivered, delivered with a string argument cut.
+    seen: Option<(u64, u64, u64)>,
     seeded: Option<usize>,
     capture_error: Option<String>,
 }
@@ -293,8 +294,11 @@ fn print_stats(rules: &Engine, run: &RunStats, report: &OutputReport, elapsed: D
     if let Some(n) = run.seeded {
         let _ = writeln!(e, "  state seeded with {n} processes from /proc");
     }
-    if let Some((seen, delivered)) = run.seen {
-        let _ = writeln!(e, "  sensor: {seen} seen, {delivered} delivered");
+    if let Some((seen, delivered, truncated)) = run.seen {
+        let _ = writeln!(
+            e,
+            "  sensor: {seen} seen, {delivered} delivered, {truncated} with a string argument cut"
+        );
     }
     let _ = writeln!(
         e,
@@ -467,7 +471,7 @@ fn live(a: &DetectArgs, engine: &mut Engine, outputs: &mut Outputs) -> anyhow::R
         let st = sensor.stats();
         metrics.set_dropped(st.lost);
         run.dropped = st.lost;
-        run.seen = Some((st.seen, st.delivered));
+        run.seen = Some((st.seen, st.delivered, st.truncated));
     }
     Ok(run)
 }

@@ -48,7 +48,7 @@ Capture and replay:
   palisade trace --replay run.cap -t comm=sh      read a capture back (filters apply)
   palisade trace --list                           every event with its sets and arguments
 
-Statistics (seen, filtered, delivered, lost) go to standard error on exit (Ctrl-C, SIGTERM)
+Statistics (seen, filtered, delivered, lost, truncated) go to standard error on exit (Ctrl-C, SIGTERM)
 and on SIGUSR1. Live tracing needs root (or CAP_BPF and CAP_PERFMON).";
 
 /// Output format of `palisade trace`.
@@ -103,18 +103,21 @@ struct Counters {
     delivered: u64,
     /// Lost in the kernel (ring buffer full).
     lost: u64,
+    /// Delivered with a string argument cut at the sensor's limits.
+    truncated: u64,
 }
 
 impl Counters {
     fn line(&self) -> String {
         format!(
-            "palisade trace: seen {}, filtered {} (kernel {}, user space {}), delivered {}, lost {}",
+            "palisade trace: seen {}, filtered {} (kernel {}, user space {}), delivered {}, lost {}, truncated {}",
             self.seen,
             self.kernel_filtered + self.user_filtered,
             self.kernel_filtered,
             self.user_filtered,
             self.delivered,
-            self.lost
+            self.lost,
+            self.truncated
         )
     }
 }
@@ -355,6 +358,7 @@ fn live<W: Write>(
         c.seen = s.seen;
         c.kernel_filtered = s.filtered;
         c.lost = s.lost;
+        c.truncated = s.truncated;
         if signals.usr1.swap(false, Ordering::Relaxed) {
             eprintln!("{}", c.line());
         }
@@ -448,10 +452,11 @@ mod tests {
             user_filtered: 2,
             delivered: 5,
             lost: 0,
+            truncated: 1,
         };
         assert_eq!(
             c.line(),
-            "palisade trace: seen 10, filtered 5 (kernel 3, user space 2), delivered 5, lost 0"
+            "palisade trace: seen 10, filtered 5 (kernel 3, user space 2), delivered 5, lost 0, truncated 1"
         );
     }
 }
