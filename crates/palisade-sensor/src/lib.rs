@@ -105,9 +105,9 @@ pub struct Stats {
     pub delivered: u64,
     /// Events lost because the ring buffer was full.
     pub lost: u64,
-    /// Delivered events with a string argument cut at the sensor's limits (an argument vector
-    /// of more than 64 entries or about 8 KiB, a string of 4 KiB or more): the event is there,
-    /// part of an argument is not.
+    /// Delivered events with a string argument cut at the sensor's limits (a call's argument
+    /// vector past 64 entries or 4 KiB, an exec's argument area past 8 KiB, a string of 4 KiB
+    /// or more): the event is there, part of an argument is not.
     pub truncated: u64,
 }
 
