@@ -41,6 +41,12 @@ char LICENSE[] SEC("license") = "GPL";
 #define D_SELECTED (1ull << 63)
 #define D_AT_ENTRY (1ull << 62)
 #define D_CTX_RESET (1ull << 61) // setns, unshare, sethostname: the task's context changes
+// Bit 60: with tp_btf, filtered and captured at exit only, from the registers the call was
+// made with (the kernel does not change them): no work at entry and no task storage written.
+// Not set for calls whose entry matters: execve (strings at entry), exit (never returns), the
+// clone family (the child returns too), credential changes (the filter sees the caller's
+// credentials at entry) and context resets.
+#define D_AT_EXIT (1ull << 60)
 #define D_STR(d, k) (((d) >> (3 * (k))) & 7) // k = 0, 1, 2
 #define D_SOCK(d) (((d) >> 9) & 7)
 #define D_SOCK_LEN(d) (((d) >> 12) & 7)
@@ -907,6 +913,16 @@ static __always_inline int on_enter(u32 id, u64 desc, int pass, u64 *args, struc
 	return 0;
 }
 
+// A returned call's record: with its strings (read now) or fixed. One copy for both exit paths.
+static __noinline void submit_call(u32 id, u64 desc, s64 ret, u64 *args, u8 flags)
+{
+	if ((desc & D_STRINGS_MASK) && !(desc & D_AT_ENTRY)) {
+		if (submit_ext(R_SYS_EXT, id, ret, args, desc, flags) < 0)
+			count(C_LOST);
+	} else
+		submit_fixed(R_SYS, id, ret, args, flags, D_NARGS(desc));
+}
+
 static __always_inline int on_exit(u32 id, s64 ret)
 {
 	if (id >= 512)
@@ -926,21 +942,51 @@ static __always_inline int on_exit(u32 id, s64 ret)
 	u64 args[6];
 	for (int i = 0; i < 6; i++)
 		args[i] = st->args[i];
-	u64 strings = desc & D_STRINGS_MASK;
-	if (strings && !(desc & D_AT_ENTRY)) {
-		if (submit_ext(R_SYS_EXT, id, ret, args, desc, st->undecided) < 0)
-			count(C_LOST);
-	} else
-		submit_fixed(R_SYS, id, ret, args, st->undecided, D_NARGS(desc));
+	submit_call(id, desc, ret, args, st->undecided);
 	// The task's context changed (setns, unshare, sethostname): send it again.
 	if (desc & D_CTX_RESET)
 		st->ctx_sent = 0;
 	return 0;
 }
 
+// A D_AT_EXIT call on tp_btf: the filter, the context and the record, all at exit.
+static __always_inline int on_exit_only(u32 id, u64 desc, s64 ret, struct pt_regs *regs)
+{
+	if (!(desc & D_SELECTED)) {
+		count(C_FILTERED);
+		return 0;
+	}
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct task_state *st = bpf_task_storage_get(&task_st, t, 0, 0);
+	int pass = task_passes_st(t, t->tgid, st);
+	if (!pass) {
+		count(C_FILTERED);
+		return 0;
+	}
+	count(C_KEPT);
+	if (!st)
+		st = bpf_task_storage_get(&task_st, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st) {
+		count(C_LOST);
+		return 0;
+	}
+	send_context(t, st, pass);
+	u64 args[6];
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
+	submit_call(id, desc, ret, args, pass == 2 ? HF_UNDECIDED : 0);
+	return 0;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long id)
 {
+	if ((u64)id < 512 && (desc_at((u32)id) & D_AT_EXIT))
+		return 0;
 	u64 desc = 0;
 	struct task_state *st = 0;
 	int pass = enter_filter((u32)id, &desc, &st);
@@ -961,6 +1007,11 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
 {
 	u32 id = regs->orig_ax;
+	if (id < 512) {
+		u64 desc = desc_at(id);
+		if (desc & D_AT_EXIT)
+			return on_exit_only(id, desc, ret, regs);
+	}
 	return on_exit(id, ret);
 }
 

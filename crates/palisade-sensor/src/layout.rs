@@ -95,6 +95,7 @@ pub(crate) fn sources(name: &str) -> Option<(&'static [Src], bool)> {
 const D_SELECTED: u64 = 1 << 63;
 const D_AT_ENTRY: u64 = 1 << 62;
 const D_CTX_RESET: u64 = 1 << 61;
+const D_AT_EXIT: u64 = 1 << 60;
 const D_SOCK_PLEN: u64 = 1 << 15;
 
 /// The BPF descriptor of a system call (see `cfg_desc` in the C source): 3-bit fields holding a
@@ -111,7 +112,14 @@ pub(crate) fn descriptor(id: EventId, selected: bool) -> u64 {
     {
         d |= D_CTX_RESET;
     }
-    let Some((srcs, at_entry)) = id.def().and_then(|def| sources(def.name)) else {
+    let sources = id.def().and_then(|def| sources(def.name));
+    if d & D_CTX_RESET == 0
+        && !sources.is_some_and(|(_, at_entry)| at_entry)
+        && !id.def().is_some_and(|def| needs_entry(def.name))
+    {
+        d |= D_AT_EXIT;
+    }
+    let Some((srcs, at_entry)) = sources else {
         return d;
     };
     if at_entry {
@@ -147,6 +155,34 @@ pub(crate) fn descriptor(id: EventId, selected: bool) -> u64 {
         }
     }
     d | (u64::from(raw_args_needed(srcs)) << D_NARGS_SHIFT)
+}
+
+/// Calls the tp_btf programs must see at entry (besides those with strings read at entry and
+/// the context resets): calls that never return, the clone family (the child returns from the
+/// call as well, without having entered it), credential changes (the kernel filter decides on
+/// the caller's credentials before the change) and `rt_sigreturn` (it replaces the registers the
+/// arguments are read from at exit). Every other call is filtered and captured at exit from the
+/// registers it was made with.
+fn needs_entry(name: &str) -> bool {
+    matches!(
+        name,
+        "exit"
+            | "exit_group"
+            | "clone"
+            | "clone3"
+            | "fork"
+            | "vfork"
+            | "rt_sigreturn"
+            | "setuid"
+            | "setgid"
+            | "setreuid"
+            | "setregid"
+            | "setresuid"
+            | "setresgid"
+            | "setfsuid"
+            | "setfsgid"
+            | "capset"
+    )
 }
 
 /// Bit position of the descriptor's 3-bit count of raw arguments the decoder reads from a
@@ -408,19 +444,22 @@ mod tests {
         // pathname (arg 1) is the first string, a path relative to dirfd (arg 0).
         assert_eq!(
             descriptor(openat, true),
-            D_SELECTED | 2 | (1 << 22) | (1 << 25) | nargs(4)
+            D_SELECTED | D_AT_EXIT | 2 | (1 << 22) | (1 << 25) | nargs(4)
         );
         assert_eq!(
             descriptor(openat, false),
-            2 | (1 << 22) | (1 << 25) | nargs(4)
+            D_AT_EXIT | 2 | (1 << 22) | (1 << 25) | nargs(4)
         );
         let recvfrom = EventId::from_name("recvfrom").unwrap();
         assert_eq!(
             descriptor(recvfrom, false),
-            (5 << 9) | (5 << 12) | D_SOCK_PLEN | nargs(6)
+            D_AT_EXIT | (5 << 9) | (5 << 12) | D_SOCK_PLEN | nargs(6)
         );
         let connect = EventId::from_name("connect").unwrap();
-        assert_eq!(descriptor(connect, false), (2 << 9) | (2 << 12) | nargs(3));
+        assert_eq!(
+            descriptor(connect, false),
+            D_AT_EXIT | (2 << 9) | (2 << 12) | nargs(3)
+        );
         let execve = EventId::from_name("execve").unwrap();
         assert_eq!(
             descriptor(execve, true),
@@ -430,23 +469,28 @@ mod tests {
         // source (str), target (path, cwd-relative), filesystemtype (str).
         assert_eq!(
             descriptor(mount, false),
-            1 | (2 << 3) | (3 << 6) | (1 << 23) | nargs(4)
+            D_AT_EXIT | 1 | (2 << 3) | (3 << 6) | (1 << 23) | nargs(4)
         );
         let renameat = EventId::from_name("renameat").unwrap();
         assert_eq!(
             descriptor(renameat, false),
-            2 | (4 << 3) | (1 << 22) | (1 << 23) | (1 << 25) | (3 << 28) | nargs(4)
+            D_AT_EXIT | 2 | (4 << 3) | (1 << 22) | (1 << 23) | (1 << 25) | (3 << 28) | nargs(4)
         );
         let openat2 = EventId::from_name("openat2").unwrap();
         assert_eq!(
             descriptor(openat2, false),
-            2 | (1 << 22) | (1 << 25) | (3 << 16) | nargs(3)
+            D_AT_EXIT | 2 | (1 << 22) | (1 << 25) | (3 << 16) | nargs(3)
         );
         // Not decoded: no arguments in its record.
         let getppid = EventId::from_name("getppid").unwrap();
-        assert_eq!(descriptor(getppid, true), D_SELECTED);
+        assert_eq!(descriptor(getppid, true), D_SELECTED | D_AT_EXIT);
         let sethostname = EventId::from_name("sethostname").unwrap();
         assert_eq!(descriptor(sethostname, false), D_CTX_RESET);
+        // Seen at entry: the clone family, exits, credential changes.
+        for name in ["clone", "clone3", "exit_group", "setuid", "capset"] {
+            let id = EventId::from_name(name).unwrap();
+            assert_eq!(descriptor(id, true) & D_AT_EXIT, 0, "{name}");
+        }
     }
 
     #[test]

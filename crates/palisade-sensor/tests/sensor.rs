@@ -686,6 +686,78 @@ fn cut_strings_are_counted_not_silent() {
     assert_eq!(cut, 2, "both events of the 12 KB command line");
 }
 
+/// Makes the child fail `mkdir` and `mkdirat` with EPERM through a seccomp filter, installed
+/// between fork and exec (classic BPF: check the architecture, then the call number).
+fn deny_mkdir(cmd: &mut Command) {
+    const LD_ABS_W: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let prog = [
+        ins(LD_ABS_W, 0, 0, 4), // seccomp_data.arch
+        ins(JEQ_K, 0, 3, AUDIT_ARCH_X86_64),
+        ins(LD_ABS_W, 0, 0, 0), // seccomp_data.nr
+        ins(JEQ_K, 2, 0, 83),   // mkdir
+        ins(JEQ_K, 1, 0, 258),  // mkdirat
+        ins(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW),
+        ins(RET_K, 0, 0, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+    ];
+    // SAFETY: only async-signal-safe calls between fork and exec; the program outlives them
+    // (the closure owns it).
+    unsafe {
+        cmd.pre_exec(move || {
+            let fprog = libc::sock_fprog {
+                len: prog.len() as u16,
+                filter: prog.as_ptr() as *mut libc::sock_filter,
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &fprog as *const libc::sock_fprog,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn calls_a_seccomp_filter_refuses_are_seen_with_their_errno() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // seccomp refuses a call before the entry tracepoint; the exit tracepoint still runs, and
+    // on BTF tracepoints the sensor captures plain calls at exit.
+    let mut s = start_on(
+        self_only_follow(&["mkdir", "mkdirat"]),
+        HookChoice::TpBtf,
+        Hook::TpBtf,
+    );
+    let dir = std::env::temp_dir().join(format!("palisade-denied-{}", std::process::id()));
+    let mut cmd = Command::new("mkdir");
+    cmd.arg(&dir).stderr(Stdio::null());
+    deny_mkdir(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id();
+    assert!(!child.wait().unwrap().success(), "mkdir must fail");
+    assert!(!dir.exists());
+    let want = dir.display().to_string();
+    let events = collect(&mut s, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| e.host_pid == pid)
+    });
+    let refused = events
+        .iter()
+        .find(|e| e.host_pid == pid && str_arg(e, "pathname") == Some(want.as_str()))
+        .unwrap_or_else(|| panic!("no mkdir of {want} in {events:#?}"));
+    assert_eq!(refused.ret, -i64::from(libc::EPERM), "{refused:?}");
+    assert_eq!(refused.comm, "mkdir");
+}
+
 #[test]
 fn without_privileges_the_error_says_what_is_missing() {
     if std::env::var("PALISADE_SENSOR_PERMISSION_CHILD").is_ok() {
