@@ -70,6 +70,7 @@ const volatile u32 cfg_pid_min = 0;
 const volatile u32 cfg_pid_max = 0;
 const volatile u64 cfg_start_boottime = 0;
 const volatile u64 cfg_wake_every = 2048;
+const volatile u32 cfg_ring_mask = 0; // rings in use - 1 (a power of two, at most NRINGS)
 
 // Set once a call has been kept: until then the exit program has no pending call to look for.
 u32 kept_once = 0;
@@ -78,10 +79,29 @@ const volatile u64 cfg_desc[NSLOTS] = {};
 // ---------------------------------------------------------------------------------------------
 // Maps.
 
-struct {
+// One ring buffer per CPU (CPU & cfg_ring_mask when there are more CPUs than rings): producers
+// on different CPUs share no lock and no cache line, and each ring is in time order. User space
+// merges them by timestamp. The rings are created with their sizes by the loader and put into
+// `rings`; the unused ones keep one page.
+#define NRINGS 8
+struct ring_def {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 * 1024 * 1024);
-} events SEC(".maps");
+	__uint(max_entries, 4096);
+};
+struct ring_def ring0 SEC(".maps");
+struct ring_def ring1 SEC(".maps");
+struct ring_def ring2 SEC(".maps");
+struct ring_def ring3 SEC(".maps");
+struct ring_def ring4 SEC(".maps");
+struct ring_def ring5 SEC(".maps");
+struct ring_def ring6 SEC(".maps");
+struct ring_def ring7 SEC(".maps");
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, NRINGS);
+	__type(key, u32);
+	__array(values, struct ring_def);
+} rings SEC(".maps");
 
 // Counters per CPU: events kept by the filter, filtered, lost (no ring space); auxiliary
 // records (task context, execve strings) lost; records written (wake-up pacing). Seen = kept + filtered (one counter
@@ -274,6 +294,13 @@ static __always_inline void count(u32 which)
 		*c += 1;
 }
 
+// This CPU's ring buffer (NULL only if user space did not fill `rings`).
+static __always_inline void *cpu_ring(void)
+{
+	u32 k = bpf_get_smp_processor_id() & cfg_ring_mask;
+	return bpf_map_lookup_elem(&rings, &k);
+}
+
 // Records are submitted without waking the reader, except every cfg_wake_every-th record of a
 // CPU (about one chunk of the ring): no per-event wake-up, no ring-buffer queries.
 static __always_inline u64 wake_flags(void)
@@ -427,7 +454,8 @@ static __always_inline void send_cgroup(struct task_struct *t);
 // setns, unshare or sethostname.
 static __always_inline void send_task(struct task_struct *t, struct task_state *st)
 {
-	struct rec_task *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	void *ring = cpu_ring();
+	struct rec_task *r = ring ? bpf_ringbuf_reserve(ring, sizeof(*r), 0) : 0;
 	if (!r) {
 		count(C_AUX_LOST);
 		return;
@@ -565,7 +593,8 @@ static __always_inline void send_cgroup(struct task_struct *t)
 	fill_hdr(h, R_CGROUP, 0, off, flags);
 	if (off < sizeof(*h))
 		return;
-	if (bpf_ringbuf_output(&events, buf, off, 0) < 0) {
+	void *ring = cpu_ring();
+	if (!ring || bpf_ringbuf_output(ring, buf, off, 0) < 0) {
 		count(C_AUX_LOST);
 		return;
 	}
@@ -805,7 +834,10 @@ static __always_inline int submit_ext(u8 kind, u32 id, s64 ret, u64 *args, u64 d
 	r->h.len = off;
 	if (off < sizeof(*r))
 		return -1;
-	return bpf_ringbuf_output(&events, s->buf, off, wake_flags()) < 0 ? -1 : 0;
+	void *ring = cpu_ring();
+	if (!ring)
+		return -1;
+	return bpf_ringbuf_output(ring, s->buf, off, wake_flags()) < 0 ? -1 : 0;
 }
 
 // A fixed record: header, return value and the first nargs arguments (what user space decodes),
@@ -815,18 +847,23 @@ static __always_inline void submit_fixed(u8 kind, u32 id, s64 ret, u64 *args, u8
 {
 	struct rec_sys *r;
 	u32 size;
+	void *ring = cpu_ring();
+	if (!ring) {
+		count(C_LOST);
+		return;
+	}
 	if (nargs == 0) {
 		size = 64;
-		r = bpf_ringbuf_reserve(&events, 64, 0);
+		r = bpf_ringbuf_reserve(ring, 64, 0);
 	} else if (nargs <= 2) {
 		size = 80;
-		r = bpf_ringbuf_reserve(&events, 80, 0);
+		r = bpf_ringbuf_reserve(ring, 80, 0);
 	} else if (nargs <= 4) {
 		size = 96;
-		r = bpf_ringbuf_reserve(&events, 96, 0);
+		r = bpf_ringbuf_reserve(ring, 96, 0);
 	} else {
 		size = 112;
-		r = bpf_ringbuf_reserve(&events, 112, 0);
+		r = bpf_ringbuf_reserve(ring, 112, 0);
 	}
 	if (!r) {
 		count(C_LOST);
@@ -1064,7 +1101,8 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	struct task_state *st = bpf_task_storage_get(&task_st, cur, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (st)
 		send_context(cur, st, pass);
-	struct rec_fork *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	void *ring = cpu_ring();
+	struct rec_fork *r = ring ? bpf_ringbuf_reserve(ring, sizeof(*r), 0) : 0;
 	if (!r) {
 		count(C_LOST);
 		return 0;
@@ -1147,7 +1185,8 @@ static __always_inline int on_exec(struct task_struct *t, struct linux_binprm *b
 	fill_hdr(h, R_EXEC, 1001, off, flags);
 	if (off < sizeof(*h))
 		return 0;
-	if (bpf_ringbuf_output(&events, buf, off, wake_flags()) < 0)
+	void *ring = cpu_ring();
+	if (!ring || bpf_ringbuf_output(ring, buf, off, wake_flags()) < 0)
 		count(C_LOST);
 	return 0;
 }
@@ -1174,7 +1213,8 @@ static __always_inline int on_exit_task(struct task_struct *t, int group_exit)
 	struct task_state *st = bpf_task_storage_get(&task_st, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (st)
 		send_context(t, st, pass);
-	struct rec_exit *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	void *ring = cpu_ring();
+	struct rec_exit *r = ring ? bpf_ringbuf_reserve(ring, sizeof(*r), 0) : 0;
 	if (!r) {
 		count(C_LOST);
 		return 0;

@@ -21,7 +21,7 @@ mod layout;
 mod record;
 mod sys;
 
-use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::maps::{ArrayOfMaps, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{BtfTracePoint, FEntry, FExit, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 use palisade_events::{ArgValue, Event, EventId, EventSet};
@@ -84,12 +84,29 @@ impl KernelFilter {
 pub struct SensorConfig {
     /// Kernel-side filter.
     pub filter: KernelFilter,
-    /// Ring buffer size in bytes (power of two; 0 = default).
+    /// Ring buffer size in bytes, all CPUs' rings together (power of two; 0 = default).
     pub ring_bytes: usize,
 }
 
-/// Default ring buffer size (16 MiB).
+/// Default ring buffer size (16 MiB, shared out among the per-CPU rings).
 pub const DEFAULT_RING_BYTES: usize = 16 << 20;
+
+/// Ring buffers the programs can write to (`NRINGS` in the C source): one per CPU up to this
+/// many; beyond it, CPUs share them (CPU number modulo the rings in use).
+const MAX_RINGS: usize = 8;
+
+/// How old a record must be before it is handed out when there are several rings: records of
+/// one ring are in time order, and a record stamped more than this long ago is committed in
+/// every ring (programs run with preemption off, for microseconds), so handing out records in
+/// time-stamp order up to this watermark gives the order of a single ring.
+const MERGE_DELAY: Duration = Duration::from_millis(2);
+
+/// How many per-CPU rings to use for `cpus` possible CPUs: a power of two, at most
+/// [`MAX_RINGS`] and at most the CPUs.
+fn ring_count(cpus: usize) -> usize {
+    let n = cpus.clamp(1, MAX_RINGS);
+    1 << n.ilog2()
+}
 
 /// Counters. `lost` counts records the kernel could not reserve (ring buffer full).
 ///
@@ -517,9 +534,13 @@ impl FloorProbe {
 /// A running sensor.
 pub struct Sensor {
     _ebpf: Ebpf,
-    /// Owns the ring buffer map (its fd); records are read through `reader`.
-    _ring: RingBuf<MapData>,
-    reader: sys::RingReader,
+    /// Owns the ring buffer maps (their fds) and the array the programs find them in; records
+    /// are read through `readers`, one per ring, merged by time stamp.
+    _rings: (
+        ArrayOfMaps<MapData, RingBuf<MapData>>,
+        Vec<RingBuf<MapData>>,
+    ),
+    readers: Vec<sys::RingReader>,
     epoll: sys::Epoll,
     counters: PerCpuArray<MapData, u64>,
     cg_class: Option<BpfHashMap<MapData, u64, u8>>,
@@ -567,9 +588,15 @@ impl Sensor {
         let (uid_min, uid_max) = f.uid_range.unwrap_or((0, u32::MAX));
         let (pid_min, pid_max) = f.pid_range.unwrap_or((0, u32::MAX));
         let start_boot = sys::boottime_ns();
-        // Wake the reader about once per eighth of the ring (records are ~128 bytes), per CPU.
+        // One ring per CPU (up to MAX_RINGS), sharing the size out.
+        let nrings = ring_count(aya::util::nr_cpus().unwrap_or(1));
+        let per_ring = (ring / nrings).max(4096);
+        let ring_mask = (nrings - 1) as u32;
+        // Wake the reader about once per eighth of a ring (records are ~128 bytes), per CPU.
         // A power of two (the ring size is one): the programs test it with a mask.
-        let wake_every = ((ring / 8 / 128) as u64).clamp(1, 2048).next_power_of_two();
+        let wake_every = ((per_ring / 8 / 128) as u64)
+            .clamp(1, 2048)
+            .next_power_of_two();
         // Which hook types the kernel allows (probed once per process), then the plan.
         let support = hooks::probe_cached(&btf).ok();
         let has_function = |f: &str| hooks::has_function(&btf, f);
@@ -585,7 +612,12 @@ impl Sensor {
             hooks::Plan::Fentry { .. } => FENTRY_OBJ,
             _ => SENSOR_OBJ,
         };
-        let mut ebpf = EbpfLoader::new()
+        let ring_names: Vec<String> = (0..MAX_RINGS).map(|i| format!("ring{i}")).collect();
+        let mut loader = EbpfLoader::new();
+        for name in &ring_names[..nrings] {
+            loader.map_max_entries(name, per_ring as u32);
+        }
+        let mut ebpf = loader
             .btf(Some(&btf))
             // Task storage: aya has no typed wrapper for it; only the programs use it.
             .allow_unsupported_maps()
@@ -597,8 +629,8 @@ impl Sensor {
             .override_global("cfg_pid_max", &pid_max, true)
             .override_global("cfg_start_boottime", &start_boot, true)
             .override_global("cfg_wake_every", &wake_every, true)
+            .override_global("cfg_ring_mask", &ring_mask, true)
             .override_global("cfg_desc", &desc, true)
-            .map_max_entries("events", ring as u32)
             .load(object)
             .map_err(|e| err("loading the sensor's BPF object", &e))?;
 
@@ -654,19 +686,33 @@ impl Sensor {
             cgroups.scan();
         }
 
+        // The rings, in place before any program runs.
+        let mut outer: ArrayOfMaps<MapData, RingBuf<MapData>> = ArrayOfMaps::try_from(
+            ebpf.take_map("rings")
+                .ok_or_else(|| SensorError::Other("map rings missing".into()))?,
+        )
+        .map_err(|e| err("rings", &e))?;
+        let mut rings = Vec::with_capacity(nrings);
+        let mut readers = Vec::with_capacity(nrings);
+        for (i, name) in ring_names[..nrings].iter().enumerate() {
+            let map = ebpf
+                .take_map(name)
+                .ok_or_else(|| SensorError::Other(format!("map {name} missing")))?;
+            let r = RingBuf::try_from(map).map_err(|e| err(name, &e))?;
+            outer.set(i as u32, &r, 0).map_err(|e| err("rings", &e))?;
+            readers.push(
+                sys::RingReader::new(r.as_raw_fd(), per_ring)
+                    .map_err(|e| SensorError::Other(format!("mapping ring buffer {i}: {e}")))?,
+            );
+            rings.push(r);
+        }
+        let fds: Vec<_> = rings.iter().map(|r| r.as_raw_fd()).collect();
+        let epoll = sys::Epoll::new(&fds)
+            .map_err(|e| SensorError::Other(format!("epoll on the ring buffers: {e}")))?;
         let hook = attach_syscalls(&mut ebpf, &plan, &btf)?;
         let process_hook_kinds = attach_process_hooks(&mut ebpf, hook, &btf)?;
         let process_hooks = process_hook_kinds.iter().map(|(tp, _)| *tp).collect();
 
-        let ring_map = ebpf
-            .take_map("events")
-            .ok_or_else(|| SensorError::Other("map events missing".into()))?;
-        let ring_bytes = ring;
-        let ring = RingBuf::try_from(ring_map).map_err(|e| err("events", &e))?;
-        let reader = sys::RingReader::new(ring.as_raw_fd(), ring_bytes)
-            .map_err(|e| SensorError::Other(format!("mapping the ring buffer: {e}")))?;
-        let epoll = sys::Epoll::new(ring.as_raw_fd())
-            .map_err(|e| SensorError::Other(format!("epoll on the ring buffer: {e}")))?;
         let counters = PerCpuArray::try_from(
             ebpf.take_map("counters")
                 .ok_or_else(|| SensorError::Other("map counters missing".into()))?,
@@ -679,8 +725,8 @@ impl Sensor {
         .map_err(|e| err("followed", &e))?;
         Ok(Sensor {
             _ebpf: ebpf,
-            _ring: ring,
-            reader,
+            _rings: (outer, rings),
+            readers,
             epoll,
             counters,
             cg_class,
@@ -698,8 +744,9 @@ impl Sensor {
     /// Wait up to `timeout` for events and hand each decoded event to `f`; returns how many.
     ///
     /// Records are submitted without waking the reader; each CPU wakes it once per batch of
-    /// records (about an eighth of the ring, at most 2048). Between wake-ups this drains every 20 ms,
-    /// so an event waits at most that long; the call returns as soon as a drain delivered events.
+    /// records (about an eighth of its ring, at most 2048). Between wake-ups this drains every
+    /// 20 ms, so an event waits at most that long (plus the 2 ms merge delay of several rings);
+    /// the call returns as soon as a drain delivered events.
     ///
     /// Each event is a new value (its strings allocated); a consumer that only looks at the
     /// events saves the allocations with [`Sensor::poll_ref`].
@@ -739,7 +786,7 @@ impl Sensor {
                 let added = self.dec.cg.scan();
                 self.dec.note_new_cgroups(&added);
             }
-            let (n, records) = self.drain(f);
+            let (n, records, young) = self.drain(f);
             if n > 0 {
                 return Ok(n);
             }
@@ -751,42 +798,99 @@ impl Sensor {
                 // More is waiting (all filtered so far): no need to wait for a wake-up.
                 continue;
             }
-            let slice = (deadline - now).min(Duration::from_millis(20));
+            // Records too young to hand out are there: come back when they are old enough
+            // (their wake-up has been and gone).
+            let most = if young {
+                MERGE_DELAY
+            } else {
+                Duration::from_millis(20)
+            };
+            let slice = (deadline - now).min(most);
             self.epoll
                 .wait(slice)
                 .map_err(|e| SensorError::Other(format!("waiting on the ring buffer: {e}")))?;
         }
     }
 
-    /// Reads up to [`MAX_RECORDS_PER_DRAIN`] records; returns (events delivered, records read).
-    fn drain(&mut self, f: &mut dyn FnMut(&mut Event)) -> (usize, usize) {
+    /// Reads up to [`MAX_RECORDS_PER_DRAIN`] records, oldest first across the rings; returns
+    /// (events delivered, records read, whether records younger than [`MERGE_DELAY`] wait).
+    fn drain(&mut self, f: &mut dyn FnMut(&mut Event)) -> (usize, usize, bool) {
         let Sensor {
-            reader,
+            readers,
             dec,
             cg_class,
             out,
             ..
         } = self;
-        let mut n = 0;
+        // With one ring its order is the order; with several, a record is handed out only once
+        // it is older than the watermark, so that none stamped earlier can still appear.
+        let watermark = if readers.len() > 1 {
+            sys::boottime_ns().saturating_sub(MERGE_DELAY.as_nanos() as u64)
+        } else {
+            u64::MAX
+        };
+        let (mut n, mut records, mut young) = (0, 0, false);
         // Bounded, so that a caller's loop (signals, flushing) runs even under a flood. Records
         // are decoded in place, in the ring.
-        let records = reader.read(MAX_RECORDS_PER_DRAIN, &mut |b| {
-            match dec.handle_bytes(b, out) {
-                Ok(true) => {
-                    n += 1;
-                    f(out);
+        'merge: while records < MAX_RECORDS_PER_DRAIN {
+            // The ring with the oldest head, and the next-oldest head of the others: records of
+            // that ring go out in a run while they are older than both that head and the
+            // watermark (one comparison per record, not one peek per ring).
+            let (mut best, mut next): (Option<(usize, u64)>, u64) = (None, u64::MAX);
+            for (i, r) in readers.iter_mut().enumerate() {
+                let Some((ts, _)) = r.peek() else { continue };
+                match best {
+                    Some((_, b)) if ts >= b => next = next.min(ts),
+                    _ => {
+                        if let Some((_, b)) = best {
+                            next = next.min(b);
+                        }
+                        best = Some((i, ts));
+                    }
                 }
-                Ok(false) => {}
-                Err(_) => dec.bad += 1,
             }
-            if let Some(m) = cg_class.as_mut() {
-                for (id, cls) in dec.cg_updates.drain(..) {
-                    // A full map only means the kernel keeps asking user space for this cgroup.
-                    let _ = m.insert(id, cls, 0);
+            let Some((i, oldest)) = best else { break };
+            if oldest >= watermark {
+                // Every head is too young.
+                young = true;
+                break;
+            }
+            let reader = &mut readers[i];
+            while let Some((ts, b)) = reader.peek() {
+                if ts >= watermark {
+                    young = true;
+                    break;
+                }
+                if ts > next {
+                    // Another ring's head is older now.
+                    break;
+                }
+                match dec.handle_bytes(b, out) {
+                    Ok(true) => {
+                        n += 1;
+                        f(out);
+                    }
+                    Ok(false) => {}
+                    Err(_) => dec.bad += 1,
+                }
+                reader.advance();
+                records += 1;
+                if let Some(m) = cg_class.as_mut() {
+                    for (id, cls) in dec.cg_updates.drain(..) {
+                        // A full map only means the kernel keeps asking user space for this
+                        // cgroup.
+                        let _ = m.insert(id, cls, 0);
+                    }
+                }
+                if records >= MAX_RECORDS_PER_DRAIN {
+                    break 'merge;
                 }
             }
-        });
-        (n, records)
+        }
+        for r in readers.iter_mut() {
+            r.publish_now();
+        }
+        (n, records, young)
     }
 
     /// Current counters.

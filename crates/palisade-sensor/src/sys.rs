@@ -90,8 +90,8 @@ pub(crate) struct Epoll {
 }
 
 impl Epoll {
-    /// Watches `target` for readability, edge-triggered.
-    pub(crate) fn new(target: RawFd) -> io::Result<Epoll> {
+    /// Watches each of `targets` for readability, edge-triggered.
+    pub(crate) fn new(targets: &[RawFd]) -> io::Result<Epoll> {
         // SAFETY: plain syscall; the result is checked.
         let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if raw < 0 {
@@ -99,14 +99,17 @@ impl Epoll {
         }
         // SAFETY: `raw` is a new fd we own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
-            u64: 0,
-        };
-        // SAFETY: both fds are open and `ev` is valid for the call.
-        let rc = unsafe { libc::epoll_ctl(fd.as_raw_fd(), libc::EPOLL_CTL_ADD, target, &mut ev) };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
+        for (i, &target) in targets.iter().enumerate() {
+            let mut ev = libc::epoll_event {
+                events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+                u64: i as u64,
+            };
+            // SAFETY: both fds are open and `ev` is valid for the call.
+            let rc =
+                unsafe { libc::epoll_ctl(fd.as_raw_fd(), libc::EPOLL_CTL_ADD, target, &mut ev) };
+            if rc < 0 {
+                return Err(io::Error::last_os_error());
+            }
         }
         Ok(Epoll { fd })
     }
@@ -151,6 +154,10 @@ pub(crate) struct RingReader {
     size: usize,
     pos: u64,
     published: u64,
+    /// The producer position last read.
+    prod: u64,
+    /// The record `peek` returned last, until consumed: time stamp, offset, length.
+    head: Option<(u64, usize, usize)>,
 }
 
 const RINGBUF_BUSY: u32 = 1 << 31;
@@ -205,6 +212,8 @@ impl RingReader {
             size,
             pos: 0,
             published: 0,
+            prod: 0,
+            head: None,
         };
         r.pos = r.consumer_pos().load(std::sync::atomic::Ordering::Acquire);
         r.published = r.pos;
@@ -223,20 +232,23 @@ impl RingReader {
         p.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// Hands each committed record to `f`, in order, until the ring is empty, a record is still
-    /// being written, or `max` records were read; returns how many were read (discarded records
-    /// are skipped and not counted). The consumer position is published every sixteenth of the
-    /// ring and before returning.
-    pub(crate) fn read(&mut self, max: usize, f: &mut dyn FnMut(&[u8])) -> usize {
+    /// The oldest committed record not yet consumed, with the time stamp of its header (the
+    /// first 8 bytes of every record); `None` when the ring is empty or that record is still
+    /// being written. Discarded records are skipped. The same record is returned until
+    /// [`RingReader::advance`].
+    pub(crate) fn peek(&mut self) -> Option<(u64, &[u8])> {
+        if let Some((ts, off, len)) = self.head {
+            // SAFETY: as below, for the record found by an earlier call and not yet consumed.
+            let rec =
+                unsafe { std::slice::from_raw_parts(self.producer.add(self.page + off + 8), len) };
+            return Some((ts, rec));
+        }
         let mask = (self.size - 1) as u64;
-        let batch = (self.size / 16) as u64;
-        let mut n = 0;
-        let mut prod = self.producer_pos();
-        while n < max {
-            if self.pos >= prod {
-                prod = self.producer_pos();
-                if self.pos >= prod {
-                    break;
+        loop {
+            if self.pos >= self.prod {
+                self.prod = self.producer_pos();
+                if self.pos >= self.prod {
+                    return None;
                 }
             }
             let off = (self.pos & mask) as usize;
@@ -247,30 +259,47 @@ impl RingReader {
                 (*p).load(std::sync::atomic::Ordering::Acquire)
             };
             if hdr & RINGBUF_BUSY != 0 {
-                break;
+                return None;
             }
             let len = (hdr & !(RINGBUF_BUSY | RINGBUF_DISCARD)) as usize;
             if len > self.size {
                 // Never written by the kernel; stop rather than read out of the mapping.
-                break;
+                return None;
             }
-            if hdr & RINGBUF_DISCARD == 0 {
-                // SAFETY: the record's bytes follow its header; off + 8 + len < 2 * size, inside
-                // the double mapping, and the kernel does not reuse them before the consumer
-                // position passes them.
-                let rec = unsafe {
-                    std::slice::from_raw_parts(self.producer.add(self.page + off + 8), len)
-                };
-                f(rec);
-                n += 1;
+            if hdr & RINGBUF_DISCARD != 0 {
+                self.step(len);
+                continue;
             }
-            self.pos += (RINGBUF_HDR + len as u64).next_multiple_of(8);
-            if self.pos - self.published >= batch {
-                self.publish();
-            }
+            // SAFETY: the record's bytes follow its header; off + 8 + len < 2 * size, inside
+            // the double mapping, and the kernel does not reuse them before the consumer
+            // position passes them.
+            let rec =
+                unsafe { std::slice::from_raw_parts(self.producer.add(self.page + off + 8), len) };
+            let ts = rec
+                .get(..8)
+                .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
+            self.head = Some((ts, off, len));
+            return Some((ts, rec));
         }
+    }
+
+    /// Consumes the record [`RingReader::peek`] returned last.
+    pub(crate) fn advance(&mut self) {
+        if let Some((_, _, len)) = self.head.take() {
+            self.step(len);
+        }
+    }
+
+    fn step(&mut self, len: usize) {
+        self.pos += (RINGBUF_HDR + len as u64).next_multiple_of(8);
+        if self.pos - self.published >= (self.size / 16) as u64 {
+            self.publish();
+        }
+    }
+
+    /// Publishes the consumer position (the space before it goes back to the producers).
+    pub(crate) fn publish_now(&mut self) {
         self.publish();
-        n
     }
 
     fn publish(&mut self) {

@@ -759,6 +759,86 @@ fn calls_a_seccomp_filter_refuses_are_seen_with_their_errno() {
 }
 
 #[test]
+fn events_of_every_cpu_come_out_in_time_order() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // One copying process pinned to each of the first CPUs (up to 4): each CPU writes its own
+    // ring buffer, and the sensor must hand the events out merged, oldest first.
+    let cpus = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    let mut s = start(
+        self_only_follow(&["read", "write", "sched_process_exit"]),
+        0,
+    );
+    const N: u32 = 20_000;
+    let children: Vec<_> = (0..cpus)
+        .map(|cpu| {
+            let mut cmd = Command::new("dd");
+            cmd.args([
+                "if=/dev/zero",
+                "of=/dev/null",
+                "bs=1",
+                &format!("count={N}"),
+            ])
+            .stderr(Stdio::null());
+            // SAFETY: sched_setaffinity on the child itself, between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let mut set: libc::cpu_set_t = std::mem::zeroed();
+                    libc::CPU_SET(cpu, &mut set);
+                    if libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    let pids: BTreeSet<u32> = children.iter().map(|c| c.id()).collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let events = collect(&mut s, Duration::from_secs(20), |ev| {
+        ev.iter()
+            .filter(|e| e.id == EventId::SCHED_PROCESS_EXIT && pids.contains(&e.host_pid))
+            .count()
+            == pids.len()
+    });
+    let ours: Vec<&Event> = events
+        .iter()
+        .filter(|e| pids.contains(&e.host_pid))
+        .collect();
+    // Every copy's reads and writes are there, on the CPU it was pinned to.
+    for &pid in &pids {
+        let n = ours
+            .iter()
+            .filter(|e| e.host_pid == pid && e.id != EventId::SCHED_PROCESS_EXIT)
+            .count() as u32;
+        assert!(n >= 2 * N, "pid {pid}: {n} reads and writes");
+    }
+    let used: BTreeSet<u16> = ours.iter().map(|e| e.cpu).collect();
+    assert_eq!(used.len(), cpus, "CPUs seen: {used:?}");
+    // In time order across CPUs, and each exit after that process's last call.
+    for w in events.windows(2) {
+        assert!(
+            w[0].ts <= w[1].ts,
+            "out of order: {} on CPU {} ({}) before {} on CPU {} ({})",
+            w[0].ts,
+            w[0].cpu,
+            w[0].id.name(),
+            w[1].ts,
+            w[1].cpu,
+            w[1].id.name()
+        );
+    }
+    assert_eq!(s.stats().lost, 0);
+}
+
+#[test]
 fn without_privileges_the_error_says_what_is_missing() {
     if std::env::var("PALISADE_SENSOR_PERMISSION_CHILD").is_ok() {
         // Re-executed as an unprivileged user below.
