@@ -171,6 +171,10 @@ struct task_state {
 	u8 ctx_sent;
 	u8 undecided;
 	u8 followed; // the task's thread group is in `followed` (it leaves only when the group is gone)
+	u8 pad[4];
+	// The key of the last base directory sent with one of this task's records (0: none): the
+	// next relative path against the same directory gets an I_BASE_SAME item, not a walk.
+	u64 base_key;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -186,7 +190,11 @@ struct {
 #define MAX_READ 4096
 #define MAX_ARGV 64
 struct scratch {
-	u8 buf[SCRATCH];
+	// Per-CPU values are at most 32 KiB: the buffer gives up the two keys' bytes (the highest
+	// offset used is below 29 KiB: the walk areas).
+	u8 buf[SCRATCH - 16];
+	u64 prev_key; // the task's base_key when this record was begun
+	u64 new_key;  // the key of the last base walked into this record (0: none)
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -274,6 +282,7 @@ struct rec_exit {
 #define I_BYTES 4
 #define I_TTY 5
 #define I_BASE 6 // absolute directory a relative path (same arg) is relative to
+#define I_BASE_SAME 7 // no bytes: the base is the last I_BASE this thread's records carried
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
@@ -730,23 +739,36 @@ static __always_inline u32 put_base(u8 *buf, u32 off, int dirfd, u8 arg)
 	struct task_struct *t = bpf_get_current_task_btf();
 	if (off > HALF / 2)
 		return off;
+	struct path p;
 	if (dirfd == -100 /* AT_FDCWD */) {
-		struct path pwd = BPF_CORE_READ(t, fs, pwd);
-		return put_path(buf, off, &pwd, arg);
+		p = BPF_CORE_READ(t, fs, pwd);
+	} else {
+		if (dirfd < 0)
+			return off;
+		struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+		u32 max = BPF_CORE_READ(fdt, max_fds);
+		if ((u32)dirfd >= max)
+			return off;
+		struct file **fds = BPF_CORE_READ(fdt, fd);
+		struct file *f = 0;
+		bpf_probe_read_kernel(&f, sizeof(f), &fds[dirfd]);
+		if (!f)
+			return off;
+		p = BPF_CORE_READ(f, f_path);
 	}
-	if (dirfd < 0)
-		return off;
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-	u32 max = BPF_CORE_READ(fdt, max_fds);
-	if ((u32)dirfd >= max)
-		return off;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = 0;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[dirfd]);
-	if (!f)
-		return off;
-	struct path fp = BPF_CORE_READ(f, f_path);
-	return put_path(buf, off, &fp, arg);
+	// The same directory (dentry, mount, name) as the last base this thread sent: say so
+	// instead of walking it again (a directory renamed in between keeps its old path until the
+	// thread's next other directory).
+	struct scratch *s = (struct scratch *)buf;
+	u64 key = ((u64)p.dentry ^ ((u64)p.mnt << 7) ^ BPF_CORE_READ(p.dentry, d_name.hash_len)) | 1;
+	if (key == s->prev_key) {
+		put_item(buf, off, arg, I_BASE_SAME, 0);
+		return off + 4;
+	}
+	u32 end = put_path(buf, off, &p, arg);
+	if (end != off)
+		s->new_key = key;
+	return end;
 }
 
 // args[i] with a bound the verifier sees.
@@ -818,12 +840,15 @@ static __always_inline u32 read_items(u8 *buf, u32 off, u64 desc, u64 *args, u8 
 }
 
 // Returns 0 when the record went out.
-static __always_inline int submit_ext(u8 kind, u32 id, s64 ret, u64 *args, u64 desc, u8 flags)
+static __always_inline int submit_ext(u8 kind, u32 id, s64 ret, u64 *args, u64 desc, u8 flags,
+				      struct task_state *st)
 {
 	u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)
 		return -1;
+	s->prev_key = st ? st->base_key : 0;
+	s->new_key = 0;
 	struct rec_sys *r = (struct rec_sys *)s->buf;
 	r->ret = ret;
 	for (int i = 0; i < 6; i++)
@@ -837,7 +862,12 @@ static __always_inline int submit_ext(u8 kind, u32 id, s64 ret, u64 *args, u64 d
 	void *ring = cpu_ring();
 	if (!ring)
 		return -1;
-	return bpf_ringbuf_output(ring, s->buf, off, wake_flags()) < 0 ? -1 : 0;
+	if (bpf_ringbuf_output(ring, s->buf, off, wake_flags()) < 0)
+		return -1;
+	// User space has this record's bases now (records of one thread are read in order).
+	if (st && s->new_key)
+		st->base_key = s->new_key;
+	return 0;
 }
 
 // A fixed record: header, return value and the first nargs arguments (what user space decodes),
@@ -940,7 +970,7 @@ static __always_inline int on_enter(u32 id, u64 desc, int pass, u64 *args, struc
 		submit_fixed(R_NORET, id, 0, args, flags, D_NARGS(desc));
 		return 0;
 	}
-	if ((desc & D_AT_ENTRY) && submit_ext(R_ENTRY_EXT, id, 0, args, desc, flags) < 0)
+	if ((desc & D_AT_ENTRY) && submit_ext(R_ENTRY_EXT, id, 0, args, desc, flags, st) < 0)
 		count(C_AUX_LOST);
 	for (int i = 0; i < 6; i++)
 		st->args[i] = args[i];
@@ -951,10 +981,14 @@ static __always_inline int on_enter(u32 id, u64 desc, int pass, u64 *args, struc
 }
 
 // A returned call's record: with its strings (read now) or fixed. One copy for both exit paths.
-static __noinline void submit_call(u32 id, u64 desc, s64 ret, u64 *args, u8 flags)
+// `call`: the call number, with the header flags in bits 32-39 (a BPF call has at most five
+// arguments).
+static __noinline void submit_call(u64 call, u64 desc, s64 ret, u64 *args, struct task_state *st)
 {
+	u32 id = (u32)call;
+	u8 flags = (u8)(call >> 32);
 	if ((desc & D_STRINGS_MASK) && !(desc & D_AT_ENTRY)) {
-		if (submit_ext(R_SYS_EXT, id, ret, args, desc, flags) < 0)
+		if (submit_ext(R_SYS_EXT, id, ret, args, desc, flags, st) < 0)
 			count(C_LOST);
 	} else
 		submit_fixed(R_SYS, id, ret, args, flags, D_NARGS(desc));
@@ -979,7 +1013,7 @@ static __always_inline int on_exit(u32 id, s64 ret)
 	u64 args[6];
 	for (int i = 0; i < 6; i++)
 		args[i] = st->args[i];
-	submit_call(id, desc, ret, args, st->undecided);
+	submit_call(id | ((u64)st->undecided << 32), desc, ret, args, st);
 	// The task's context changed (setns, unshare, sethostname): send it again.
 	if (desc & D_CTX_RESET)
 		st->ctx_sent = 0;
@@ -1015,7 +1049,7 @@ static __always_inline int on_exit_only(u32 id, u64 desc, s64 ret, struct pt_reg
 	args[3] = regs->r10;
 	args[4] = regs->r8;
 	args[5] = regs->r9;
-	submit_call(id, desc, ret, args, pass == 2 ? HF_UNDECIDED : 0);
+	submit_call(id | ((u64)(pass == 2 ? HF_UNDECIDED : 0) << 32), desc, ret, args, st);
 	return 0;
 }
 

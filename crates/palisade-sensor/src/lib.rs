@@ -1003,6 +1003,9 @@ struct Decoder {
     wall_offset: u64,
     tasks: IdMap<u32, TaskCtx>,
     cwd: IdMap<u32, String>,
+    /// The last base directory each thread's records carried (what an `I_BASE_SAME` item
+    /// stands for).
+    bases: IdMap<u32, Vec<u8>>,
     /// Strings read at a call's entry, by thread: (process, items, whether they were cut).
     entry: IdMap<u32, (u32, Vec<Item>, bool)>,
     cg: cgroups::Cgroups,
@@ -1032,6 +1035,7 @@ impl Decoder {
             wall_offset: sys::boot_to_wall_offset(),
             tasks: IdMap::default(),
             cwd: IdMap::default(),
+            bases: IdMap::default(),
             entry: IdMap::default(),
             cg,
             last_cg: None,
@@ -1149,6 +1153,7 @@ impl Decoder {
                 ]);
                 let made = self.fill(&h, EventId::SCHED_PROCESS_EXIT, 0, out);
                 self.tasks.remove(&h.tid);
+                self.bases.remove(&h.tid);
                 if group {
                     self.cwd.remove(&h.pid);
                     self.cg.forget_process(h.pid);
@@ -1192,6 +1197,9 @@ impl Decoder {
         let id = EventId(h.id);
         let info = layout::call_info(id);
         let mut truncated = h.flags & record::HF_TRUNCATED != 0;
+        // The thread whose records the items came with (for their bases): an exec from another
+        // thread of the process comes back on the leader's id.
+        let mut items_tid = h.tid;
         if info.is_some_and(|i| i.at_entry) {
             let key = if self.entry.contains_key(&h.tid) {
                 Some(h.tid)
@@ -1201,10 +1209,18 @@ impl Decoder {
                     .find(|(_, (pid, _, _))| *pid == h.pid)
                     .map(|(k, _)| *k)
             };
-            if let Some((_, it, cut)) = key.and_then(|k| self.entry.remove(&k)) {
+            if let Some((k, (_, it, cut))) = key.and_then(|k| self.entry.remove(&k).map(|v| (k, v)))
+            {
                 items = it;
                 truncated |= cut;
+                items_tid = k;
             }
+        }
+        if items
+            .iter()
+            .any(|i| matches!(i.ty, record::ItemType::Base | record::ItemType::BaseSame))
+        {
+            self.apply_bases(items_tid, &mut items);
         }
         out.args.clear();
         let paths = layout::decode_args_into(id, args, &items, &mut out.args);
@@ -1221,6 +1237,35 @@ impl Decoder {
             self.truncated += 1;
         }
         made
+    }
+
+    /// Replaces each "same base" item by the thread's last base directory (dropped when unknown:
+    /// the path is then resolved from /proc), and remembers the record's last full base, as the
+    /// programs do (they send "same" only after a record with that base went out).
+    fn apply_bases(&mut self, tid: u32, items: &mut Vec<Item>) {
+        let prev = self.bases.get(&tid).cloned();
+        let mut last = None;
+        items.retain_mut(|it| match it.ty {
+            record::ItemType::Base => {
+                last = Some(it.data.clone());
+                true
+            }
+            record::ItemType::BaseSame => match &prev {
+                Some(p) => {
+                    it.ty = record::ItemType::Base;
+                    it.data.clone_from(p);
+                    true
+                }
+                None => false,
+            },
+            _ => true,
+        });
+        if let Some(b) = last {
+            if self.bases.len() > CACHE_LIMIT {
+                self.bases.clear();
+            }
+            self.bases.insert(tid, b);
+        }
     }
 
     /// [`Decoder::handle_into`] into a new event.
@@ -1571,6 +1616,40 @@ mod tests {
         assert_eq!(exit_status(7 << 8), 7);
         assert_eq!(exit_status(9), 137);
         assert_eq!(exit_status(0), 0);
+    }
+
+    #[test]
+    fn a_same_base_item_takes_the_threads_last_base() {
+        use record::tests::{build, sys_body};
+        let mut d = Decoder::new(KernelFilter::default(), cgroups::Cgroups::new());
+        // openat(dirfd 3, "a"): kind 2 (exit with strings), tid 101 (build's default).
+        let open = |name: &[u8], base: Option<&[u8]>, tid: u32| {
+            let mut items: Vec<(u8, u8, &[u8])> = vec![(1, 1, name)];
+            items.push(match base {
+                Some(b) => (1, 6, b),
+                None => (1, 7, &[]),
+            });
+            let mut b = build(2, 257, &sys_body(4, [3, 0, 0, 0, 0, 0]), &items);
+            b[16..20].copy_from_slice(&tid.to_le_bytes());
+            b
+        };
+        let mut path_of = |b: Vec<u8>| {
+            let ev = d.handle(record::parse(&b).unwrap()).unwrap();
+            ev.arg("pathname")
+                .and_then(ArgValue::as_str)
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(path_of(open(b"a\0", Some(b"/srv/d1\0"), 101)), "/srv/d1/a");
+        // The same directory again: no bytes, the thread's last base.
+        assert_eq!(path_of(open(b"b\0", None, 101)), "/srv/d1/b");
+        // A new base replaces it.
+        assert_eq!(path_of(open(b"c\0", Some(b"/srv/d2\0"), 101)), "/srv/d2/c");
+        assert_eq!(path_of(open(b"e\0", None, 101)), "/srv/d2/e");
+        // Bases are per thread: another thread's "same" has nothing to stand for, and the path
+        // is left to the /proc fallback (this test's thread has no fd 3 of that name).
+        let other = path_of(open(b"f\0", None, 202));
+        assert_ne!(other, "/srv/d2/f");
     }
 
     #[test]

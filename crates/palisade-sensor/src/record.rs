@@ -71,6 +71,8 @@ pub(crate) enum ItemType {
     Tty,
     /// The absolute directory a relative path (same argument) is relative to.
     Base,
+    /// No bytes: the base directory is the last [`ItemType::Base`] of this thread's records.
+    BaseSame,
 }
 
 /// One item: the raw argument index it belongs to, its type and its bytes.
@@ -223,6 +225,7 @@ fn items(b: &[u8], mut off: usize) -> Result<Vec<Item>, BadRecord> {
             4 => ItemType::Bytes,
             5 => ItemType::Tty,
             6 => ItemType::Base,
+            7 => ItemType::BaseSame,
             _ => return Err(BadRecord("unknown item type")),
         };
         let len = u16_at(b, off + 2) as usize;

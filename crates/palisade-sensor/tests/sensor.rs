@@ -839,6 +839,54 @@ fn events_of_every_cpu_come_out_in_time_order() {
 }
 
 #[test]
+fn relative_paths_against_the_same_directory_reuse_its_base() {
+    if !runnable() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("palisade-bases-{}", std::process::id()));
+    for d in ["d1", "d2", "d2/sub"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    for f in ["d1/a", "d1/b", "d2/c", "d2/sub/e"] {
+        std::fs::write(dir.join(f), "x").unwrap();
+    }
+    let mut s = start(self_only_follow(&["openat"]), 0);
+    // One shell: two opens in d1 (the second against the base already sent), then a cd, an
+    // open in d2, an open through a directory fd (dirfd-relative, by a child), and d1 again.
+    let script = format!(
+        "cd {d}/d1 && exec 3<./a 4<b && cd ../d2 && exec 5<c && cat sub/e >/dev/null && \
+         exec 6<../d1/a 7<./c",
+        d = dir.display()
+    );
+    let mut child = Command::new("bash").arg("-c").arg(&script).spawn().unwrap();
+    let pid = child.id();
+    assert!(child.wait().unwrap().success());
+    let d = dir.display().to_string();
+    let want: Vec<String> = ["d1/a", "d1/b", "d2/c", "d2/sub/e", "d1/a", "d2/c"]
+        .iter()
+        .map(|f| format!("{d}/{f}"))
+        .collect();
+    let events = collect(&mut s, Duration::from_secs(10), |ev| {
+        let got: Vec<&str> = ev
+            .iter()
+            .filter_map(|e| str_arg(e, "pathname"))
+            .filter(|p| p.starts_with(&d))
+            .collect();
+        got.len() >= want.len()
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let got: Vec<String> = events
+        .iter()
+        .filter(|e| e.host_pid == pid || e.host_ppid == pid)
+        .filter_map(|e| str_arg(e, "pathname"))
+        .filter(|p| p.starts_with(&d))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
 fn without_privileges_the_error_says_what_is_missing() {
     if std::env::var("PALISADE_SENSOR_PERMISSION_CHILD").is_ok() {
         // Re-executed as an unprivileged user below.
