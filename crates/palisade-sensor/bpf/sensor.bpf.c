@@ -692,13 +692,32 @@ static __always_inline u32 put_path(u8 *buf, u32 off, struct path *path, u8 arg)
 			mnt_root = BPF_CORE_READ(parent, mnt.mnt_root);
 			continue;
 		}
-		struct dentry *up = BPF_CORE_READ(d, d_parent);
+		// d_parent and d_name (hash, len, name pointer) are adjacent in struct dentry: one
+		// read for the three (relocated offsets, so the test is a constant for the verifier).
+		struct dentry *up;
+		u32 len;
+		const u8 *name;
+		if (bpf_core_field_offset(struct dentry, d_name) ==
+		    bpf_core_field_offset(struct dentry, d_parent) + 8) {
+			struct {
+				struct dentry *parent;
+				u64 hash_len;
+				const u8 *name;
+			} dh = {};
+			bpf_probe_read_kernel(&dh, sizeof(dh),
+					      (u8 *)d + bpf_core_field_offset(struct dentry, d_parent));
+			up = dh.parent;
+			len = dh.hash_len >> 32;
+			name = dh.name;
+		} else {
+			up = BPF_CORE_READ(d, d_parent);
+			len = BPF_CORE_READ(d, d_name.len);
+			name = BPF_CORE_READ(d, d_name.name);
+		}
 		if (up == d || !up) {
 			complete = 1;
 			break;
 		}
-		u32 len = BPF_CORE_READ(d, d_name.len);
-		const u8 *name = BPF_CORE_READ(d, d_name.name);
 		asm volatile("" : "+r"(len));
 		if (len > 255)
 			len = 255;
@@ -745,8 +764,9 @@ static __always_inline u32 put_base(u8 *buf, u32 off, int dirfd, u8 arg)
 	} else {
 		if (dirfd < 0)
 			return off;
-		struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-		u32 max = BPF_CORE_READ(fdt, max_fds);
+		// Plain loads through the task's BTF pointer (each probe read is a helper call).
+		struct fdtable *fdt = t->files->fdt;
+		u32 max = fdt->max_fds;
 		if ((u32)dirfd >= max)
 			return off;
 		struct file **fds = BPF_CORE_READ(fdt, fd);

@@ -109,6 +109,10 @@ fn drain_until_exit(
     (delivered, last)
 }
 
+/// Runs `cmd` to its end; returns its wall time (spawn to exit), its output and the events
+/// delivered meanwhile. With a sensor, a thread waits for the child (the exit time is exact)
+/// while this one reads events; the events left after the exit are read too, but that time is
+/// not the workload's.
 fn run(cmd: &mut Command, sensor: Option<&mut Sensor>) -> (Duration, String, u64) {
     let t = Instant::now();
     let mut child = cmd
@@ -116,22 +120,39 @@ fn run(cmd: &mut Command, sensor: Option<&mut Sensor>) -> (Duration, String, u64
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
+    let mut out = String::new();
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = stdout.read_to_string(&mut out);
+        out
+    });
     let mut delivered = 0u64;
-    match sensor {
+    let el = match sensor {
         Some(s) => {
-            let mut children = vec![child];
-            delivered = drain_until_exit(s, &mut children, t).0;
-            child = children.pop().expect("the child");
+            let waiter = std::thread::spawn(move || {
+                child.wait().expect("wait");
+                Instant::now()
+            });
+            while !waiter.is_finished() {
+                delivered += poll(s, Duration::from_millis(5)) as u64;
+            }
+            let exited = waiter.join().expect("waiter");
+            loop {
+                let k = poll(s, Duration::from_millis(30));
+                if k == 0 {
+                    break;
+                }
+                delivered += k as u64;
+            }
+            exited - t
         }
         None => {
             child.wait().expect("wait");
+            t.elapsed()
         }
-    }
-    let el = t.elapsed();
-    let mut out = String::new();
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_string(&mut out);
-    }
+    };
+    out.push_str(&reader.join().expect("reader"));
     (el, out, delivered)
 }
 
