@@ -20,12 +20,7 @@ static __noinline int fentry_call(u32 id, struct pt_regs *regs)
 	if (!pass)
 		return 0;
 	u64 args[6];
-	args[0] = regs->di;
-	args[1] = regs->si;
-	args[2] = regs->dx;
-	args[3] = regs->r10;
-	args[4] = regs->r8;
-	args[5] = regs->r9;
+	regs_args(regs, args);
 	return on_enter(id, desc, pass, args, st);
 }
 

@@ -973,10 +973,23 @@ static __always_inline int enter_filter(u32 id, u64 *desc, struct task_state **s
 	return pass;
 }
 
-static __always_inline int on_enter(u32 id, u64 desc, int pass, u64 *args, struct task_state *st)
+// The six argument registers of a system call (x86_64), with plain loads from `regs`.
+static __always_inline void regs_args(struct pt_regs *regs, u64 *args)
+{
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
+}
+
+// A kept call: counted, the task's storage (`st` if already found, else created) with its
+// context sent. NULL (counted as lost) when no storage can be had.
+static __always_inline struct task_state *kept_task(struct task_struct *t, struct task_state *st,
+						    int pass)
 {
 	count(C_KEPT);
-	struct task_struct *t = bpf_get_current_task_btf();
 	if (!st)
 		st = bpf_task_storage_get(&task_st, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!st) {
@@ -984,6 +997,15 @@ static __always_inline int on_enter(u32 id, u64 desc, int pass, u64 *args, struc
 		return 0;
 	}
 	send_context(t, st, pass);
+	return st;
+}
+
+static __always_inline int on_enter(u32 id, u64 desc, int pass, u64 *args, struct task_state *st)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	st = kept_task(t, st, pass);
+	if (!st)
+		return 0;
 	u8 flags = pass == 2 ? HF_UNDECIDED : 0;
 	// exit and exit_group never return: send them now.
 	if (id == 60 || id == 231) {
@@ -1054,21 +1076,11 @@ static __always_inline int on_exit_only(u32 id, u64 desc, s64 ret, struct pt_reg
 		count(C_FILTERED);
 		return 0;
 	}
-	count(C_KEPT);
+	st = kept_task(t, st, pass);
 	if (!st)
-		st = bpf_task_storage_get(&task_st, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!st) {
-		count(C_LOST);
 		return 0;
-	}
-	send_context(t, st, pass);
 	u64 args[6];
-	args[0] = regs->di;
-	args[1] = regs->si;
-	args[2] = regs->dx;
-	args[3] = regs->r10;
-	args[4] = regs->r8;
-	args[5] = regs->r9;
+	regs_args(regs, args);
 	submit_call(id | ((u64)(pass == 2 ? HF_UNDECIDED : 0) << 32), desc, ret, args, st);
 	return 0;
 }
@@ -1085,12 +1097,7 @@ int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long id)
 		return 0;
 	// regs is a trusted BTF pointer here: plain loads.
 	u64 args[6];
-	args[0] = regs->di;
-	args[1] = regs->si;
-	args[2] = regs->dx;
-	args[3] = regs->r10;
-	args[4] = regs->r8;
-	args[5] = regs->r9;
+	regs_args(regs, args);
 	return on_enter((u32)id, desc, pass, args, st);
 }
 

@@ -888,7 +888,7 @@ impl Sensor {
             }
         }
         for r in readers.iter_mut() {
-            r.publish_now();
+            r.publish();
         }
         (n, records, young)
     }

@@ -298,11 +298,7 @@ impl RingReader {
     }
 
     /// Publishes the consumer position (the space before it goes back to the producers).
-    pub(crate) fn publish_now(&mut self) {
-        self.publish();
-    }
-
-    fn publish(&mut self) {
+    pub(crate) fn publish(&mut self) {
         if self.published != self.pos {
             self.consumer_pos()
                 .store(self.pos, std::sync::atomic::Ordering::Release);
