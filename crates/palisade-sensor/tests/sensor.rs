@@ -44,6 +44,12 @@ fn runnable() -> bool {
     false
 }
 
+/// The test's turn on the machine: `None` (the test returns) when it cannot run (see
+/// [`runnable`]), else the lock that keeps the sensor tests one at a time.
+fn serial() -> Option<std::sync::MutexGuard<'static, ()>> {
+    runnable().then(|| SERIAL.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
 fn start(filter: KernelFilter, ring_bytes: usize) -> Sensor {
     match Sensor::start(SensorConfig { filter, ring_bytes }) {
         Ok(s) => s,
@@ -141,29 +147,20 @@ fn inode(path: &str) -> u32 {
 
 #[test]
 fn decodes_relative_paths_argv_sockets_exit_codes_and_context() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     decoding_checks(HookChoice::TpBtf, Hook::TpBtf);
 }
 
 #[test]
 fn classic_tracepoints_decode_the_same() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     // Syscalls on raw_syscalls classic tracepoints, the exit event on sched/sched_process_exit.
     decoding_checks(HookChoice::Tracepoint, Hook::Tracepoint);
 }
 
 #[test]
 fn auto_takes_fentry_only_where_the_kernel_allows_it() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     let support = palisade_sensor::probe_hooks().expect("hook probe");
     // A refusal is the kernel's answer to a real load (an errno), not a missing probe target.
     for (what, o) in [("fentry", &support.fentry), ("lsm", &support.lsm)] {
@@ -195,10 +192,7 @@ fn auto_takes_fentry_only_where_the_kernel_allows_it() {
 
 #[test]
 fn forced_fentry_is_refused_with_the_kernels_errno_or_decodes() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     if fentry_allowed() {
         // Not verified on the development machine (its kernel refuses fentry).
         decoding_checks(HookChoice::Fentry, Hook::Fentry);
@@ -365,10 +359,7 @@ fn decoding_checks(choice: HookChoice, want: Hook) -> Sensor {
 
 #[test]
 fn uid_and_pid_filters_keep_exactly_the_chosen_processes() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     // uid: only uid 4242.
     let mut s = start(
         KernelFilter {
@@ -460,10 +451,7 @@ fn uid_and_pid_filters_keep_exactly_the_chosen_processes() {
 
 #[test]
 fn follow_keeps_the_descendants_of_a_kept_process() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     let mut parent = Command::new("sh")
         .arg("-c")
         .arg("read x; sh -c 'cat /etc/hostname'")
@@ -517,10 +505,7 @@ fn follow_keeps_the_descendants_of_a_kept_process() {
 
 #[test]
 fn new_pids_skips_processes_started_before_the_sensor() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     let mut old = Command::new("sh")
         .arg("-c")
         .arg("read x; exec 3</etc/hostname")
@@ -562,10 +547,7 @@ fn new_pids_skips_processes_started_before_the_sensor() {
 
 #[test]
 fn a_flood_into_a_tiny_ring_counts_every_lost_event() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     let all: Vec<&str> = ["read", "write"].to_vec();
     let mut filter = self_only_follow(&all);
     filter.events = palisade_events::catalog::catalog()
@@ -643,10 +625,7 @@ fn argv_of(e: &Event) -> Vec<String> {
 
 #[test]
 fn cut_strings_are_counted_not_silent() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
 
     // Short arguments: nothing cut.
     let args: Vec<String> = vec!["one".into(), "two".into()];
@@ -727,10 +706,7 @@ fn deny_mkdir(cmd: &mut Command) {
 
 #[test]
 fn calls_a_seccomp_filter_refuses_are_seen_with_their_errno() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     // seccomp refuses a call before the entry tracepoint; the exit tracepoint still runs, and
     // on BTF tracepoints the sensor captures plain calls at exit.
     let mut s = start_on(
@@ -760,10 +736,7 @@ fn calls_a_seccomp_filter_refuses_are_seen_with_their_errno() {
 
 #[test]
 fn events_of_every_cpu_come_out_in_time_order() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     // One copying process pinned to each of the first CPUs (up to 4): each CPU writes its own
     // ring buffer, and the sensor must hand the events out merged, oldest first.
     let cpus = std::thread::available_parallelism()
@@ -840,10 +813,7 @@ fn events_of_every_cpu_come_out_in_time_order() {
 
 #[test]
 fn relative_paths_against_the_same_directory_reuse_its_base() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     let dir = std::env::temp_dir().join(format!("palisade-bases-{}", std::process::id()));
     for d in ["d1", "d2", "d2/sub"] {
         std::fs::create_dir_all(dir.join(d)).unwrap();
@@ -1054,10 +1024,7 @@ fn many_calls(test: &str, choice: HookChoice, want: Hook) {
         known_actions(std::path::Path::new(&dir), port);
         return;
     }
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     let dir = std::env::temp_dir().join(format!("palisade-sensor-actions-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -1235,10 +1202,7 @@ impl Drop for FakeContainer {
 
 #[test]
 fn container_filters_use_the_cgroup_of_each_event() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     let events_of = |filter: KernelFilter, old: Option<&mut FakeContainer>| {
         // `old` exists before the sensor starts; a new one is made after.
         let mut s = start(filter, 0);
@@ -1310,10 +1274,7 @@ fn container_filters_use_the_cgroup_of_each_event() {
 
 #[test]
 fn a_container_gone_before_its_events_are_read_keeps_its_id() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     let mut s = start(
         KernelFilter {
             events: ids(&["openat"]),
@@ -1345,10 +1306,7 @@ fn a_container_gone_before_its_events_are_read_keeps_its_id() {
 
 #[test]
 fn namespace_pids_inside_a_new_pid_namespace() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     let mut s = start(self_only_follow(&["openat", "sched_process_exec"]), 0);
     // sh is pid 1 of a new pid namespace; it opens a file itself, then runs cat (its pid 2).
     let st = Command::new("unshare")
@@ -1385,10 +1343,7 @@ fn namespace_pids_inside_a_new_pid_namespace() {
 
 #[test]
 fn namespace_filters_drop_the_host_namespaces() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     let (mnt, pid) = (inode("/proc/self/ns/mnt"), inode("/proc/self/ns/pid"));
     let mut s = start(
         KernelFilter {
@@ -1432,10 +1387,7 @@ fn namespace_filters_drop_the_host_namespaces() {
 
 #[test]
 fn paths_deeper_than_the_kernel_walk_are_resolved_in_user_space() {
-    if !runnable() {
-        return;
-    }
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(_g) = serial() else { return };
     // 24 components below /tmp: more than the kernel's 16-component walk.
     let mut deep = std::env::temp_dir().join(format!("palisade-deep-{}", std::process::id()));
     let top = deep.clone();
