@@ -288,9 +288,21 @@ impl Admission {
 
     /// Parses a body, decides, and returns the response review (JSON).
     pub fn handle(&self, endpoint: Endpoint, body: &[u8]) -> Result<Vec<u8>, ReviewError> {
+        self.handle_until(endpoint, body, None)
+    }
+
+    /// [`Admission::handle`] with a deadline: Gatekeeper evaluation stops when it passes, and
+    /// the constraints left undecided count as failed evaluations (which deny, as any template
+    /// failure does). The server answers 503 to a review decided past its deadline.
+    pub fn handle_until(
+        &self,
+        endpoint: Endpoint,
+        body: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<Vec<u8>, ReviewError> {
         let review = review::parse(body)?;
         let response = match endpoint {
-            Endpoint::Validate => self.validate(&review),
+            Endpoint::Validate => self.validate_until(&review, deadline),
             Endpoint::Mutate => self.mutate(&review),
         };
         Ok(response.to_review(&review.request.uid))
@@ -298,6 +310,11 @@ impl Admission {
 
     /// The validating decision: Pod Security, then Gatekeeper constraints.
     pub fn validate(&self, review: &AdmissionReview) -> Response {
+        self.validate_until(review, None)
+    }
+
+    /// [`Admission::validate`], with Gatekeeper evaluation stopped at `deadline`.
+    pub fn validate_until(&self, review: &AdmissionReview, deadline: Option<Instant>) -> Response {
         let state = self.state();
         let req = &review.request;
         let mut response = Response::allow();
@@ -340,6 +357,7 @@ impl Admission {
                 &state.gatekeeper,
                 EnforcementPoint::Webhook,
                 Some(&mut per_constraint),
+                deadline,
             );
             self.metrics.policy("gatekeeper").observe(t.elapsed());
             for (h, took) in self.template_latency.iter().zip(&spent) {

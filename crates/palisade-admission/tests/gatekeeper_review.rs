@@ -441,7 +441,7 @@ metadata: {name: echo}
             let via_json =
                 set.evaluate_timed(review.request_json(), &ctx, EnforcementPoint::Webhook, None);
             let via_tree =
-                set.evaluate_review_timed(&review, &ctx, EnforcementPoint::Webhook, None);
+                set.evaluate_review_timed(&review, &ctx, EnforcementPoint::Webhook, None, None);
             assert!(via_tree.errors.is_empty(), "{:?}", via_tree.errors);
             assert_eq!(via_tree, via_json, "{req}");
             let echoed = &by_constraint(&via_tree.violations, "echo")[0].details;
@@ -475,7 +475,7 @@ metadata: {name: echo}
             "namespace": "shop", "name": "cfg", "operation": "CREATE",
             "object": object("v1", "ConfigMap", Some("shop"), "cfg", json!({"tier": "front"}))})))
         .unwrap();
-        let out = set.evaluate_review_timed(&selected, &ctx, EnforcementPoint::Webhook, None);
+        let out = set.evaluate_review_timed(&selected, &ctx, EnforcementPoint::Webhook, None, None);
         assert_eq!(
             by_constraint(&out.violations, "owner-where-selected").len(),
             1
@@ -488,7 +488,22 @@ metadata: {name: echo}
             "shop",
             json!({"audited": "no"}),
         ));
-        let out = set.evaluate_review_timed(&selected, &other, EnforcementPoint::Webhook, None);
+        let out =
+            set.evaluate_review_timed(&selected, &other, EnforcementPoint::Webhook, None, None);
         assert!(by_constraint(&out.violations, "owner-where-selected").is_empty());
+        // A deadline already passed: the constraint that applies is not evaluated, and says so
+        // (an error, which denies), instead of being skipped as if it had allowed.
+        let past = std::time::Instant::now();
+        let out =
+            set.evaluate_review_timed(&selected, &ctx, EnforcementPoint::Webhook, None, Some(past));
+        assert!(out.violations.is_empty(), "{:?}", out.violations);
+        assert!(
+            out.errors
+                .iter()
+                .any(|e| e.constraint_name == "owner-where-selected"
+                    && e.message.contains("deadline")),
+            "{:?}",
+            out.errors
+        );
     }
 }

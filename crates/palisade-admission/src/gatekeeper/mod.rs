@@ -469,18 +469,22 @@ impl PolicySet {
             ctx,
             point,
             timed,
+            None,
         )
     }
 
     /// [`PolicySet::evaluate_timed`] for a parsed AdmissionReview: the same outcome as for its
     /// [`AdmissionReview::request_json`](crate::review::AdmissionReview::request_json), with
     /// `input.review` built straight from the review's model tree (no JSON in between).
+    /// Evaluation stops at `deadline`: constraints not decided by then are reported in
+    /// [`ReviewOutcome::errors`].
     pub fn evaluate_review_timed(
         &self,
         review: &crate::review::AdmissionReview,
         ctx: &ReviewContext,
         point: EnforcementPoint,
         timed: Option<&mut dyn FnMut(usize, std::time::Duration)>,
+        deadline: Option<std::time::Instant>,
     ) -> ReviewOutcome {
         let target = constraint::Target::from_review(review, ctx);
         self.evaluate_target(
@@ -489,6 +493,7 @@ impl PolicySet {
             ctx,
             point,
             timed,
+            deadline,
         )
     }
 
@@ -501,6 +506,7 @@ impl PolicySet {
         ctx: &ReviewContext,
         point: EnforcementPoint,
         mut timed: Option<&mut dyn FnMut(usize, std::time::Duration)>,
+        deadline: Option<std::time::Instant>,
     ) -> ReviewOutcome {
         let mut out = ReviewOutcome::default();
         let mut value: Option<regorus::Value> = None;
@@ -513,9 +519,12 @@ impl PolicySet {
             }
             let review = value.get_or_insert_with(&review_value);
             let started = timed.is_some().then(std::time::Instant::now);
-            let result = c
-                .template
-                .evaluate(review, &c.parameters_value, ctx.inventory.as_deref());
+            let result = c.template.evaluate(
+                review,
+                &c.parameters_value,
+                ctx.inventory.as_deref(),
+                deadline,
+            );
             if let (Some(t), Some(report)) = (started, timed.as_mut()) {
                 report(i, t.elapsed());
             }

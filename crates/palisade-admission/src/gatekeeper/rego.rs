@@ -113,7 +113,7 @@ impl CompiledRego {
                 let mut machine = regorus::rvm::RegoVM::new_with_policy(vm.policy.clone());
                 machine.load_program(vm.program.clone());
                 machine.set_max_instructions(VM_MAX_INSTRUCTIONS);
-                machine.set_execution_timer_config(Some(timer_config()));
+                machine.set_execution_timer_config(Some(timer_config(EVAL_TIME_LIMIT)));
                 if let Some(d) = data {
                     machine
                         .set_data(d.clone())
@@ -133,25 +133,39 @@ impl CompiledRego {
         }
     }
 
-    /// Evaluates `violation` with `input = {review, parameters}`.
+    /// Evaluates `violation` with `input = {review, parameters}`, stopping at `deadline` (and
+    /// after [`EVAL_TIME_LIMIT`] in any case).
     pub fn eval(
         &self,
         worker: &mut Worker,
         review: &regorus::Value,
         parameters: &regorus::Value,
+        deadline: Option<std::time::Instant>,
     ) -> Result<regorus::Value, String> {
+        let limit = match deadline {
+            None => EVAL_TIME_LIMIT,
+            Some(d) => {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Err("not evaluated: the review's deadline had passed".into());
+                }
+                left.min(EVAL_TIME_LIMIT)
+            }
+        };
         let mut input = BTreeMap::new();
         input.insert(regorus::Value::from("review"), review.clone());
         input.insert(regorus::Value::from("parameters"), parameters.clone());
         let input = regorus::Value::from(input);
         match worker {
             Worker::Engine(engine) => {
+                engine.set_execution_timer_config(timer_config(limit));
                 engine.set_input(input);
                 engine
                     .eval_rule(self.rule.clone())
                     .map_err(|e| e.to_string())
             }
             Worker::Vm(vm) => {
+                vm.set_execution_timer_config(Some(timer_config(limit)));
                 vm.set_input(input);
                 vm.execute().map_err(|e| e.to_string())
             }
@@ -159,9 +173,9 @@ impl CompiledRego {
     }
 }
 
-fn timer_config() -> regorus::utils::limits::ExecutionTimerConfig {
+fn timer_config(limit: std::time::Duration) -> regorus::utils::limits::ExecutionTimerConfig {
     regorus::utils::limits::ExecutionTimerConfig {
-        limit: EVAL_TIME_LIMIT,
+        limit,
         check_interval: std::num::NonZeroU32::MIN.saturating_add(255),
     }
 }
@@ -175,7 +189,7 @@ pub const EVAL_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(
 /// errors, Go-compatible `sprintf`; evaluations are bounded by [`EVAL_TIME_LIMIT`].
 pub fn new_engine(v1: bool) -> regorus::Engine {
     let mut engine = regorus::Engine::new();
-    engine.set_execution_timer_config(timer_config());
+    engine.set_execution_timer_config(timer_config(EVAL_TIME_LIMIT));
     engine.set_rego_v0(!v1);
     engine.set_strict_builtin_errors(false);
     engine.set_gather_prints(true);

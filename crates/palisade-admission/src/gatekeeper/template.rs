@@ -217,17 +217,20 @@ impl Template {
         })
     }
 
-    /// Evaluates `violation` for one review and one set of parameters.
+    /// Evaluates `violation` for one review and one set of parameters, stopping at `deadline`.
     pub(crate) fn evaluate(
         &self,
         review: &regorus::Value,
         parameters: &regorus::Value,
         inventory: Option<&Inventory>,
+        deadline: Option<std::time::Instant>,
     ) -> Result<Vec<RuleResult>, String> {
         let inventory = inventory.filter(|_| self.uses_inventory);
         let id = inventory.map_or(0, |i| i.id);
         let mut worker = self.checkout(id, inventory)?;
-        let result = self.compiled.eval(&mut worker, review, parameters);
+        let result = self
+            .compiled
+            .eval(&mut worker, review, parameters, deadline);
         self.checkin(id, worker);
         let value = result?;
         rego::violations(&value)
