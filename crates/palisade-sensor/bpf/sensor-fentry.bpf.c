@@ -26,6 +26,8 @@ static __noinline int fentry_call(u32 id, struct pt_regs *regs)
 
 static __noinline int fexit_call(u32 id, long ret)
 {
+	if (id < 512)
+		note_path_moves(desc_at(id), ret);
 	return on_exit(id, ret);
 }
 

@@ -47,6 +47,7 @@ char LICENSE[] SEC("license") = "GPL";
 // clone family (the child returns too), credential changes (the filter sees the caller's
 // credentials at entry) and context resets.
 #define D_AT_EXIT (1ull << 60)
+#define D_MOVES_PATHS (1ull << 59) // rename, mount...: when it succeeds, path_gen is bumped
 #define D_STR(d, k) (((d) >> (3 * (k))) & 7) // k = 0, 1, 2
 #define D_SOCK(d) (((d) >> 9) & 7)
 #define D_SOCK_LEN(d) (((d) >> 12) & 7)
@@ -55,7 +56,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define D_ARGV(d) (((d) >> 19) & 7)
 #define D_STRINGS_MASK 0x3fffffull
 // Bit 22 + k: string k is a path; bits 25 + 3k: its directory-fd argument index + 1 (0 = cwd).
-// A relative path gets an I_BASE item: the absolute path of its directory, walked in the kernel.
+// A relative path gets a base item (I_BASE_SLOT, I_BASE_REV): the absolute path of its directory.
 #define D_IS_PATH(d, k) (((d) >> (22 + (k))) & 1)
 #define D_DIRFD(d, k) (((d) >> (25 + 3 * (k))) & 7)
 // Bits 56-58: how many leading raw arguments user space decodes (0-6). A fixed record carries
@@ -74,6 +75,9 @@ const volatile u32 cfg_ring_mask = 0; // rings in use - 1 (a power of two, at mo
 
 // Set once a call has been kept: until then the exit program has no pending call to look for.
 u32 kept_once = 0;
+// Bumped by every successful rename, mount, umount2, move_mount or pivot_root anywhere: the
+// paths of cached base directories may have changed, so every thread's slots are dropped.
+u64 path_gen = 0;
 const volatile u64 cfg_desc[NSLOTS] = {};
 
 // ---------------------------------------------------------------------------------------------
@@ -172,9 +176,13 @@ struct task_state {
 	u8 undecided;
 	u8 followed; // the task's thread group is in `followed` (it leaves only when the group is gone)
 	u8 pad[4];
-	// The key of the last base directory sent with one of this task's records (0: none): the
-	// next relative path against the same directory gets an I_BASE_SAME item, not a walk.
-	u64 base_key;
+	// The thread's base slots: the keys of the last four directories whose paths its records
+	// carried (0: empty), which user space keeps too. A relative path against one of them, or
+	// against a directory below one, is walked only up to it (see put_path).
+	u64 slot_key[4];
+	u32 slot_gen;  // path_gen when the slots were written; any other value: all empty
+	u8 slot_order; // the slots from most (bits 0-1) to least (bits 6-7) recently used
+	u8 pad2[3];
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -192,9 +200,23 @@ struct {
 struct scratch {
 	// Per-CPU values are at most 32 KiB: the buffer gives up the two keys' bytes (the highest
 	// offset used is below 29 KiB: the walk areas).
-	u8 buf[SCRATCH - 16];
-	u64 prev_key; // the task's base_key when this record was begun
-	u64 new_key;  // the key of the last base walked into this record (0: none)
+	u8 buf[SCRATCH - 96];
+	// The task's base slots as this record was begun (keys all 0 when stale or unknown).
+	u64 slot_key[4];
+	u64 gen;        // path_gen as the record was begun
+	// The slots this record's bases use, in order: a key to write (0: a hit, no write).
+	u64 use_key[3];
+	u8 use_slot[3];
+	u8 nuse;
+	u8 slot_order;
+	u8 use_slots; // 1 when the record has a task whose slots it may use
+	u8 pad[2];
+	// The walk's state between steps, kept here rather than in registers: values loaded from
+	// memory are unknown to the verifier, so the states of different paths through a step
+	// are the same at the next one (in registers the verifier tracks them, and paths multiply).
+	u32 walk_w;   // bytes of components written
+	u32 walk_anc; // the slot the walk stopped at (NO_SLOT: none)
+	u64 walk_key; // the key of the base directory itself (0: not known)
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -281,8 +303,12 @@ struct rec_exit {
 #define I_SOCK 3
 #define I_BYTES 4
 #define I_TTY 5
-#define I_BASE 6 // absolute directory a relative path (same arg) is relative to
-#define I_BASE_SAME 7 // no bytes: the base is the last I_BASE this thread's records carried
+// (6 and 7 were whole and "same as last" base directories, before base slots)
+#define I_BASE_REV 8 // I_BASE with its components leaf first, each followed by '/' ("c/b/a/" = /a/b/c)
+// {u8 anc; u8 slot; u16 0; components leaf first}: the path is the thread's base slot `anc`
+// (0xff: the root) followed by the components; it then fills slot `slot` (0xff: none).
+#define I_BASE_SLOT 9
+#define NO_SLOT 0xff
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
@@ -666,19 +692,65 @@ static __always_inline u32 read_sock(u8 *buf, u32 off, u64 uptr, u64 len, u8 arg
 	return align4(off + 4 + len);
 }
 
-// Writes the absolute path of `path` (within its mount namespace) as an item at off, if it has
-// at most WALK_DEPTH components (16 keeps verification quick; deeper paths fall back to user space). Components
-// are prepended into a separate area of the scratch buffer, then copied after the record.
-#define WALK_AREA 24576
+// Writes the absolute path of a directory (within its mount namespace) as an item at off, if it
+// has at most WALK_DEPTH components (16 keeps verification quick; deeper paths fall back to user
+// space). The walk goes from the leaf up, so components are written in that order, straight into
+// the record; user space puts them the right way round.
+//
+// With `slots` (bit 8 of `arg_slots`), the walk stops at the first directory that is in one of the
+// thread's base slots (s->slot_key): the item is an I_BASE_SLOT naming that slot and carrying
+// only the components below it, and the directory itself takes the least recently used slot.
+// A file walk (find, a build) mostly opens entries of the directory it opened last or of one
+// just above, so most walks are one step or none. Without, the item is a whole I_BASE_REV.
 #define WALK_LEN 4096
 #define WALK_DEPTH 16
-static __always_inline u32 put_path(u8 *buf, u32 off, struct path *path, u8 arg)
+
+// The fields of a dentry a walk step needs, in kernel order: d_parent, d_name (hash_len and the
+// name pointer), d_inode, then the inline store of short names. One read gets them all.
+struct dentry_head {
+	struct dentry *parent;
+	u64 hash_len;
+	const u8 *name;
+	void *inode;
+	u64 iname[5];
+};
+
+// Kernels before 6.14 keep short names in `d_iname` (32 bytes on 64-bit).
+struct dentry___old {
+	unsigned char d_iname[32];
+} __attribute__((preserve_access_index));
+
+// A global function: the verifier checks it once, not at every call site (the walk loop inlined
+// into each path argument of each call path is more than the verifier's budget).
+__noinline u32 put_path(struct scratch *s, u32 off, u64 dentry, u64 vfsmount, u32 arg_slots)
 {
-	struct dentry *d = BPF_CORE_READ(path, dentry);
-	struct vfsmount *vm = BPF_CORE_READ(path, mnt);
+	if (!s || off > HALF / 2)
+		return off;
+	u8 *buf = s->buf;
+	u8 arg = arg_slots & 0xff;
+	int slots = (arg_slots >> 8) & 1;
+	struct dentry *d = (struct dentry *)dentry;
+	struct vfsmount *vm = (struct vfsmount *)vfsmount;
 	struct mount *mnt = container_of(vm, struct mount, mnt);
 	struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
-	u32 pos = WALK_LEN;
+	// Where the inline name store is and how long, by CO-RE (constants for the verifier).
+	u32 head = bpf_core_field_offset(struct dentry, d_parent);
+	u32 ioff, isize;
+	if (bpf_core_field_exists(struct dentry, d_shortname)) {
+		ioff = bpf_core_field_offset(struct dentry, d_shortname);
+		isize = bpf_core_field_size(struct dentry, d_shortname);
+	} else {
+		ioff = bpf_core_field_offset(struct dentry___old, d_iname);
+		isize = bpf_core_field_size(struct dentry___old, d_iname);
+	}
+	int fused = bpf_core_field_offset(struct dentry, d_name) == head + 8 &&
+		    bpf_core_field_offset(struct dentry, d_inode) == head + 24 && ioff == head + 32 &&
+		    isize <= 40;
+	// Components go after the item header, and after the two slot bytes (and padding) with slots.
+	u32 data = bnd(off + 4 + 4 * slots);
+	s->walk_w = 0;
+	s->walk_anc = NO_SLOT;
+	s->walk_key = 0;
 	int complete = 0;
 	for (int i = 0; i < WALK_DEPTH; i++) {
 		if (d == mnt_root) {
@@ -692,64 +764,110 @@ static __always_inline u32 put_path(u8 *buf, u32 off, struct path *path, u8 arg)
 			mnt_root = BPF_CORE_READ(parent, mnt.mnt_root);
 			continue;
 		}
-		// d_parent and d_name (hash, len, name pointer) are adjacent in struct dentry: one
-		// read for the three (relocated offsets, so the test is a constant for the verifier).
 		struct dentry *up;
 		u32 len;
+		u64 hash_len;
 		const u8 *name;
-		if (bpf_core_field_offset(struct dentry, d_name) ==
-		    bpf_core_field_offset(struct dentry, d_parent) + 8) {
-			struct {
-				struct dentry *parent;
-				u64 hash_len;
-				const u8 *name;
-			} dh = {};
-			bpf_probe_read_kernel(&dh, sizeof(dh),
-					      (u8 *)d + bpf_core_field_offset(struct dentry, d_parent));
+		struct dentry_head dh = {};
+		if (fused) {
+			bpf_probe_read_kernel(&dh, sizeof(dh), (u8 *)d + head);
 			up = dh.parent;
-			len = dh.hash_len >> 32;
+			hash_len = dh.hash_len;
 			name = dh.name;
 		} else {
 			up = BPF_CORE_READ(d, d_parent);
-			len = BPF_CORE_READ(d, d_name.len);
+			hash_len = BPF_CORE_READ(d, d_name.hash_len);
 			name = BPF_CORE_READ(d, d_name.name);
+		}
+		if (slots) {
+			// The directory (dentry, mount, name) is known by its key.
+			u64 key = ((u64)d ^ ((u64)mnt << 7) ^ hash_len) | 1;
+			if (!s->walk_key)
+				s->walk_key = key;
+			u32 anc = NO_SLOT;
+			if (key == s->slot_key[0])
+				anc = 0;
+			if (key == s->slot_key[1])
+				anc = 1;
+			if (key == s->slot_key[2])
+				anc = 2;
+			if (key == s->slot_key[3])
+				anc = 3;
+			s->walk_anc = anc;
+			if (s->walk_anc != NO_SLOT) {
+				complete = 1;
+				break;
+			}
 		}
 		if (up == d || !up) {
 			complete = 1;
 			break;
 		}
+		len = hash_len >> 32;
 		asm volatile("" : "+r"(len));
 		if (len > 255)
 			len = 255;
-		if (pos < len + 1)
+		u32 w = s->walk_w & (2 * WALK_LEN - 1);
+		if (w + len + 1 > WALK_LEN)
 			break;
-		pos -= len + 1;
-		asm volatile("" : "+r"(pos));
-		pos &= WALK_LEN - 1;
-		buf[WALK_AREA + pos] = '/';
-		u64 rl = len;
-		asm volatile("" : "+r"(rl));
-		rl &= 255;
-		if (rl)
-			bpf_probe_read_kernel(&buf[WALK_AREA + ((pos + 1) & (WALK_LEN - 1))], rl, name);
+		u32 at = (data + w) & (HALF - 1);
+		if (fused && name == (const u8 *)d + ioff && len < isize) {
+			// A short name is in the dentry read above: copy its words (bytes past the name are
+			// overwritten by what follows it).
+			u64 *dst = (u64 *)&buf[at];
+			dst[0] = dh.iname[0];
+			dst[1] = dh.iname[1];
+			dst[2] = dh.iname[2];
+			dst[3] = dh.iname[3];
+			dst[4] = dh.iname[4];
+		} else {
+			u64 rl = len;
+			asm volatile("" : "+r"(rl));
+			rl &= 255;
+			if (rl)
+				bpf_probe_read_kernel(&buf[at], rl, name);
+		}
+		buf[(data + w + len) & (HALF - 1)] = '/';
+		s->walk_w = w + len + 1;
 		d = up;
 	}
 	// Deeper than WALK_DEPTH (or longer than WALK_LEN): no base from the kernel; user space
 	// resolves the path from /proc instead.
 	if (!complete)
 		return off;
-	if (pos >= WALK_LEN) {
-		pos = WALK_LEN - 1;
-		buf[WALK_AREA + pos] = '/';
+	u32 w = s->walk_w & (2 * WALK_LEN - 1);
+	if (w > WALK_LEN)
+		return off;
+	if (!slots) {
+		put_item(buf, off, arg, I_BASE_REV, w);
+		return align4(off + 4 + w);
 	}
-	u64 n = WALK_LEN - pos;
-	asm volatile("" : "+r"(n));
-	if (n == 0 || n > WALK_LEN)
-		return off;
-	if (bpf_probe_read_kernel(&buf[bnd(off + 4)], n, &buf[WALK_AREA + (pos & (WALK_LEN - 1))]) < 0)
-		return off;
-	put_item(buf, off, arg, I_BASE, n);
-	return align4(off + 4 + n);
+	// The slot this base uses: the one it was found in (no components), else the least recently
+	// used one, which the base directory takes (none when the walk began at a mount root and
+	// found nothing). At most three uses per record.
+	u32 anc = s->walk_anc;
+	u64 base_key = s->walk_key;
+	u32 fill = NO_SLOT;
+	u32 n = s->nuse;
+	if (n < 3) {
+		if (anc != NO_SLOT && w == 0) {
+			s->use_slot[n] = anc;
+			s->use_key[n] = 0;
+			s->nuse = n + 1;
+		} else if (base_key) {
+			fill = (s->slot_order >> 6) & 3;
+			s->use_slot[n] = fill;
+			s->use_key[n] = base_key;
+			s->nuse = n + 1;
+		}
+	}
+	u32 h = bnd(off + 4);
+	buf[h] = anc;
+	buf[h + 1] = fill;
+	buf[h + 2] = 0;
+	buf[h + 3] = 0;
+	put_item(buf, off, arg, I_BASE_SLOT, w + 4);
+	return align4(off + 8 + w);
 }
 
 // The base directory of a relative path: the directory fd's path, or the cwd.
@@ -776,19 +894,8 @@ static __always_inline u32 put_base(u8 *buf, u32 off, int dirfd, u8 arg)
 			return off;
 		p = BPF_CORE_READ(f, f_path);
 	}
-	// The same directory (dentry, mount, name) as the last base this thread sent: say so
-	// instead of walking it again (a directory renamed in between keeps its old path until the
-	// thread's next other directory).
 	struct scratch *s = (struct scratch *)buf;
-	u64 key = ((u64)p.dentry ^ ((u64)p.mnt << 7) ^ BPF_CORE_READ(p.dentry, d_name.hash_len)) | 1;
-	if (key == s->prev_key) {
-		put_item(buf, off, arg, I_BASE_SAME, 0);
-		return off + 4;
-	}
-	u32 end = put_path(buf, off, &p, arg);
-	if (end != off)
-		s->new_key = key;
-	return end;
+	return put_path(s, off, (u64)p.dentry, (u64)p.mnt, arg | ((u32)s->use_slots << 8));
 }
 
 // args[i] with a bound the verifier sees.
@@ -859,6 +966,69 @@ static __always_inline u32 read_items(u8 *buf, u32 off, u64 desc, u64 *args, u8 
 	return off;
 }
 
+// The slot order after `slot` was used: it moves to the front.
+static __always_inline u8 slot_used(u8 order, u32 slot)
+{
+	u32 out = slot & 3, k = 1;
+	for (int i = 0; i < 4; i++) {
+		u32 x = (order >> (2 * i)) & 3;
+		if (x != (slot & 3)) {
+			out |= x << (2 * (k & 3));
+			k++;
+		}
+	}
+	return out;
+}
+
+// 0, 1, 2, 3 from most to least recently used.
+#define SLOT_ORDER_INIT 0xe4
+
+// Copies the task's base slots into the scratch record as it is begun: none when the task is
+// unknown, all empty when a path may have moved since they were written.
+static __always_inline void begin_slots(struct scratch *s, struct task_state *st)
+{
+	u64 gen = path_gen;
+	s->gen = gen;
+	s->nuse = 0;
+	s->use_slots = st ? 1 : 0;
+	if (st && st->slot_gen == (u32)gen) {
+		s->slot_key[0] = st->slot_key[0];
+		s->slot_key[1] = st->slot_key[1];
+		s->slot_key[2] = st->slot_key[2];
+		s->slot_key[3] = st->slot_key[3];
+		s->slot_order = st->slot_order;
+	} else {
+		s->slot_key[0] = 0;
+		s->slot_key[1] = 0;
+		s->slot_key[2] = 0;
+		s->slot_key[3] = 0;
+		s->slot_order = SLOT_ORDER_INIT;
+	}
+}
+
+// After the record went out: the slots as user space now has them.
+static __always_inline void commit_slots(struct scratch *s, struct task_state *st)
+{
+	if (st->slot_gen != (u32)s->gen) {
+		st->slot_key[0] = 0;
+		st->slot_key[1] = 0;
+		st->slot_key[2] = 0;
+		st->slot_key[3] = 0;
+		st->slot_order = SLOT_ORDER_INIT;
+		st->slot_gen = (u32)s->gen;
+	}
+	u8 order = st->slot_order;
+	for (int j = 0; j < 3; j++) {
+		if (j >= s->nuse)
+			break;
+		u32 slot = s->use_slot[j] & 3;
+		if (s->use_key[j])
+			st->slot_key[slot] = s->use_key[j];
+		order = slot_used(order, slot);
+	}
+	st->slot_order = order;
+}
+
 // Returns 0 when the record went out.
 static __always_inline int submit_ext(u8 kind, u32 id, s64 ret, u64 *args, u64 desc, u8 flags,
 				      struct task_state *st)
@@ -867,8 +1037,7 @@ static __always_inline int submit_ext(u8 kind, u32 id, s64 ret, u64 *args, u64 d
 	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)
 		return -1;
-	s->prev_key = st ? st->base_key : 0;
-	s->new_key = 0;
+	begin_slots(s, st);
 	struct rec_sys *r = (struct rec_sys *)s->buf;
 	r->ret = ret;
 	for (int i = 0; i < 6; i++)
@@ -885,8 +1054,8 @@ static __always_inline int submit_ext(u8 kind, u32 id, s64 ret, u64 *args, u64 d
 	if (bpf_ringbuf_output(ring, s->buf, off, wake_flags()) < 0)
 		return -1;
 	// User space has this record's bases now (records of one thread are read in order).
-	if (st && s->new_key)
-		st->base_key = s->new_key;
+	if (st && s->nuse)
+		commit_slots(s, st);
 	return 0;
 }
 
@@ -1036,6 +1205,13 @@ static __noinline void submit_call(u64 call, u64 desc, s64 ret, u64 *args, struc
 		submit_fixed(R_SYS, id, ret, args, flags, D_NARGS(desc));
 }
 
+// A successful rename, mount... may have moved directories in threads' base slots: drop them all.
+static __always_inline void note_path_moves(u64 desc, s64 ret)
+{
+	if ((desc & D_MOVES_PATHS) && ret == 0)
+		__sync_fetch_and_add(&path_gen, 1);
+}
+
 static __always_inline int on_exit(u32 id, s64 ret)
 {
 	if (id >= 512)
@@ -1107,6 +1283,7 @@ int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
 	u32 id = regs->orig_ax;
 	if (id < 512) {
 		u64 desc = desc_at(id);
+		note_path_moves(desc, ret);
 		if (desc & D_AT_EXIT)
 			return on_exit_only(id, desc, ret, regs);
 	}
@@ -1134,6 +1311,8 @@ int sys_enter_tp(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/raw_syscalls/sys_exit")
 int sys_exit_tp(struct trace_event_raw_sys_exit *ctx)
 {
+	if ((u64)ctx->id < 512)
+		note_path_moves(desc_at((u32)ctx->id), ctx->ret);
 	return on_exit((u32)ctx->id, ctx->ret);
 }
 
@@ -1217,7 +1396,7 @@ static __always_inline int on_exec(struct task_struct *t, struct linux_binprm *b
 	}
 	// The cwd: the base of a relative file name, and the event's cwd argument.
 	struct path pwd = BPF_CORE_READ(t, fs, pwd);
-	off = put_path(buf, off, &pwd, 2);
+	off = put_path(s, off, (u64)pwd.dentry, (u64)pwd.mnt, 2);
 	u64 as = BPF_CORE_READ(t, mm, arg_start);
 	u64 ae = BPF_CORE_READ(t, mm, arg_end);
 	u64 len = ae > as ? ae - as : 0;

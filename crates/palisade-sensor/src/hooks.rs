@@ -23,6 +23,19 @@ pub const FENTRY_MAX_SYSCALLS: usize = 64;
 /// source): hooked by the fentry plan even when not selected.
 const CTX_RESET_CALLS: [&str; 3] = ["setns", "unshare", "sethostname"];
 
+/// Calls that can move a directory the programs keep in a thread's base slots (see
+/// `D_MOVES_PATHS` in the C source): hooked by the fentry plan even when not selected, where the
+/// kernel has them, so that their success drops every thread's slots.
+const PATH_MOVE_CALLS: [&str; 7] = [
+    "rename",
+    "renameat",
+    "renameat2",
+    "mount",
+    "umount2",
+    "move_mount",
+    "pivot_root",
+];
+
 /// The hook type for the system-call programs, as asked for (`PALISADE_SENSOR_HOOK`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum HookChoice {
@@ -280,6 +293,13 @@ pub(crate) fn plan(
                 missing.push(f);
             }
         }
+        for id in PATH_MOVE_CALLS.iter().filter_map(|n| EventId::from_name(n)) {
+            let f = kernel_function(&id.name());
+            if !calls.iter().any(|(c, _)| *c == id.0) && has_function(&f) {
+                calls.push((id.0, f));
+            }
+        }
+        calls.sort_by_key(|(id, _)| *id);
         if missing.is_empty() {
             Ok(calls)
         } else {
@@ -355,18 +375,26 @@ mod tests {
         };
         assert!(!forced);
         let names: Vec<&str> = calls.iter().map(|(_, f)| f.as_str()).collect();
-        // The selected calls plus the context-reset calls; process events are not syscalls.
+        // The selected calls plus the context-reset and path-moving calls; process events are
+        // not syscalls.
         assert_eq!(
             names,
             [
                 "__x64_sys_execve",
+                "__x64_sys_rename",
+                "__x64_sys_pivot_root",
+                "__x64_sys_mount",
+                "__x64_sys_umount",
                 "__x64_sys_sethostname",
                 "__x64_sys_openat",
+                "__x64_sys_renameat",
                 "__x64_sys_unshare",
-                "__x64_sys_setns"
+                "__x64_sys_setns",
+                "__x64_sys_renameat2",
+                "__x64_sys_move_mount"
             ]
         );
-        assert_eq!(calls[2].0, 257);
+        assert_eq!(calls[6].0, 257);
     }
 
     #[test]

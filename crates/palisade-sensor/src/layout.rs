@@ -96,6 +96,7 @@ const D_SELECTED: u64 = 1 << 63;
 const D_AT_ENTRY: u64 = 1 << 62;
 const D_CTX_RESET: u64 = 1 << 61;
 const D_AT_EXIT: u64 = 1 << 60;
+const D_MOVES_PATHS: u64 = 1 << 59;
 const D_SOCK_PLEN: u64 = 1 << 15;
 
 /// The BPF descriptor of a system call (see `cfg_desc` in the C source): 3-bit fields holding a
@@ -111,6 +112,16 @@ pub(crate) fn descriptor(id: EventId, selected: bool) -> u64 {
         .is_some_and(|def| matches!(def.name, "setns" | "unshare" | "sethostname"))
     {
         d |= D_CTX_RESET;
+    }
+    // Calls that can change the path of a directory the programs keep in a thread's base slots:
+    // when one succeeds, every thread's slots are dropped.
+    if id.def().is_some_and(|def| {
+        matches!(
+            def.name,
+            "rename" | "renameat" | "renameat2" | "mount" | "umount2" | "move_mount" | "pivot_root"
+        )
+    }) {
+        d |= D_MOVES_PATHS;
     }
     let sources = id.def().and_then(|def| sources(def.name));
     if d & D_CTX_RESET == 0
@@ -469,12 +480,20 @@ mod tests {
         // source (str), target (path, cwd-relative), filesystemtype (str).
         assert_eq!(
             descriptor(mount, false),
-            D_AT_EXIT | 1 | (2 << 3) | (3 << 6) | (1 << 23) | nargs(4)
+            D_AT_EXIT | D_MOVES_PATHS | 1 | (2 << 3) | (3 << 6) | (1 << 23) | nargs(4)
         );
         let renameat = EventId::from_name("renameat").unwrap();
         assert_eq!(
             descriptor(renameat, false),
-            D_AT_EXIT | 2 | (4 << 3) | (1 << 22) | (1 << 23) | (1 << 25) | (3 << 28) | nargs(4)
+            D_AT_EXIT
+                | D_MOVES_PATHS
+                | 2
+                | (4 << 3)
+                | (1 << 22)
+                | (1 << 23)
+                | (1 << 25)
+                | (3 << 28)
+                | nargs(4)
         );
         let openat2 = EventId::from_name("openat2").unwrap();
         assert_eq!(

@@ -1003,9 +1003,9 @@ struct Decoder {
     wall_offset: u64,
     tasks: IdMap<u32, TaskCtx>,
     cwd: IdMap<u32, String>,
-    /// The last base directory each thread's records carried (what an `I_BASE_SAME` item
-    /// stands for).
-    bases: IdMap<u32, Vec<u8>>,
+    /// Each thread's base slots, as the programs keep them (see `put_path` in the C source);
+    /// `None`: a slot whose path could not be known here.
+    bases: IdMap<u32, [Option<Vec<u8>>; 4]>,
     /// Strings read at a call's entry, by thread: (process, items, whether they were cut).
     entry: IdMap<u32, (u32, Vec<Item>, bool)>,
     cg: cgroups::Cgroups,
@@ -1216,10 +1216,7 @@ impl Decoder {
                 items_tid = k;
             }
         }
-        if items
-            .iter()
-            .any(|i| matches!(i.ty, record::ItemType::Base | record::ItemType::BaseSame))
-        {
+        if items.iter().any(|i| i.ty == record::ItemType::BaseSlot) {
             self.apply_bases(items_tid, &mut items);
         }
         out.args.clear();
@@ -1239,32 +1236,41 @@ impl Decoder {
         made
     }
 
-    /// Replaces each "same base" item by the thread's last base directory (dropped when unknown:
-    /// the path is then resolved from /proc), and remembers the record's last full base, as the
-    /// programs do (they send "same" only after a record with that base went out).
+    /// Resolves each base-slot item against the thread's slots as they were before the record
+    /// (dropped when that slot is unknown here: the path is then resolved from /proc), then
+    /// fills the slots the record's bases take, in item order, as the programs do once the
+    /// record went out.
     fn apply_bases(&mut self, tid: u32, items: &mut Vec<Item>) {
-        let prev = self.bases.get(&tid).cloned();
-        let mut last = None;
-        items.retain_mut(|it| match it.ty {
-            record::ItemType::Base => {
-                last = Some(it.data.clone());
-                true
-            }
-            record::ItemType::BaseSame => match &prev {
-                Some(p) => {
-                    it.ty = record::ItemType::Base;
-                    it.data.clone_from(p);
-                    true
+        let mut fills: Vec<(usize, Option<Vec<u8>>)> = Vec::new();
+        {
+            let slots = self.bases.get(&tid);
+            items.retain_mut(|it| {
+                if it.ty != record::ItemType::BaseSlot {
+                    return true;
                 }
-                None => false,
-            },
-            _ => true,
-        });
-        if let Some(b) = last {
-            if self.bases.len() > CACHE_LIMIT {
-                self.bases.clear();
-            }
-            self.bases.insert(tid, b);
+                let (path, fill) = record::slot_base(slots, &it.data);
+                if let Some(f) = fill {
+                    fills.push((f, path.clone()));
+                }
+                match path {
+                    Some(p) => {
+                        it.ty = record::ItemType::Base;
+                        it.data = p;
+                        true
+                    }
+                    None => false,
+                }
+            });
+        }
+        if fills.is_empty() {
+            return;
+        }
+        if self.bases.len() > CACHE_LIMIT && !self.bases.contains_key(&tid) {
+            self.bases.clear();
+        }
+        let slots = self.bases.entry(tid).or_default();
+        for (f, p) in fills {
+            slots[f] = p;
         }
     }
 
@@ -1619,17 +1625,20 @@ mod tests {
     }
 
     #[test]
-    fn a_same_base_item_takes_the_threads_last_base() {
+    fn base_slot_items_resolve_against_the_threads_slots() {
         use record::tests::{build, sys_body};
         let mut d = Decoder::new(KernelFilter::default(), cgroups::Cgroups::new());
-        // openat(dirfd 3, "a"): kind 2 (exit with strings), tid 101 (build's default).
-        let open = |name: &[u8], base: Option<&[u8]>, tid: u32| {
-            let mut items: Vec<(u8, u8, &[u8])> = vec![(1, 1, name)];
-            items.push(match base {
-                Some(b) => (1, 6, b),
-                None => (1, 7, &[]),
-            });
-            let mut b = build(2, 257, &sys_body(4, [3, 0, 0, 0, 0, 0]), &items);
+        // openat(dirfd 3, name) with a base-slot item: {anc, fill, 0, 0} + leaf-first
+        // components; kind 2 (exit with strings), on thread `tid`.
+        let open = |name: &[u8], anc: u8, fill: u8, comps: &[u8], tid: u32| {
+            let mut base = vec![anc, fill, 0, 0];
+            base.extend_from_slice(comps);
+            let mut b = build(
+                2,
+                257,
+                &sys_body(4, [3, 0, 0, 0, 0, 0]),
+                &[(1, 1, name), (1, 9, &base)],
+            );
             b[16..20].copy_from_slice(&tid.to_le_bytes());
             b
         };
@@ -1640,16 +1649,24 @@ mod tests {
                 .unwrap()
                 .to_owned()
         };
-        assert_eq!(path_of(open(b"a\0", Some(b"/srv/d1\0"), 101)), "/srv/d1/a");
-        // The same directory again: no bytes, the thread's last base.
-        assert_eq!(path_of(open(b"b\0", None, 101)), "/srv/d1/b");
-        // A new base replaces it.
-        assert_eq!(path_of(open(b"c\0", Some(b"/srv/d2\0"), 101)), "/srv/d2/c");
-        assert_eq!(path_of(open(b"e\0", None, 101)), "/srv/d2/e");
-        // Bases are per thread: another thread's "same" has nothing to stand for, and the path
-        // is left to the /proc fallback (this test's thread has no fd 3 of that name).
-        let other = path_of(open(b"f\0", None, 202));
-        assert_ne!(other, "/srv/d2/f");
+        // A walk to the root: the whole path, leaf first; it fills slot 3.
+        assert_eq!(path_of(open(b"a\0", 0xff, 3, b"d1/srv/", 101)), "/srv/d1/a");
+        // Slot 3 itself: no components, nothing filled.
+        assert_eq!(path_of(open(b"b\0", 3, 0xff, b"", 101)), "/srv/d1/b");
+        // Below slot 3: its path and the components; fills slot 2.
+        assert_eq!(path_of(open(b"c\0", 3, 2, b"y/x/", 101)), "/srv/d1/x/y/c");
+        assert_eq!(path_of(open(b"e\0", 2, 0xff, b"", 101)), "/srv/d1/x/y/e");
+        // A slot is overwritten only after the record that fills it: the record resolves
+        // against slot 2 as it was, then slot 2 becomes /srv/d1/x/y/z.
+        assert_eq!(path_of(open(b"f\0", 2, 2, b"z/", 101)), "/srv/d1/x/y/z/f");
+        assert_eq!(path_of(open(b"g\0", 2, 0xff, b"", 101)), "/srv/d1/x/y/z/g");
+        // The root as a base.
+        assert_eq!(path_of(open(b"h\0", 0xff, 1, b"", 101)), "/h");
+        assert_eq!(path_of(open(b"i\0", 1, 0, b"tmp/", 101)), "/tmp/i");
+        // Slots are per thread: another thread's slot 3 is unknown, and the path is left to the
+        // /proc fallback (this test's thread has no fd 3 of that name).
+        let other = path_of(open(b"j\0", 3, 0xff, b"", 202));
+        assert_ne!(other, "/srv/d1/j");
     }
 
     #[test]

@@ -69,10 +69,13 @@ pub(crate) enum ItemType {
     Bytes,
     /// A tty name.
     Tty,
-    /// The absolute directory a relative path (same argument) is relative to.
+    /// The absolute directory a relative path (same argument) is relative to (the programs
+    /// send it leaf first, item type 8; [`items`] turns it the right way round).
     Base,
-    /// No bytes: the base directory is the last [`ItemType::Base`] of this thread's records.
-    BaseSame,
+    /// A base directory against the thread's base slots: `{anc, fill, 0, 0}` then components
+    /// leaf first (`c/b/a/`). The path is slot `anc` (0xff: the root) followed by the
+    /// components; it then fills slot `fill` (0xff: none). See [`slot_base`].
+    BaseSlot,
 }
 
 /// One item: the raw argument index it belongs to, its type and its bytes.
@@ -214,6 +217,53 @@ fn header(b: &[u8]) -> Result<Header, BadRecord> {
     })
 }
 
+/// The absolute path of a directory the programs walked from the leaf up (`c/b/a/` is
+/// `/a/b/c`; no components is `/`).
+fn leaf_first_path(b: &[u8]) -> Vec<u8> {
+    below(b"", b)
+}
+
+/// `prefix` (an absolute directory; empty or `/` for the root) followed by leaf-first
+/// components.
+fn below(prefix: &[u8], leaf_first: &[u8]) -> Vec<u8> {
+    let prefix = if prefix == b"/" { &[][..] } else { prefix };
+    let mut out = Vec::with_capacity(prefix.len() + leaf_first.len() + 1);
+    out.extend_from_slice(prefix);
+    for part in leaf_first.rsplit(|&c| c == b'/').filter(|p| !p.is_empty()) {
+        out.push(b'/');
+        out.extend_from_slice(part);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
+}
+
+/// No slot (`anc` of a walk that reached the root, `fill` of a base that fills none).
+pub(crate) const NO_SLOT: u8 = 0xff;
+
+/// Resolves an [`ItemType::BaseSlot`] item's bytes against a thread's slots (as they were
+/// before the record): `(path, slot it fills)`. The path is `None` when its slot is unknown
+/// here (the slot it fills is then unknown too).
+pub(crate) fn slot_base(
+    slots: Option<&[Option<Vec<u8>>; 4]>,
+    data: &[u8],
+) -> (Option<Vec<u8>>, Option<usize>) {
+    let (Some(&anc), Some(&fill)) = (data.first(), data.get(1)) else {
+        return (None, None);
+    };
+    let fill = (fill != NO_SLOT).then_some(usize::from(fill & 3));
+    let comps = data.get(4..).unwrap_or_default();
+    let path = if anc == NO_SLOT {
+        Some(below(b"", comps))
+    } else {
+        slots
+            .and_then(|s| s[usize::from(anc & 3)].as_deref())
+            .map(|p| below(p, comps))
+    };
+    (path, fill)
+}
+
 fn items(b: &[u8], mut off: usize) -> Result<Vec<Item>, BadRecord> {
     let mut v = Vec::new();
     while off + 4 <= b.len() {
@@ -225,7 +275,8 @@ fn items(b: &[u8], mut off: usize) -> Result<Vec<Item>, BadRecord> {
             4 => ItemType::Bytes,
             5 => ItemType::Tty,
             6 => ItemType::Base,
-            7 => ItemType::BaseSame,
+            8 => ItemType::Base,
+            9 => ItemType::BaseSlot,
             _ => return Err(BadRecord("unknown item type")),
         };
         let len = u16_at(b, off + 2) as usize;
@@ -234,11 +285,12 @@ fn items(b: &[u8], mut off: usize) -> Result<Vec<Item>, BadRecord> {
         if end > b.len() {
             return Err(BadRecord("item runs past the record"));
         }
-        v.push(Item {
-            arg,
-            ty,
-            data: b[start..end].to_vec(),
-        });
+        let data = if b[off + 1] == 8 {
+            leaf_first_path(&b[start..end])
+        } else {
+            b[start..end].to_vec()
+        };
+        v.push(Item { arg, ty, data });
         off = (end + 3) & !3;
     }
     Ok(v)

@@ -856,6 +856,87 @@ fn relative_paths_against_the_same_directory_reuse_its_base() {
     assert_eq!(got, want);
 }
 
+/// The opens of one shell (and its children) under `dir`, in order, once `want` of them came.
+fn opens_under(s: &mut Sensor, dir: &str, pid: u32, want: usize) -> Vec<String> {
+    let events = collect(s, Duration::from_secs(10), |ev| {
+        ev.iter()
+            .filter_map(|e| str_arg(e, "pathname"))
+            .filter(|p| p.starts_with(dir))
+            .count()
+            >= want
+    });
+    events
+        .iter()
+        .filter(|e| e.host_pid == pid || e.host_ppid == pid)
+        .filter_map(|e| str_arg(e, "pathname"))
+        .filter(|p| p.starts_with(dir))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_directory_renamed_after_its_path_was_sent_is_walked_again() {
+    let Some(_g) = serial() else { return };
+    let dir = std::env::temp_dir().join(format!("palisade-renamed-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("old/sub")).unwrap();
+    for f in ["old/sub/f", "old/sub/g", "old/h"] {
+        std::fs::write(dir.join(f), "x").unwrap();
+    }
+    let mut s = start(self_only_follow(&["openat"]), 0);
+    // The shell's cwd is sent once (its slot), then another process renames a directory above
+    // it: the next opens are under the new name, the cwd's own and one through its parent.
+    let script = format!(
+        "cd {d}/old/sub && exec 3<f && mv {d}/old {d}/new && exec 4<g 5<../h",
+        d = dir.display()
+    );
+    let mut child = Command::new("bash").arg("-c").arg(&script).spawn().unwrap();
+    let pid = child.id();
+    assert!(child.wait().unwrap().success());
+    let d = dir.display().to_string();
+    let got = opens_under(&mut s, &d, pid, 3);
+    let _ = std::fs::remove_dir_all(&dir);
+    let want: Vec<String> = ["old/sub/f", "new/sub/g", "new/h"]
+        .iter()
+        .map(|f| format!("{d}/{f}"))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn paths_deeper_than_one_walk_resolve_through_the_threads_slots() {
+    let Some(_g) = serial() else { return };
+    let dir = std::env::temp_dir().join(format!("palisade-deep-{}", std::process::id()));
+    // 24 levels below the temporary directory: more components than one walk takes (16).
+    let levels: Vec<String> = (0..24).map(|i| format!("l{i}")).collect();
+    let deep = levels.iter().fold(dir.clone(), |p, l| p.join(l));
+    std::fs::create_dir_all(&deep).unwrap();
+    let mut p = dir.clone();
+    for l in &levels {
+        p = p.join(l);
+        std::fs::write(p.join("f"), "x").unwrap();
+    }
+    let mut s = start(self_only_follow(&["openat"]), 0);
+    // One level at a time, by the shell itself (slots are per thread): each open is relative to
+    // the cwd, whose parent the last open sent.
+    let mut script = format!("cd {}", dir.display());
+    for l in &levels {
+        script.push_str(&format!(" && cd {l} && exec 3<f"));
+    }
+    let mut child = Command::new("bash").arg("-c").arg(&script).spawn().unwrap();
+    let pid = child.id();
+    assert!(child.wait().unwrap().success());
+    let d = dir.display().to_string();
+    let got = opens_under(&mut s, &d, pid, levels.len());
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut want = Vec::new();
+    let mut p = dir.clone();
+    for l in &levels {
+        p = p.join(l);
+        want.push(p.join("f").display().to_string());
+    }
+    assert_eq!(got, want);
+}
+
 #[test]
 fn without_privileges_the_error_says_what_is_missing() {
     if std::env::var("PALISADE_SENSOR_PERMISSION_CHILD").is_ok() {
