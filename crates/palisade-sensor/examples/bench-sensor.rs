@@ -459,26 +459,25 @@ fn main() {
         &[]
     };
     for &(name, script) in workloads {
-        let bare_t = median(
-            (0..reps)
-                .map(|_| workload_time(script, None, false))
-                .collect(),
-        );
-        let fp = FloorProbe::attach().expect("floor");
-        let floor_t = median(
-            (0..reps)
-                .map(|_| workload_time(script, None, false))
-                .collect(),
-        );
-        drop(fp);
-        let mut s = start(KernelFilter::default(), 0);
-        let traced_t = median(
-            (0..reps)
-                .map(|_| workload_time(script, Some(&mut s), false))
-                .collect(),
-        );
-        let st = s.stats();
-        drop(s);
+        // Interleaved: each repetition runs bare, then under the floor's empty programs, then
+        // under the sensor (each attached for that run only), so that a change in the machine's
+        // speed during the bench (other tenants of the VM) hits the three alike. The sensor is
+        // started before its run and its start-up is not timed.
+        let (mut bare, mut floor, mut traced) = (Vec::new(), Vec::new(), Vec::new());
+        let mut st = palisade_sensor::Stats::default();
+        for _ in 0..reps {
+            bare.push(workload_time(script, None, false));
+            let fp = FloorProbe::attach().expect("floor");
+            floor.push(workload_time(script, None, false));
+            drop(fp);
+            let mut s = start(KernelFilter::default(), 0);
+            traced.push(workload_time(script, Some(&mut s), false));
+            let one = s.stats();
+            st.delivered += one.delivered;
+            st.lost += one.lost;
+            drop(s);
+        }
+        let (bare_t, floor_t, traced_t) = (median(bare), median(floor), median(traced));
         // (d) strace, once (it is slow).
         let strace_t = if parts.contains('d') {
             workload_time(script, None, true)
