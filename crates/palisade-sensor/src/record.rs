@@ -217,14 +217,8 @@ fn header(b: &[u8]) -> Result<Header, BadRecord> {
     })
 }
 
-/// The absolute path of a directory the programs walked from the leaf up (`c/b/a/` is
-/// `/a/b/c`; no components is `/`).
-fn leaf_first_path(b: &[u8]) -> Vec<u8> {
-    below(b"", b)
-}
-
-/// `prefix` (an absolute directory; empty or `/` for the root) followed by leaf-first
-/// components.
+/// `prefix` (an absolute directory; empty or `/` for the root) followed by components the
+/// programs walked from the leaf up: `below(b"", b"c/b/a/")` is `/a/b/c`, no components `/`.
 fn below(prefix: &[u8], leaf_first: &[u8]) -> Vec<u8> {
     let prefix = if prefix == b"/" { &[][..] } else { prefix };
     let mut out = Vec::with_capacity(prefix.len() + leaf_first.len() + 1);
@@ -286,7 +280,7 @@ fn items(b: &[u8], mut off: usize) -> Result<Vec<Item>, BadRecord> {
             return Err(BadRecord("item runs past the record"));
         }
         let data = if b[off + 1] == 8 {
-            leaf_first_path(&b[start..end])
+            below(b"", &b[start..end])
         } else {
             b[start..end].to_vec()
         };
