@@ -983,6 +983,13 @@ static __always_inline u8 slot_used(u8 order, u32 slot)
 // 0, 1, 2, 3 from most to least recently used.
 #define SLOT_ORDER_INIT 0xe4
 
+// Empty base slots.
+static __always_inline void clear_slots(u64 *keys, u8 *order)
+{
+	__builtin_memset(keys, 0, 4 * sizeof(u64));
+	*order = SLOT_ORDER_INIT;
+}
+
 // Copies the task's base slots into the scratch record as it is begun: none when the task is
 // unknown, all empty when a path may have moved since they were written.
 static __always_inline void begin_slots(struct scratch *s, struct task_state *st)
@@ -992,17 +999,10 @@ static __always_inline void begin_slots(struct scratch *s, struct task_state *st
 	s->nuse = 0;
 	s->use_slots = st ? 1 : 0;
 	if (st && st->slot_gen == (u32)gen) {
-		s->slot_key[0] = st->slot_key[0];
-		s->slot_key[1] = st->slot_key[1];
-		s->slot_key[2] = st->slot_key[2];
-		s->slot_key[3] = st->slot_key[3];
+		__builtin_memcpy(s->slot_key, st->slot_key, sizeof(s->slot_key));
 		s->slot_order = st->slot_order;
 	} else {
-		s->slot_key[0] = 0;
-		s->slot_key[1] = 0;
-		s->slot_key[2] = 0;
-		s->slot_key[3] = 0;
-		s->slot_order = SLOT_ORDER_INIT;
+		clear_slots(s->slot_key, &s->slot_order);
 	}
 }
 
@@ -1010,11 +1010,7 @@ static __always_inline void begin_slots(struct scratch *s, struct task_state *st
 static __always_inline void commit_slots(struct scratch *s, struct task_state *st)
 {
 	if (st->slot_gen != (u32)s->gen) {
-		st->slot_key[0] = 0;
-		st->slot_key[1] = 0;
-		st->slot_key[2] = 0;
-		st->slot_key[3] = 0;
-		st->slot_order = SLOT_ORDER_INIT;
+		clear_slots(st->slot_key, &st->slot_order);
 		st->slot_gen = (u32)s->gen;
 	}
 	u8 order = st->slot_order;
