@@ -10,7 +10,7 @@
 //! `bench-sensor load N` is the load process: N `getppid` calls, prints the ns they took.
 //! `bench-sensor quick [calls] [loaders] [reps]` runs only the capture-all throughput (see `quick`).
 //! Environment: `BENCH_REPS` (default 5), `BENCH_CALLS` (default 5000000), `BENCH_FIND` (default
-//! /usr), `BENCH_PARTS` (default `abcd`: which parts to run; (a) and (b) always run),
+//! /usr), `BENCH_PARTS` (default `abcd`: which parts to run; (d) goes with the others),
 //! `BENCH_RING_MB` (ring buffer of the capture-all runs, default 16, the sensor's default),
 //! `BENCH_OWNED=1` (consume with `Sensor::poll`, a new `Event` each, instead of `poll_ref`).
 
@@ -109,11 +109,33 @@ fn drain_until_exit(
     (delivered, last)
 }
 
-/// Runs `cmd` to its end; returns its wall time (spawn to exit), its output and the events
-/// delivered meanwhile. With a sensor, a thread waits for the child (the exit time is exact)
-/// while this one reads events; the events left after the exit are read too, but that time is
-/// not the workload's.
-fn run(cmd: &mut Command, sensor: Option<&mut Sensor>) -> (Duration, String, u64) {
+/// Wall and CPU time of one run.
+#[derive(Clone, Copy)]
+struct Times {
+    /// Spawn to exit, seconds.
+    wall: f64,
+    /// User + system time of the command and its waited-for descendants, seconds.
+    cpu: f64,
+}
+
+/// Waits for the child with wait4: its CPU time (user + system, its descendants included).
+fn wait_cpu(child: &std::process::Child) -> f64 {
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `status` and `ru` are valid and writable; the pid is our unreaped child.
+    let r = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    assert!(r > 0, "wait4: {}", std::io::Error::last_os_error());
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Runs `cmd` to its end; returns its wall and CPU times, its output and the events delivered
+/// meanwhile. With a sensor, a thread waits for the child (the exit time is exact) while this
+/// one reads events; the events left after the exit are read too, but that time is not the
+/// workload's.
+#[allow(clippy::zombie_processes)] // reaped by `wait_cpu` (wait4), which std's lint does not know
+fn run(cmd: &mut Command, sensor: Option<&mut Sensor>) -> (Times, String, u64) {
     let t = Instant::now();
     let mut child = cmd
         .stdout(Stdio::piped())
@@ -128,16 +150,16 @@ fn run(cmd: &mut Command, sensor: Option<&mut Sensor>) -> (Duration, String, u64
         out
     });
     let mut delivered = 0u64;
-    let el = match sensor {
+    let times = match sensor {
         Some(s) => {
             let waiter = std::thread::spawn(move || {
-                child.wait().expect("wait");
-                Instant::now()
+                let cpu = wait_cpu(&child);
+                (Instant::now(), cpu)
             });
             while !waiter.is_finished() {
                 delivered += poll(s, Duration::from_millis(5)) as u64;
             }
-            let exited = waiter.join().expect("waiter");
+            let (exited, cpu) = waiter.join().expect("waiter");
             loop {
                 let k = poll(s, Duration::from_millis(30));
                 if k == 0 {
@@ -145,15 +167,21 @@ fn run(cmd: &mut Command, sensor: Option<&mut Sensor>) -> (Duration, String, u64
                 }
                 delivered += k as u64;
             }
-            exited - t
+            Times {
+                wall: (exited - t).as_secs_f64(),
+                cpu,
+            }
         }
         None => {
-            child.wait().expect("wait");
-            t.elapsed()
+            let cpu = wait_cpu(&child);
+            Times {
+                wall: t.elapsed().as_secs_f64(),
+                cpu,
+            }
         }
     };
     out.push_str(&reader.join().expect("reader"));
-    (el, out, delivered)
+    (times, out, delivered)
 }
 
 fn load_cmd(exe: &str, n: u64) -> Command {
@@ -231,7 +259,7 @@ fn compile_project(dir: &std::path::Path) -> String {
     )
 }
 
-fn workload_time(script: &str, sensor: Option<&mut Sensor>, strace: bool) -> f64 {
+fn workload_time(script: &str, sensor: Option<&mut Sensor>, strace: bool) -> Times {
     let mut c = if strace {
         let mut c = Command::new("strace");
         c.args(["-f", "-o", "/dev/null", "sh", "-c", script]);
@@ -241,7 +269,7 @@ fn workload_time(script: &str, sensor: Option<&mut Sensor>, strace: bool) -> f64
         c.args(["-c", script]);
         c
     };
-    run(&mut c, sensor).0.as_secs_f64()
+    run(&mut c, sensor).0
 }
 
 /// (b): `loaders` load processes of `n` calls each, side by side, all captured; returns the
@@ -348,8 +376,19 @@ fn main() {
     }
     let reps = env_num("BENCH_REPS", 5).max(1) as usize;
     let n = env_num("BENCH_CALLS", 5_000_000);
-    let find_dir = std::env::var("BENCH_FIND").unwrap_or_else(|_| "/usr".into());
     eprintln!("bench-sensor: {reps} repetitions, {n} getppid calls each");
+    let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "abcd".into());
+    if parts.contains('a') || parts.contains('b') {
+        calls(&exe, reps, n, parts.contains('d'));
+    }
+    if parts.contains('c') {
+        workloads(reps, parts.contains('d'));
+    }
+}
+
+/// (a) and (b), and strace on getppid for (d): printed as they are measured.
+fn calls(exe: &str, reps: usize, n: u64, strace: bool) {
+    let exe = exe.to_string();
 
     // Kernel statistics of the programs' own run time (exact, unlike wall times on a busy machine).
     let stats_guard = palisade_sensor::enable_program_stats().ok();
@@ -441,56 +480,10 @@ fn main() {
         }
     }
     drop(all);
-
-    let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "abcd".into());
-    // (c) realistic workloads, default event set, whole system.
-    let find = format!("find {find_dir} >/dev/null");
-    let proj = std::env::temp_dir().join(format!("palisade-bench-cc-{}", std::process::id()));
-    let cc = compile_project(&proj);
-    // Warm the caches.
-    if parts.contains('c') {
-        workload_time(&find, None, false);
-        workload_time(&cc, None, false);
-    }
-    let mut rows = Vec::new();
-    let workloads: &[(&str, &String)] = if parts.contains('c') {
-        &[("find", &find), ("compile", &cc)]
-    } else {
-        &[]
-    };
-    for &(name, script) in workloads {
-        // Interleaved: each repetition runs bare, then under the floor's empty programs, then
-        // under the sensor (each attached for that run only), so that a change in the machine's
-        // speed during the bench (other tenants of the VM) hits the three alike. The sensor is
-        // started before its run and its start-up is not timed.
-        let (mut bare, mut floor, mut traced) = (Vec::new(), Vec::new(), Vec::new());
-        let mut st = palisade_sensor::Stats::default();
-        for _ in 0..reps {
-            bare.push(workload_time(script, None, false));
-            let fp = FloorProbe::attach().expect("floor");
-            floor.push(workload_time(script, None, false));
-            drop(fp);
-            let mut s = start(KernelFilter::default(), 0);
-            traced.push(workload_time(script, Some(&mut s), false));
-            let one = s.stats();
-            st.delivered += one.delivered;
-            st.lost += one.lost;
-            drop(s);
-        }
-        let (bare_t, floor_t, traced_t) = (median(bare), median(floor), median(traced));
-        // (d) strace, once (it is slow).
-        let strace_t = if parts.contains('d') {
-            workload_time(script, None, true)
-        } else {
-            f64::NAN
-        };
-        rows.push((name, bare_t, floor_t, traced_t, strace_t, st));
-    }
-    let _ = std::fs::remove_dir_all(&proj);
     // strace on getppid, on fewer calls.
     let sn = (n / 100).max(1000);
     let t = Instant::now();
-    if parts.contains('d') {
+    if strace {
         let _ = Command::new("strace")
             .args(["-f", "-o", "/dev/null", &exe, "load", &sn.to_string()])
             .stdout(Stdio::null())
@@ -548,7 +541,7 @@ fn main() {
             p.map_or(String::new(), prog)
         );
     }
-    if parts.contains('d') {
+    if strace {
         println!(
             "| strace -f -o /dev/null ({sn} calls) | | {:.0} | {:+.0} | |",
             strace_per_call,
@@ -576,20 +569,83 @@ fn main() {
         println!("| {k} | {:.2} M | {l} | {c:.0} |", r / 1e6);
     }
     println!();
-    println!("(c)/(d) workloads (default event set, whole system, consumer running)");
+}
+
+/// (c) realistic workloads, default event set, whole system; (d) the same under strace.
+fn workloads(reps: usize, strace: bool) {
+    let find_dir = std::env::var("BENCH_FIND").unwrap_or_else(|_| "/usr".into());
+    let find = format!("find {find_dir} >/dev/null");
+    let proj = std::env::temp_dir().join(format!("palisade-bench-cc-{}", std::process::id()));
+    let cc = compile_project(&proj);
+    // Warm the caches.
+    workload_time(&find, None, false);
+    workload_time(&cc, None, false);
+    let mut rows = Vec::new();
+    for (name, script) in [("find", &find), ("compile", &cc)] {
+        // Interleaved: each repetition runs bare, then under the floor's empty programs, then
+        // under the sensor (each attached for that run only), so that a change in the machine's
+        // speed during the bench (other tenants of the VM) hits the three alike. The sensor is
+        // started before its run and its start-up is not timed.
+        let (mut bare, mut floor, mut traced) = (Vec::new(), Vec::new(), Vec::new());
+        let mut st = palisade_sensor::Stats::default();
+        for _ in 0..reps {
+            bare.push(workload_time(script, None, false));
+            let fp = FloorProbe::attach().expect("floor");
+            floor.push(workload_time(script, None, false));
+            drop(fp);
+            let mut s = start(KernelFilter::default(), 0);
+            traced.push(workload_time(script, Some(&mut s), false));
+            let one = s.stats();
+            st.delivered += one.delivered;
+            st.lost += one.lost;
+            drop(s);
+        }
+        let wall = |v: &[Times]| median(v.iter().map(|t| t.wall).collect());
+        let cpu = |v: &[Times]| median(v.iter().map(|t| t.cpu).collect());
+        let w = (wall(&bare), wall(&floor), wall(&traced));
+        let c = (cpu(&bare), cpu(&floor), cpu(&traced));
+        // (d) strace, once (it is slow).
+        let strace_t = if strace {
+            workload_time(script, None, true).wall
+        } else {
+            f64::NAN
+        };
+        rows.push((name, w, c, strace_t, st));
+    }
+    let _ = std::fs::remove_dir_all(&proj);
+    println!(
+        "(c)/(d) workloads (default event set, whole system, consumer running), {reps} interleaved repetitions (medians)"
+    );
     println!();
     println!(
-        "| workload | bare | floor (empty program) | sensor | sensor slowdown | floor slowdown | strace -f | strace slowdown | events delivered | lost |"
+        "| workload | bare | floor (empty program) | sensor | sensor slowdown | floor slowdown | sensor / floor | strace -f | strace slowdown | events delivered | lost |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    for (name, b, f, t, s, st) in rows {
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (name, (b, f, t), _, s, st) in &rows {
         println!(
-            "| {name} | {b:.3} s | {f:.3} s | {t:.3} s | {:+.1}% | {:+.1}% | {s:.2} s | {:.0}x | {} | {} |",
+            "| {name} | {b:.3} s | {f:.3} s | {t:.3} s | {:+.1}% | {:+.1}% | {:.2}x | {s:.2} s | {:.0}x | {} | {} |",
             (t / b - 1.0) * 100.0,
             (f / b - 1.0) * 100.0,
+            (t - b) / (f - b),
             s / b,
             st.delivered,
             st.lost
+        );
+    }
+    println!();
+    println!(
+        "The same runs, CPU time of the workload (user + system, from wait4: the programs run in the \
+         workload's system time; the consumer's and the hypervisor's time are not in it):"
+    );
+    println!();
+    println!("| workload | bare | floor | sensor | sensor added | floor added | sensor / floor |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, _, (b, f, t), _, _) in &rows {
+        println!(
+            "| {name} | {b:.3} s | {f:.3} s | {t:.3} s | {:+.1}% | {:+.1}% | {:.2}x |",
+            (t / b - 1.0) * 100.0,
+            (f / b - 1.0) * 100.0,
+            (t - b) / (f - b),
         );
     }
 }
