@@ -9,11 +9,17 @@
 //! ```text
 //! cargo run --release -p palisade-admission --example loadgen -- \
 //!     --addr 127.0.0.1:8443 --ca ca.crt --rate 2000 --seconds 20 [--connections 64] [--path /validate] \
-//!     [--mix all|restricted-pod]
+//!     [--mix all|restricted-pod] [--distinct N]
 //! ```
 //!
 //! `--mix restricted-pod` sends only the compliant two-container Pod created in the restricted
 //! namespace (the costliest review of the mix under Gatekeeper), for its CPU per review.
+//!
+//! Every Pod's name gets a suffix unique to its request (as the Pods a ReplicaSet creates), and
+//! the first container's image tag a variant: with `--distinct 0` (the default) every request
+//! has its own variant, so no two Pod specs are the same; with `--distinct N`, N variants in
+//! turn, as N workloads whose Pods are created again and again (what Gatekeeper verdict memos
+//! are for).
 //!
 //! The review mix (built in, every uid unique): 45% Pods created in namespaces with
 //! restricted, baseline and privileged labels (compliant, missing restricted fields, privileged,
@@ -34,6 +40,7 @@ struct Args {
     connections: usize,
     path: String,
     only_restricted_pod: bool,
+    distinct: u64,
 }
 
 fn args() -> Args {
@@ -45,6 +52,7 @@ fn args() -> Args {
         connections: 64,
         path: "/validate".into(),
         only_restricted_pod: false,
+        distinct: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -63,13 +71,37 @@ fn args() -> Args {
                     _ => panic!("--mix: all or restricted-pod"),
                 }
             }
+            "--distinct" => a.distinct = v.parse().expect("--distinct"),
             _ => panic!("unknown argument {k}"),
         }
     }
     a
 }
 
-fn pod(name: &str, ns: &str, spec: Value) -> Value {
+/// Markers replaced in every request: the Pod name's suffix and the image tag's variant.
+const NAME_MARK: &[u8] = b"p000000000000";
+const VARIANT_MARK: &[u8] = b"v000000000000";
+
+/// Writes `n` (12 digits) after each marker's letter.
+fn stamp(body: &mut [u8], mark: &[u8], n: u64) {
+    let digits = format!("{n:012}");
+    let mut at = 0;
+    while let Some(p) = body[at..].windows(mark.len()).position(|w| w == mark) {
+        let p = at + p;
+        body[p + 1..p + mark.len()].copy_from_slice(digits.as_bytes());
+        at = p + mark.len();
+    }
+}
+
+fn pod(name: &str, ns: &str, mut spec: Value) -> Value {
+    let name = format!("{name}-{}", std::str::from_utf8(NAME_MARK).expect("ascii"));
+    if let Some(image) = spec["containers"][0]["image"].as_str() {
+        let image = format!(
+            "{image}-{}",
+            std::str::from_utf8(VARIANT_MARK).expect("ascii")
+        );
+        spec["containers"][0]["image"] = json!(image);
+    }
     json!({"apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": ns, "labels": {"app": name, "team": "bench"},
             "annotations": {"kubernetes.io/psp": "none"}},
@@ -255,6 +287,7 @@ async fn main() {
         weighted.extend(std::iter::repeat_n(i, *w as usize));
     }
     let total = (a.rate * a.seconds) as u64;
+    let distinct = a.distinct;
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Result<u64, String>>();
     let mut senders = Vec::new();
     for _ in 0..a.connections {
@@ -317,6 +350,12 @@ async fn main() {
             if let Some(p) = body.windows(16).position(|w| w == b"UID-000000000000") {
                 body[p + 4..p + 16].copy_from_slice(uid.as_bytes());
             }
+            stamp(&mut body, NAME_MARK, i);
+            stamp(
+                &mut body,
+                VARIANT_MARK,
+                if distinct == 0 { i } else { i % distinct },
+            );
             // Latency counts from the moment the request is handed to its connection: time
             // spent queued behind a slow answer counts, the timer's own lateness (tokio's
             // timer ticks every millisecond) does not.

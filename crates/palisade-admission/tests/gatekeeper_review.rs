@@ -491,9 +491,19 @@ metadata: {name: echo}
         let out =
             set.evaluate_review_timed(&selected, &other, EnforcementPoint::Webhook, None, None);
         assert!(by_constraint(&out.violations, "owner-where-selected").is_empty());
-        // A deadline already passed: the constraint that applies is not evaluated, and says so
-        // (an error, which denies), instead of being skipped as if it had allowed.
+        // A deadline already passed: a verdict the memo holds is still given (it costs
+        // nothing)...
         let past = std::time::Instant::now();
+        let out =
+            set.evaluate_review_timed(&selected, &ctx, EnforcementPoint::Webhook, None, Some(past));
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        assert_eq!(
+            by_constraint(&out.violations, "owner-where-selected").len(),
+            1
+        );
+        // ...but without it, the constraint that applies is not evaluated, and says so (an
+        // error, which denies), instead of being skipped as if it had allowed.
+        set.set_memo(false);
         let out =
             set.evaluate_review_timed(&selected, &ctx, EnforcementPoint::Webhook, None, Some(past));
         assert!(out.violations.is_empty(), "{:?}", out.violations);

@@ -46,6 +46,7 @@
 
 mod constraint;
 mod gofmt;
+pub mod memo;
 pub mod rego;
 mod schema;
 pub mod suite;
@@ -429,6 +430,13 @@ impl PolicySet {
         &self.templates
     }
 
+    /// Turns every template's verdict memo on or off (see [`memo`]).
+    pub fn set_memo(&self, on: bool) {
+        for t in &self.templates {
+            t.set_memo(on);
+        }
+    }
+
     /// The loaded constraints.
     pub fn constraints(&self) -> &[Constraint] {
         &self.constraints
@@ -510,6 +518,7 @@ impl PolicySet {
     ) -> ReviewOutcome {
         let mut out = ReviewOutcome::default();
         let mut value: Option<regorus::Value> = None;
+        let hashes = memo::ReadHashes::default();
         for (i, c) in self.constraints.iter().enumerate() {
             let Some(action) = c.action_at(point) else {
                 continue;
@@ -524,6 +533,7 @@ impl PolicySet {
                 &c.parameters_value,
                 ctx.inventory.as_deref(),
                 deadline,
+                &hashes,
             );
             if let (Some(t), Some(report)) = (started, timed.as_mut()) {
                 report(i, t.elapsed());

@@ -398,7 +398,7 @@ pub(crate) fn review_value_of(
 // Source normalisation (v0 modules).
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tk {
+pub(crate) enum Tk {
     Ident,
     Number,
     Str,
@@ -494,6 +494,19 @@ const KEYWORDS: &[&str] = &[
     "not", "some", "with", "else", "import", "package", "default", "in", "if", "contains", "every",
     "as", "true", "false", "null",
 ];
+
+/// The kind of a source token.
+pub(crate) use Tk as TokenKind;
+
+/// Whether `word` is a Rego keyword (`not`, `some`, `with`, `else`, `if`, `in`...).
+pub(crate) fn is_keyword(word: &str) -> bool {
+    KEYWORDS.contains(&word)
+}
+
+/// The tokens of a Rego source, spaces, newlines and comments included: (kind, text).
+pub(crate) fn all_tokens(src: &str) -> Vec<(Tk, &str)> {
+    lex(src).iter().map(|t| (t.kind, text(src, t))).collect()
+}
 
 fn significant(t: &Tok) -> bool {
     !matches!(t.kind, Tk::Space | Tk::Newline | Tk::Comment)

@@ -1,5 +1,6 @@
 //! ConstraintTemplates: parsing, compiling once, and evaluating with a pool of engines.
 
+use super::memo::{self, Memo};
 use super::rego::{self, Backend, CompiledRego, Worker};
 use super::{Inventory, diag};
 use palisade_model::{DiagCode, Diagnostic, Node};
@@ -11,6 +12,11 @@ pub const ADMISSION_TARGET: &str = "admission.k8s.gatekeeper.sh";
 
 /// Most engines kept ready per template and inventory (one per concurrent review).
 const POOL_LIMIT: usize = 64;
+
+/// Whether verdicts are memoised: yes, unless `PALISADE_GATEKEEPER_MEMO=off`.
+fn memo_enabled() -> bool {
+    std::env::var("PALISADE_GATEKEEPER_MEMO").map_or(true, |v| v != "off")
+}
 
 /// Deepest nesting of array, set and object literals (and comprehensions) a template's Rego may
 /// have. regorus parses each `[`/`{` literal first as a comprehension and again as a plain
@@ -87,6 +93,8 @@ pub struct Template {
     pub uses_inventory: bool,
     compiled: CompiledRego,
     pool: Mutex<Vec<(u64, Worker)>>,
+    /// Verdicts by the input the Rego reads, when its verdict depends on nothing else.
+    memo: Option<Memo>,
 }
 
 /// One element of the `violation` set.
@@ -204,6 +212,13 @@ impl Template {
         let uses_inventory = std::iter::once(&source.rego)
             .chain(source.libs.iter())
             .any(|s| s.contains("data.inventory"));
+        let sources: Vec<&str> = std::iter::once(source.rego.as_str())
+            .chain(source.libs.iter().map(String::as_str))
+            .collect();
+        let memo = (memo_enabled() && !uses_inventory)
+            .then(|| memo::input_reads(&sources, &compiled.package))
+            .flatten()
+            .map(Memo::new);
         Ok(Template {
             name,
             kind,
@@ -214,11 +229,54 @@ impl Template {
             uses_inventory,
             compiled,
             pool: Mutex::new(Vec::new()),
+            memo,
         })
     }
 
-    /// Evaluates `violation` for one review and one set of parameters, stopping at `deadline`.
+    /// Evaluates `violation` for one review and one set of parameters, stopping at `deadline`
+    /// (or answers from the memo; `hashes`: the review's, shared by its templates).
     pub(crate) fn evaluate(
+        &self,
+        review: &regorus::Value,
+        parameters: &regorus::Value,
+        inventory: Option<&Inventory>,
+        deadline: Option<std::time::Instant>,
+        hashes: &memo::ReadHashes,
+    ) -> Result<Vec<RuleResult>, String> {
+        let Some(memo) = self.memo.as_ref().filter(|m| m.enabled()) else {
+            return self.run(review, parameters, inventory, deadline);
+        };
+        let key = memo.key(review, parameters, hashes);
+        if let Some(v) = memo.get(key) {
+            return Ok(v.as_ref().clone());
+        }
+        let results = self.run(review, parameters, inventory, deadline)?;
+        memo.put(key, std::sync::Arc::new(results.clone()));
+        Ok(results)
+    }
+
+    /// The input prefixes whose values decide this template's verdict (see [`memo`]), when
+    /// its verdicts are memoised: `["review", "object", "spec", "containers"]`...
+    pub fn memo_reads(&self) -> Option<Vec<String>> {
+        self.memo
+            .as_ref()
+            .map(|m| m.reads().iter().map(|p| p.join(".")).collect())
+    }
+
+    /// Turns the verdict memo on (the default, unless `PALISADE_GATEKEEPER_MEMO=off`) or off.
+    pub fn set_memo(&self, on: bool) {
+        if let Some(m) = &self.memo {
+            m.set_enabled(on);
+        }
+    }
+
+    /// Reviews answered from the memo and evaluated, so far.
+    pub fn memo_counts(&self) -> (u64, u64) {
+        self.memo.as_ref().map_or((0, 0), Memo::counts)
+    }
+
+    /// Evaluates the Rego.
+    fn run(
         &self,
         review: &regorus::Value,
         parameters: &regorus::Value,
