@@ -286,6 +286,27 @@ impl Admission {
         self.policies.as_ref().map_or(0, |p| p.constraints().len())
     }
 
+    /// The metrics text of the templates' verdict memos: reviews answered from each template's
+    /// memo (`hit`) and evaluated (`miss`); templates without a memo are not listed.
+    pub fn render_memo_metrics(&self) -> String {
+        let mut out = String::from(
+            "# HELP palisade_admission_gatekeeper_memo_total Template evaluations answered from the verdict memo (hit) or run (miss).\n# TYPE palisade_admission_gatekeeper_memo_total counter\n",
+        );
+        for t in self.policies.iter().flat_map(|p| p.templates()) {
+            if t.memo_reads().is_none() {
+                continue;
+            }
+            let (hits, misses) = t.memo_counts();
+            for (result, n) in [("hit", hits), ("miss", misses)] {
+                out.push_str(&format!(
+                    "palisade_admission_gatekeeper_memo_total{{template=\"{}\",result=\"{result}\"}} {n}\n",
+                    crate::metrics::escape(&t.name),
+                ));
+            }
+        }
+        out
+    }
+
     /// Parses a body, decides, and returns the response review (JSON).
     pub fn handle(&self, endpoint: Endpoint, body: &[u8]) -> Result<Vec<u8>, ReviewError> {
         self.handle_until(endpoint, body, None)

@@ -66,7 +66,7 @@ pub struct Metrics {
     policies: Mutex<BTreeMap<String, std::sync::Arc<Histogram>>>,
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")

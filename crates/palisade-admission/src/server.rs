@@ -238,8 +238,12 @@ async fn metrics(State(s): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         match &s.opts.cluster {
-            Some(live) => s.admission.metrics.render() + &live.render_metrics(),
-            None => s.admission.metrics.render(),
+            Some(live) => {
+                s.admission.metrics.render()
+                    + &s.admission.render_memo_metrics()
+                    + &live.render_metrics()
+            }
+            None => s.admission.metrics.render() + &s.admission.render_memo_metrics(),
         },
     )
         .into_response()

@@ -488,6 +488,19 @@ async fn gatekeeper_constraints_deny_warn_and_dryrun() {
         "{m}"
     );
     assert!(m.contains("decision=\"deny\"} 2"), "{m}");
+    // The template's verdict memo (it reads the labels and the parameters): g1, g2 and g3 each
+    // matched the three constraints, g4 only cost-center. g3's Pod has g1's labels (none), so
+    // its three verdicts came from the memo, and its denial above is still the right one.
+    let memo = |result: &str| -> u64 {
+        let key = format!(
+            "palisade_admission_gatekeeper_memo_total{{template=\"palrequiredlabels\",result=\"{result}\"}} "
+        );
+        m.lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {m}"))
+    };
+    assert_eq!((memo("hit"), memo("miss")), (3, 7), "{m}");
     s.running.shutdown().await.unwrap();
 }
 

@@ -319,6 +319,17 @@ fn in_program_ns(before: &[ProgramStats], after: &[ProgramStats]) -> f64 {
     total
 }
 
+/// Total ns inside every program of the set between two snapshots.
+fn total_program_ns(before: &[ProgramStats], after: &[ProgramStats]) -> u64 {
+    after
+        .iter()
+        .map(|a| {
+            let b = before.iter().find(|b| b.name == a.name);
+            a.run_ns - b.map_or(0, |b| b.run_ns)
+        })
+        .sum()
+}
+
 /// `bench-sensor quick [calls] [loaders] [reps]`: only the capture-all throughput, each run once
 /// with the BPF run-time statistics on (ns inside the programs) and once without; for quick
 /// comparisons and for profiling (`perf record -a` while it runs).
@@ -600,6 +611,26 @@ fn workloads(reps: usize, strace: bool) {
             st.lost += one.lost;
             drop(s);
         }
+        // Then, apart from the timed runs (the statistics cost every program run two clock
+        // reads), the time spent inside the programs under the floor and under the sensor, from
+        // the kernel's run-time statistics: what the sensor's own work adds, free of the
+        // machine's speed changes that set the wall-clock noise.
+        let (mut floor_ns, mut sensor_ns) = (Vec::new(), Vec::new());
+        if let Ok(guard) = palisade_sensor::enable_program_stats() {
+            for _ in 0..reps.min(3) {
+                let fp = FloorProbe::attach().expect("floor");
+                let b = fp.program_stats();
+                workload_time(script, None, false);
+                floor_ns.push(total_program_ns(&b, &fp.program_stats()) as f64);
+                drop(fp);
+                let mut s = start(KernelFilter::default(), 0);
+                let b = s.program_stats();
+                workload_time(script, Some(&mut s), false);
+                sensor_ns.push(total_program_ns(&b, &s.program_stats()) as f64);
+            }
+            drop(guard);
+        }
+        let programs = (!floor_ns.is_empty()).then(|| (median(floor_ns), median(sensor_ns)));
         let wall = |v: &[Times]| median(v.iter().map(|t| t.wall).collect());
         let cpu = |v: &[Times]| median(v.iter().map(|t| t.cpu).collect());
         let w = (wall(&bare), wall(&floor), wall(&traced));
@@ -610,7 +641,7 @@ fn workloads(reps: usize, strace: bool) {
         } else {
             f64::NAN
         };
-        rows.push((name, w, c, strace_t, st));
+        rows.push((name, w, c, strace_t, st, programs));
     }
     let _ = std::fs::remove_dir_all(&proj);
     println!(
@@ -621,7 +652,7 @@ fn workloads(reps: usize, strace: bool) {
         "| workload | bare | floor (empty program) | sensor | sensor slowdown | floor slowdown | sensor / floor | strace -f | strace slowdown | events delivered | lost |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    for (name, (b, f, t), _, s, st) in &rows {
+    for (name, (b, f, t), _, s, st, _) in &rows {
         println!(
             "| {name} | {b:.3} s | {f:.3} s | {t:.3} s | {:+.1}% | {:+.1}% | {:.2}x | {s:.2} s | {:.0}x | {} | {} |",
             (t / b - 1.0) * 100.0,
@@ -640,13 +671,36 @@ fn workloads(reps: usize, strace: bool) {
     println!();
     println!("| workload | bare | floor | sensor | sensor added | floor added | sensor / floor |");
     println!("|---|---|---|---|---|---|---|");
-    for (name, _, (b, f, t), _, _) in &rows {
+    for (name, _, (b, f, t), _, _, _) in &rows {
         println!(
             "| {name} | {b:.3} s | {f:.3} s | {t:.3} s | {:+.1}% | {:+.1}% | {:.2}x |",
             (t / b - 1.0) * 100.0,
             (f / b - 1.0) * 100.0,
             (t - b) / (f - b),
         );
+    }
+    println!();
+    println!(
+        "Time inside the programs per run (BPF run-time statistics, medians of separate runs), and \
+         the sensor's slowdown estimated from it: the floor's measured slowdown (wall, above) \
+         plus what the sensor's programs add to the empty ones:"
+    );
+    println!();
+    println!(
+        "| workload | floor programs | sensor programs | sensor adds | estimated sensor / floor |"
+    );
+    println!("|---|---|---|---|---|");
+    for (name, (b, f, _), _, _, _, programs) in &rows {
+        if let Some((fp, sp)) = programs {
+            let added = (sp - fp) / 1e9;
+            println!(
+                "| {name} | {:.1} ms | {:.1} ms | {:+.1} ms | {:.2}x |",
+                fp / 1e6,
+                sp / 1e6,
+                added * 1e3,
+                (f - b + added) / (f - b)
+            );
+        }
     }
 }
 
