@@ -6,7 +6,8 @@
 //! workspace; skipped when absent). `DECIDE_ITERS` sets the iterations per case (default
 //! 20,000; a tenth of that with Gatekeeper), `DECIDE_CASE` keeps only the cases whose name
 //! contains it, `DECIDE_PHASE=pss|gatekeeper` runs only one of the two phases (for instruction
-//! counts with `perf stat -e instructions` at two iteration counts, or callgrind).
+//! counts with `perf stat -e instructions` at two iteration counts, or callgrind). The
+//! Gatekeeper phase runs with the verdict memo off, then on.
 //! `scripts/bench-admission` measures the whole server.
 
 use palisade_admission::{Admission, Endpoint, ServerConfig};
@@ -103,9 +104,19 @@ fn main() {
     match &gk {
         _ if phase == "pss" => {}
         Some((adm, templates)) => {
-            println!("Pod Security + {templates} Gatekeeper pod-security-policy templates");
+            // The same body again and again: with the verdict memo every review after the first
+            // is answered from it. First without it (what a Pod spec seen for the first time
+            // costs), then with it (what the Pods of a known workload cost).
+            let policies = adm.policies().expect("policies");
+            policies.set_memo(false);
+            println!(
+                "Pod Security + {templates} Gatekeeper pod-security-policy templates, verdict memo off"
+            );
             run(adm, &cases, (n / 10).max(1));
             per_template(adm);
+            policies.set_memo(true);
+            println!("The same, verdict memo on (the same review repeated: answered from it)");
+            run(adm, &cases, (n / 10).max(1));
         }
         None => println!("Gatekeeper library not found: Gatekeeper cases skipped"),
     }
