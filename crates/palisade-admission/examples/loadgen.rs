@@ -290,6 +290,10 @@ async fn main() {
     let distinct = a.distinct;
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Result<u64, String>>();
     let mut senders = Vec::new();
+    // Every connection is opened (TCP and TLS) before the first request is due: a handshake is
+    // once per connection, as for the API server's keep-alive connections, and is not part of
+    // a request's latency.
+    let ready = Arc::new(tokio::sync::Barrier::new(a.connections + 1));
     for _ in 0..a.connections {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
         senders.push(tx);
@@ -297,8 +301,10 @@ async fn main() {
         let addr = a.addr.clone();
         let path = a.path.clone();
         let connector = connector.clone();
+        let ready = ready.clone();
         tokio::spawn(async move {
-            let mut conn: Option<Sender> = None;
+            let mut conn: Option<Sender> = connect(&addr, &connector).await.ok();
+            ready.wait().await;
             while let Some(job) = rx.recv().await {
                 if conn.as_ref().is_none_or(|c| c.is_closed()) {
                     conn = connect(&addr, &connector).await.ok();
@@ -336,9 +342,8 @@ async fn main() {
         });
     }
     drop(done_tx);
-    // warm the connections up (TLS handshakes are not part of the measurement)
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let start = Instant::now() + Duration::from_millis(200);
+    ready.wait().await;
+    let start = Instant::now() + Duration::from_millis(50);
     let interval = 1.0 / a.rate;
     let feeder = tokio::spawn(async move {
         for i in 0..total {
