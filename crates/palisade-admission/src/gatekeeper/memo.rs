@@ -20,6 +20,7 @@
 //! a hit in the old generation moves the entry back to the current one (an LRU approximation in
 //! bounded memory).
 
+use super::rego::TokenKind as K;
 use super::template::RuleResult;
 use siphasher::sip128::Hasher128;
 use std::collections::HashMap;
@@ -127,8 +128,6 @@ pub fn input_reads(sources: &[&str], package: &str) -> Option<Vec<InputPath>> {
     });
     Some(reads)
 }
-
-use super::rego::TokenKind as K;
 
 /// A significant token: its kind, its text, and how many brackets are open before it.
 #[derive(Debug, Clone, Copy)]
