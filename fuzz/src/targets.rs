@@ -105,7 +105,41 @@ pub const TARGETS: &[Target] = &[
         tokens: crate::tokens::RBAC_NETPOL,
         run: rbac_netpol,
     },
+    Target {
+        name: "memo_reads",
+        about: "Rego sources through the verdict memo's input-read analysis (palisade-admission)",
+        text: true,
+        ext: "rego",
+        tokens: crate::tokens::REGO,
+        run: memo_reads,
+    },
 ];
+
+/// `memo_reads`: Rego text (a template and, after a line `---`, a lib) through
+/// `gatekeeper::memo::input_reads`, with no Rego compile first so that any text reaches the
+/// analysis. Its promise is checked: no read is below another one (a prefix covers the paths
+/// under it).
+pub fn memo_reads(data: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(data).ok()?;
+    let sources: Vec<&str> = text.split("\n---\n").collect();
+    let reads = palisade_admission::gatekeeper::memo::input_reads(&sources, "fuzz.pkg");
+    Some(match reads {
+        None => "none".into(),
+        Some(r) => {
+            for p in &r {
+                assert!(
+                    !r.iter().any(|q| q.len() < p.len() && p.starts_with(q)),
+                    "{p:?} is below another read in {r:?}"
+                );
+            }
+            format!(
+                "{} reads, deepest {}",
+                r.len().min(8),
+                r.iter().map(Vec::len).max().unwrap_or(0).min(8)
+            )
+        }
+    })
+}
 
 /// The target called `name`.
 pub fn find(name: &str) -> Option<&'static Target> {

@@ -146,3 +146,13 @@ pub const RBAC_NETPOL: &[&[u8]] = &[
     b"  priority: 10\n", b"  subject: {namespaces: {}}\n", b"  action: Deny\n", b"  action: Pass\n",
     b"65535", b"65536", b"-1", b"0", b"0.0.0.0/0", b"256.0.0.0/8", b"1.2.3.4/33",
 ];
+
+/// Rego for the `memo_reads` target.
+pub const REGO: &[&[u8]] = &[
+    b"package fuzz.pkg\n", b"import data.lib.x\n", b"input", b"input.review", b"input.review.object",
+    b".spec", b".containers", b"[_]", b"[\"name\"]", b"[x]", b"(", b")", b"{", b"}", b"[", b"]", b",",
+    b"f(", b"f(x) {", b"f(_, y) = z {", b"} else = 1 {", b"object.get(", b"object.get(input, \"parameters\", {})",
+    b"[\"a\", \"b\"]", b"data.inventory", b"data.fuzz.pkg.r", b"time.now_ns()", b"with input as {}",
+    b"violation[{\"msg\": msg}] {", b"not ", b"some ", b" in ", b":=", b"=", b"\n---\n", b"# c\n", b"\"s\"",
+    b"`raw`", b"\n",
+];

@@ -60,7 +60,7 @@ pub fn input_reads(sources: &[&str], package: &str) -> Option<Vec<InputPath>> {
             let Token { kind, text, .. } = toks[i];
             match text {
                 "(" => {
-                    let callee = (i > 0 && toks[i - 1].kind == K::Ident).then_some(i - 1);
+                    let callee = (i > 0 && toks[i - 1].kind == K::Ident).then(|| i - 1);
                     open.push(('(', callee, 0));
                 }
                 "[" | "{" => open.push((text.chars().next().unwrap_or('['), None, 0)),
@@ -589,6 +589,12 @@ violation[{"msg": msg}] {
         // A prefix covers the longer paths below it.
         let both = "package k8stest\nviolation[{\"msg\": \"x\"}] { input.review.object.spec.a; input.review.object }";
         assert_eq!(reads(both).unwrap(), vec!["review.object"]);
+    }
+
+    #[test]
+    fn a_source_that_begins_with_a_bracket_is_read() {
+        // Found by the memo_reads fuzz target: `(` as the first token.
+        assert_eq!(reads("(input.review.x)").unwrap(), vec!["review.x"]);
     }
 
     #[test]

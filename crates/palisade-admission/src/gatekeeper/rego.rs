@@ -471,7 +471,8 @@ fn lex(src: &str) -> Vec<Tok> {
                 Tk::Number
             }
             _ => {
-                let two = &src[i..(i + 2).min(src.len())];
+                // (`get`: the byte after a one-byte punctuation may begin a multi-byte char.)
+                let two = src.get(i..i + 2).unwrap_or("");
                 i += if matches!(two, ":=" | "==" | "!=" | "<=" | ">=") {
                     2
                 } else {
@@ -989,6 +990,17 @@ fn is_whole_call(src: &str, toks: &[Tok]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn punctuation_before_a_multibyte_character_is_one_token() {
+        // Found by the memo_reads fuzz target: a two-byte check sliced inside the character.
+        let src = "violation[{\u{78c}: m}] { m := 1 }";
+        let toks = super::all_tokens(src);
+        assert!(toks.iter().any(|t| t.1 == "{"));
+        assert!(toks.iter().any(|t| t.1 == ":="));
+        assert_eq!(toks.iter().map(|t| t.1).collect::<String>(), src);
+        assert_eq!(super::normalise(src), src);
+    }
+
     use super::*;
 
     #[test]
