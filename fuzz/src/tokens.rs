@@ -148,6 +148,7 @@ pub const RBAC_NETPOL: &[&[u8]] = &[
 ];
 
 /// Rego for the `memo_reads` target.
+#[rustfmt::skip]
 pub const REGO: &[&[u8]] = &[
     b"package fuzz.pkg\n", b"import data.lib.x\n", b"input", b"input.review", b"input.review.object",
     b".spec", b".containers", b"[_]", b"[\"name\"]", b"[x]", b"(", b")", b"{", b"}", b"[", b"]", b",",
