@@ -293,7 +293,7 @@ impl Admission {
             "# HELP palisade_admission_gatekeeper_memo_total Template evaluations answered from the verdict memo (hit) or run (miss).\n# TYPE palisade_admission_gatekeeper_memo_total counter\n",
         );
         for t in self.policies.iter().flat_map(|p| p.templates()) {
-            if t.memo_reads().is_none() {
+            if !t.is_memoised() {
                 continue;
             }
             let (hits, misses) = t.memo_counts();

@@ -299,35 +299,37 @@ fn throughput(exe: &str, n: u64, loaders: usize, s: &mut Sensor) -> (f64, u64, f
 
 /// ns per run inside the system-call programs between two snapshots: enter + exit.
 fn in_program_ns(before: &[ProgramStats], after: &[ProgramStats]) -> f64 {
-    let mut total = 0.0;
-    for a in after {
-        if !(a.name.contains("enter") || a.name.contains("exit")) || a.name.contains("_tp") {
-            continue;
-        }
-        if a.name.starts_with("exit_") || a.name.starts_with("fork") || a.name.starts_with("exec") {
-            continue;
-        }
-        let b = before.iter().find(|b| b.name == a.name);
-        let (runs, ns) = match b {
-            Some(b) => (a.runs - b.runs, a.run_ns - b.run_ns),
-            None => (a.runs, a.run_ns),
-        };
-        if runs > 0 {
-            total += ns as f64 / runs as f64;
-        }
-    }
-    total
+    deltas(before, after)
+        .filter(|(name, _, _)| {
+            (name.contains("enter") || name.contains("exit"))
+                && !name.contains("_tp")
+                && !(name.starts_with("exit_")
+                    || name.starts_with("fork")
+                    || name.starts_with("exec"))
+        })
+        .filter(|&(_, runs, _)| runs > 0)
+        .map(|(_, runs, ns)| ns as f64 / runs as f64)
+        .sum()
 }
 
 /// Total ns inside every program of the set between two snapshots.
 fn total_program_ns(before: &[ProgramStats], after: &[ProgramStats]) -> u64 {
-    after
-        .iter()
-        .map(|a| {
-            let b = before.iter().find(|b| b.name == a.name);
-            a.run_ns - b.map_or(0, |b| b.run_ns)
-        })
-        .sum()
+    deltas(before, after).map(|(_, _, ns)| ns).sum()
+}
+
+/// Each program's (name, runs, ns) between two snapshots.
+fn deltas<'a>(
+    before: &'a [ProgramStats],
+    after: &'a [ProgramStats],
+) -> impl Iterator<Item = (&'a str, u64, u64)> + 'a {
+    after.iter().map(|a| {
+        let b = before.iter().find(|b| b.name == a.name);
+        (
+            a.name.as_str(),
+            a.runs - b.map_or(0, |b| b.runs),
+            a.run_ns - b.map_or(0, |b| b.run_ns),
+        )
+    })
 }
 
 /// `bench-sensor quick [calls] [loaders] [reps]`: only the capture-all throughput, each run once

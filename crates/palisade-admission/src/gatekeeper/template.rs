@@ -263,6 +263,11 @@ impl Template {
             .map(|m| m.reads().iter().map(|p| p.join(".")).collect())
     }
 
+    /// Whether the template's verdicts can be memoised (see [`memo`]).
+    pub fn is_memoised(&self) -> bool {
+        self.memo.is_some()
+    }
+
     /// Turns the verdict memo on (the default, unless `PALISADE_GATEKEEPER_MEMO=off`) or off.
     pub fn set_memo(&self, on: bool) {
         if let Some(m) = &self.memo {
