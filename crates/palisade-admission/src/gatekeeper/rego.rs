@@ -52,6 +52,8 @@ pub enum Backend {
     Auto,
     /// The tree interpreter for every template.
     Interpreter,
+    /// regorus's VM where it applies (the interpreter elsewhere), never the native evaluator.
+    Vm,
 }
 
 impl Backend {
@@ -60,6 +62,7 @@ impl Backend {
     pub fn from_env() -> Backend {
         match std::env::var("PALISADE_GATEKEEPER_ENGINE").as_deref() {
             Ok("interpreter") => Backend::Interpreter,
+            Ok("vm") => Backend::Vm,
             _ => Backend::Auto,
         }
     }
@@ -98,12 +101,59 @@ pub(crate) struct CompiledRego {
     pub package: String,
     /// `data.<package>.violation`.
     rule: String,
+    /// The template compiled for the native evaluator, or why it is not.
+    native: Result<super::native::Program, super::native::Unsupported>,
+    /// Reviews the native evaluator handed back to regorus, and the last reason.
+    fallbacks: std::sync::atomic::AtomicU64,
+    last_fallback: std::sync::Mutex<Option<String>>,
 }
 
 impl CompiledRego {
     /// True when the template runs on the VM.
     pub fn uses_vm(&self) -> bool {
         self.vm.is_some()
+    }
+
+    /// Reviews the native evaluator handed to regorus so far, and the last reason why.
+    pub fn native_fallbacks(&self) -> (u64, Option<String>) {
+        (
+            self.fallbacks.load(std::sync::atomic::Ordering::Relaxed),
+            self.last_fallback
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        )
+    }
+
+    /// Why the native evaluator does not run this template (`None`: it does).
+    pub fn native_refusal(&self) -> Option<&str> {
+        self.native.as_ref().err().map(|u| u.0.as_str())
+    }
+
+    /// Evaluates `violation` on the native evaluator; `None` when the template or this review
+    /// is left to regorus (see [`super::native`]).
+    pub fn eval_native(
+        &self,
+        review: &regorus::Value,
+        parameters: &regorus::Value,
+        deadline: Option<std::time::Instant>,
+    ) -> Option<regorus::Value> {
+        let program = self.native.as_ref().ok()?;
+        let now = std::time::Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            return None; // regorus's path reports the missed deadline
+        }
+        let limit = now + EVAL_TIME_LIMIT;
+        let stop_at = deadline.map_or(limit, |d| d.min(limit));
+        match program.eval(input_value(review, parameters), stop_at) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.fallbacks
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                *self.last_fallback.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.0);
+                None
+            }
+        }
     }
 
     /// A new worker, with `data` (the inventory) loaded when given.
@@ -152,10 +202,7 @@ impl CompiledRego {
                 left.min(EVAL_TIME_LIMIT)
             }
         };
-        let mut input = BTreeMap::new();
-        input.insert(regorus::Value::from("review"), review.clone());
-        input.insert(regorus::Value::from("parameters"), parameters.clone());
-        let input = regorus::Value::from(input);
+        let input = input_value(review, parameters);
         match worker {
             Worker::Engine(engine) => {
                 engine.set_execution_timer_config(timer_config(limit));
@@ -171,6 +218,14 @@ impl CompiledRego {
             }
         }
     }
+}
+
+/// Gatekeeper's input: `{"review": ..., "parameters": ...}`.
+fn input_value(review: &regorus::Value, parameters: &regorus::Value) -> regorus::Value {
+    let mut input = BTreeMap::new();
+    input.insert(regorus::Value::from("review"), review.clone());
+    input.insert(regorus::Value::from("parameters"), parameters.clone());
+    regorus::Value::from(input)
 }
 
 fn timer_config(limit: std::time::Duration) -> regorus::utils::limits::ExecutionTimerConfig {
@@ -215,6 +270,8 @@ pub(crate) fn compile(
     };
     let src = prepare(rego);
     let lib_sources: Vec<String> = libs.iter().map(|l| prepare(l)).collect();
+    let mut all_sources = vec![src.clone()];
+    all_sources.extend(lib_sources.iter().cloned());
     let package = engine
         .add_policy("template.rego".into(), src)
         .map_err(|e| e.to_string())?;
@@ -250,14 +307,23 @@ pub(crate) fn compile(
     // Prepare (analyse and schedule) once, so clones start ready.
     engine.set_input(regorus::Value::new_object());
     engine.eval_rule(rule.clone()).map_err(|e| e.to_string())?;
-    let vm = (backend == Backend::Auto && sprintf_static)
+    let vm = (backend != Backend::Interpreter && sprintf_static)
         .then(|| vm_program(&engine, &rule))
         .flatten();
+    let native = match backend {
+        Backend::Auto => super::native::compile(&all_sources, v1, &package),
+        _ => Err(super::native::Unsupported(
+            "PALISADE_GATEKEEPER_ENGINE selects regorus".into(),
+        )),
+    };
     Ok(CompiledRego {
         engine,
         vm,
         package,
         rule,
+        native,
+        fallbacks: std::sync::atomic::AtomicU64::new(0),
+        last_fallback: std::sync::Mutex::new(None),
     })
 }
 

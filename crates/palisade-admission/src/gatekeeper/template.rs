@@ -289,6 +289,11 @@ impl Template {
         deadline: Option<std::time::Instant>,
     ) -> Result<Vec<RuleResult>, String> {
         let inventory = inventory.filter(|_| self.uses_inventory);
+        if inventory.is_none()
+            && let Some(value) = self.compiled.eval_native(review, parameters, deadline)
+        {
+            return rego::violations(&value);
+        }
         let id = inventory.map_or(0, |i| i.id);
         let mut worker = self.checkout(id, inventory)?;
         let result = self
@@ -297,6 +302,16 @@ impl Template {
         self.checkin(id, worker);
         let value = result?;
         rego::violations(&value)
+    }
+
+    /// Why the template does not run on the native evaluator (`None`: it does).
+    pub fn native_refusal(&self) -> Option<&str> {
+        self.compiled.native_refusal()
+    }
+
+    /// Reviews the native evaluator handed to regorus so far, and the last reason why.
+    pub fn native_fallbacks(&self) -> (u64, Option<String>) {
+        self.compiled.native_fallbacks()
     }
 
     /// Whether the template runs on regorus's VM (else on its interpreter).
