@@ -287,7 +287,8 @@ impl Admission {
     }
 
     /// The metrics text of the templates' verdict memos: reviews answered from each template's
-    /// memo (`hit`) and evaluated (`miss`); templates without a memo are not listed.
+    /// memo (`hit`) and evaluated (`miss`), templates without a memo not listed; and, for the
+    /// templates the native Rego evaluator runs, the reviews it handed to regorus.
     pub fn render_memo_metrics(&self) -> String {
         let mut out = String::from(
             "# HELP palisade_admission_gatekeeper_memo_total Template evaluations answered from the verdict memo (hit) or run (miss).\n# TYPE palisade_admission_gatekeeper_memo_total counter\n",
@@ -301,6 +302,18 @@ impl Admission {
                 out.push_str(&format!(
                     "palisade_admission_gatekeeper_memo_total{{template=\"{}\",result=\"{result}\"}} {n}\n",
                     crate::metrics::escape(&t.name),
+                ));
+            }
+        }
+        out.push_str(
+            "# HELP palisade_admission_gatekeeper_native_fallbacks_total Reviews the native Rego evaluator handed to regorus.\n# TYPE palisade_admission_gatekeeper_native_fallbacks_total counter\n",
+        );
+        for t in self.policies.iter().flat_map(|p| p.templates()) {
+            if t.native_refusal().is_none() {
+                out.push_str(&format!(
+                    "palisade_admission_gatekeeper_native_fallbacks_total{{template=\"{}\"}} {}\n",
+                    crate::metrics::escape(&t.name),
+                    t.native_fallbacks().0,
                 ));
             }
         }

@@ -501,6 +501,13 @@ async fn gatekeeper_constraints_deny_warn_and_dryrun() {
             .unwrap_or_else(|| panic!("no {key} in {m}"))
     };
     assert_eq!((memo("hit"), memo("miss")), (3, 7), "{m}");
+    // The template runs on the native evaluator, which handed none of its reviews to regorus.
+    assert!(
+        m.contains(
+            "palisade_admission_gatekeeper_native_fallbacks_total{template=\"palrequiredlabels\"} 0\n"
+        ),
+        "{m}"
+    );
     s.running.shutdown().await.unwrap();
 }
 

@@ -75,6 +75,8 @@ enum Term {
     Cmp(BoolOp, Box<Term>, Box<Term>),
     Arith(Operands, ArithOp),
     SetOp(Operands, BinOp),
+    /// `value in coll` / `key, value in coll`.
+    Member(Option<Box<Term>>, Box<Term>, Box<Term>),
     /// A term with at most one value (no iteration in it): evaluated directly, without
     /// continuations.
     Det(Box<Term>),
@@ -95,6 +97,9 @@ fn may_iterate(t: &Term) -> bool {
         Term::Builtin(_, args) | Term::Func(_, args) => args.iter().any(may_iterate),
         Term::Sprintf(a, b) | Term::Cmp(_, a, b) => may_iterate(a) || may_iterate(b),
         Term::Arith(o, _) | Term::SetOp(o, _) => may_iterate(&o.lhs) || may_iterate(&o.rhs),
+        Term::Member(k, v, c) => {
+            k.as_deref().is_some_and(may_iterate) || may_iterate(v) || may_iterate(c)
+        }
     }
 }
 
@@ -181,6 +186,8 @@ enum Lit {
     Not(Box<Lit>),
     Assign(Term, Term),
     Unify(Term, Term),
+    /// `some value in coll` / `some key, value in coll`.
+    SomeIn(Option<Term>, Term, Term),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -577,8 +584,27 @@ impl Compiler<'_> {
                 span, op, lhs, rhs, ..
             } => Term::SetOp(self.operands(span, lhs, rhs)?, op.clone()),
             Expr::AssignExpr { .. } => return unsupported("an assignment inside an expression"),
-            Expr::Membership { .. } => return unsupported("the `in` operator"),
+            Expr::Membership {
+                key,
+                value,
+                collection,
+                ..
+            } => Term::Member(
+                key.as_ref()
+                    .map(|k| self.term(k))
+                    .transpose()?
+                    .map(Box::new),
+                Box::new(self.term(value)?),
+                Box::new(self.term(collection)?),
+            ),
         })
+    }
+
+    /// Whether a name in a body is a variable of it (not `input`, a rule or an import).
+    fn is_local_name(&self, name: &str) -> bool {
+        !matches!(name, "input" | "data")
+            && self.rule_named(name).is_none()
+            && !self.module.imports.contains_key(name)
     }
 
     fn is_fn(&self, id: RuleId) -> bool {
@@ -754,6 +780,18 @@ impl Compiler<'_> {
                     Literal::Expr { expr, .. } => outer_names(expr, &mut n),
                     // A negation binds nothing outside it.
                     Literal::NotExpr { .. } => {}
+                    Literal::SomeIn {
+                        key,
+                        value,
+                        collection,
+                        ..
+                    } => {
+                        if let Some(k) = key {
+                            outer_names(k, &mut n);
+                        }
+                        outer_names(value, &mut n);
+                        outer_names(collection, &mut n);
+                    }
                     Literal::SomeVars { vars, .. } => {
                         n.extend(vars.iter().map(|v| v.text().to_string()))
                     }
@@ -767,7 +805,11 @@ impl Compiler<'_> {
             if !stmt.with_mods.is_empty() {
                 return unsupported("`with`");
             }
-            let later: BTreeSet<&String> = per[i + 1..].iter().flatten().collect();
+            let later: BTreeSet<&String> = per[i + 1..]
+                .iter()
+                .flatten()
+                .filter(|n| self.is_local_name(n))
+                .collect();
             let mut closed = BTreeSet::new();
             match &stmt.literal {
                 Literal::NotExpr { expr, .. } => names_in_expr(expr, &mut closed),
@@ -796,7 +838,28 @@ impl Compiler<'_> {
                 Literal::NotExpr { expr, .. } => {
                     lits.push(Lit::Not(Box::new(self.literal(expr)?)));
                 }
-                Literal::SomeIn { .. } => return unsupported("`some ... in`"),
+                Literal::SomeIn {
+                    key,
+                    value,
+                    collection,
+                    ..
+                } => {
+                    let coll = self.term(collection)?;
+                    // `some` declares the variables of its patterns afresh.
+                    let mut declared = BTreeSet::new();
+                    if let Some(k) = key {
+                        names_in_expr(k, &mut declared);
+                    }
+                    names_in_expr(value, &mut declared);
+                    for name in &declared {
+                        if self.slots.contains_key(name.as_str()) || !self.is_local_name(name) {
+                            return unsupported(format!("`some {name} in` shadows a name"));
+                        }
+                        self.slot(name);
+                    }
+                    let key = key.as_ref().map(|k| self.term(k)).transpose()?;
+                    lits.push(Lit::SomeIn(key, self.term(value)?, coll));
+                }
                 Literal::Every { .. } => return unsupported("`every`"),
             }
             seen.extend(per[i].iter().cloned());
@@ -1256,6 +1319,7 @@ impl<'p> Eval<'p> {
             Term::Array(items) => items.iter().any(|i| Self::is_pattern(i, env)),
             Term::Object(fields) => fields.iter().any(|(_, v)| Self::is_pattern(v, env)),
             Term::Set(items) => items.iter().any(|i| Self::is_pattern(i, env)),
+            Term::Det(inner) => Self::is_pattern(inner, env),
             _ => false,
         }
     }
@@ -1355,6 +1419,26 @@ impl<'p> Eval<'p> {
                 })
             }),
             Term::Print => k(self, env, Value::Bool(true)),
+            Term::Member(key, value, coll) => self.eval(coll, env, &mut |s, env, cv| {
+                s.eval(value, env, &mut |s, env, vv| match key {
+                    None => {
+                        let b = match &cv {
+                            Value::Array(a) => a.iter().any(|x| *x == vv),
+                            Value::Object(o) => o.values().any(|x| *x == vv),
+                            Value::Set(set) => set.contains(&vv),
+                            _ => false,
+                        };
+                        k(s, env, Value::Bool(b))
+                    }
+                    Some(key) => s.eval(key, env, &mut |s, env, kv| {
+                        let b = match &cv {
+                            Value::Array(_) | Value::Object(_) => lookup(&cv, &kv) == vv,
+                            _ => false,
+                        };
+                        k(s, env, Value::Bool(b))
+                    }),
+                })
+            }),
             Term::Func(id, args) => {
                 self.collect(args, 0, Vec::new(), env, &mut |s, env, vals| match s
                     .call(*id, &vals)?
@@ -1666,6 +1750,7 @@ impl<'p> Eval<'p> {
         k: &mut dyn FnMut(&mut Self, &mut Env) -> R,
     ) -> R {
         match p {
+            Term::Det(inner) if Self::is_pattern(inner, env) => self.unify(inner, v, env, k),
             Term::Wild => k(self, env),
             Term::Var(s) => match &env[*s] {
                 Value::Undefined => {
@@ -1803,6 +1888,30 @@ impl<'p> Eval<'p> {
                 if truthy(&v) { k(s, env) } else { Ok(()) }
             }),
             Lit::Assign(p, t) => self.eval(t, env, &mut |s, env, v| s.unify(p, v, env, k)),
+            Lit::SomeIn(key, value, coll) => self.eval(coll, env, &mut |s, env, cv| {
+                let pairs: Vec<(Value, Value)> = match &cv {
+                    Value::Array(a) => a
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (Value::from(i), v.clone()))
+                        .collect(),
+                    Value::Object(o) => o
+                        .iter_sorted()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    Value::Set(set) => set.iter_sorted().map(|v| (v.clone(), v.clone())).collect(),
+                    _ => Vec::new(),
+                };
+                for (kv, vv) in pairs {
+                    match key {
+                        None => s.unify(value, vv, env, k)?,
+                        Some(key) => s.unify(key, kv, env, &mut |s, env| {
+                            s.unify(value, vv.clone(), env, k)
+                        })?,
+                    }
+                }
+                Ok(())
+            }),
             Lit::Unify(a, b) => {
                 let (pa, pb) = (Self::is_pattern(a, env), Self::is_pattern(b, env));
                 if pa && pb {
