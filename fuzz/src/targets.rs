@@ -113,7 +113,36 @@ pub const TARGETS: &[Target] = &[
         tokens: crate::tokens::REGO,
         run: memo_reads,
     },
+    Target {
+        name: "native_rego",
+        about: "Rego sources through the native evaluator's compiler and evaluator (palisade-admission)",
+        text: true,
+        ext: "rego",
+        tokens: crate::tokens::REGO,
+        run: native_rego,
+    },
 ];
+
+/// The input `native_rego` evaluates templates on: a Pod review with parameters.
+const NATIVE_INPUT: &str = r#"{"review": {"operation": "CREATE", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+  "object": {"metadata": {"name": "p", "labels": {"a": "b"}}, "spec": {"hostPID": true,
+  "containers": [{"name": "app", "image": "nginx", "securityContext": {"privileged": true}, "ports": [{"containerPort": 80}]},
+                 {"name": "side", "image": "registry.example/side:1"}]}}},
+  "parameters": {"exemptImages": ["nginx"], "ranges": [{"min": 1, "max": 10}], "n": 2}}"#;
+
+/// `native_rego`: Rego text (a template in package `fuzz.pkg` and, after a line `---`, libs)
+/// through `gatekeeper::native`: regorus's parser, the native compiler, and, when it compiles,
+/// two evaluations on a fixed Pod review, which must agree. It must never panic, whatever the
+/// text (the parser reads templates from the cluster).
+pub fn native_rego(data: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(data).ok()?;
+    let sources: Vec<&str> = text.split("\n---\n").collect();
+    Some(palisade_admission::gatekeeper::native::fuzz_check(
+        &sources,
+        "fuzz.pkg",
+        NATIVE_INPUT,
+    ))
+}
 
 /// `memo_reads`: Rego text (a template and, after a line `---`, a lib) through
 /// `gatekeeper::memo::input_reads`, with no Rego compile first so that any text reaches the

@@ -47,7 +47,7 @@
 mod constraint;
 mod gofmt;
 pub mod memo;
-mod native;
+pub mod native;
 pub mod rego;
 mod schema;
 pub mod suite;

@@ -2088,6 +2088,41 @@ impl<'p> Eval<'p> {
     }
 }
 
+/// For fuzzing: compiles `sources` (a template's Rego and libs, v0) for package `package` and,
+/// when that works, evaluates it twice on `input` (JSON), checking that both runs agree.
+/// Returns a short description of what happened.
+#[doc(hidden)]
+pub fn fuzz_check(sources: &[&str], package: &str, input: &str) -> String {
+    // The template loader refuses deeper literals before any parsing (regorus's parser takes
+    // exponential time on them).
+    if sources
+        .iter()
+        .any(|s| super::template::literal_depth(s) > super::template::MAX_LITERAL_DEPTH)
+    {
+        return "too deep".into();
+    }
+    let sources: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
+    let program = match compile(&sources, false, package) {
+        Ok(p) => p,
+        Err(e) => return format!("refused: {}", e.0.chars().take(40).collect::<String>()),
+    };
+    let Ok(input) = Value::from_json_str(input) else {
+        return "compiled; input is not JSON".into();
+    };
+    let stop_at = Instant::now() + std::time::Duration::from_millis(200);
+    let first = program.eval(input.clone(), stop_at);
+    let second = program.eval(input, stop_at);
+    match (first, second) {
+        (Ok(a), Ok(b)) => {
+            assert_eq!(a, b, "two evaluations of one input differ");
+            "evaluated".into()
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            format!("handed back: {}", e.0.chars().take(40).collect::<String>())
+        }
+    }
+}
+
 impl Program {
     /// Evaluates `violation` with `input`; `Err` hands the review to regorus.
     pub(crate) fn eval(&self, input: Value, stop_at: Instant) -> Result<Value, Unsupported> {

@@ -22,12 +22,12 @@ fn memo_enabled() -> bool {
 /// have. regorus parses each `[`/`{` literal first as a comprehension and again as a plain
 /// literal, so parse time doubles or more with every level (found by fuzzing: 16 levels took
 /// most of a minute). Real templates nest a few levels.
-const MAX_LITERAL_DEPTH: usize = 10;
+pub(crate) const MAX_LITERAL_DEPTH: usize = 10;
 
 /// The deepest nesting of `[` and `{` openers in Rego source that start a literal or a body
 /// (not a `[` right after a name, `]`, `)`, `}` or string, which indexes a value), outside
 /// strings and comments.
-fn literal_depth(src: &str) -> usize {
+pub(crate) fn literal_depth(src: &str) -> usize {
     let b = src.as_bytes();
     let (mut i, mut depth, mut max) = (0, 0usize, 0usize);
     // For every open bracket: whether it was counted.
