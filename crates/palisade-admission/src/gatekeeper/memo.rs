@@ -371,7 +371,13 @@ pub(crate) struct Memo {
     enabled: AtomicBool,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// The hashes of the parameters seen (each Constraint's, kept alive so that its identity
+    /// stays its own), found by identity.
+    parameters: Mutex<Vec<(regorus::Value, u128)>>,
 }
+
+/// Most parameter hashes a memo keeps (one per Constraint of its template).
+const PARAMETER_HASHES: usize = 64;
 
 type Gen = HashMap<u128, Arc<Vec<RuleResult>>>;
 
@@ -430,19 +436,6 @@ fn value_hash(v: &regorus::Value) -> u128 {
     h.finish128().as_u128()
 }
 
-/// A [`std::io::Write`] that feeds a hasher.
-struct HashWriter<'a>(&'a mut siphasher::sip128::SipHasher13);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 impl Memo {
     /// A memo for a template that reads `reads` (from [`input_reads`]).
     pub fn new(reads: Vec<InputPath>) -> Memo {
@@ -452,7 +445,25 @@ impl Memo {
             enabled: AtomicBool::new(true),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            parameters: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The hash of a Constraint's parameters, computed once per Constraint.
+    fn parameters_hash(&self, parameters: &regorus::Value) -> u128 {
+        let same = |v: &regorus::Value| match (v, parameters) {
+            (regorus::Value::Object(a), regorus::Value::Object(b)) => regorus::Rc::ptr_eq(a, b),
+            _ => false,
+        };
+        let mut known = self.parameters.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, h)) = known.iter().find(|(v, _)| same(v)) {
+            return *h;
+        }
+        let h = value_hash(parameters);
+        if known.len() < PARAMETER_HASHES && matches!(parameters, regorus::Value::Object(_)) {
+            known.push((parameters.clone(), h));
+        }
+        h
     }
 
     /// Whether verdicts are looked up and remembered.
@@ -485,7 +496,7 @@ impl Memo {
         hashes: &ReadHashes,
     ) -> u128 {
         let mut h = hasher();
-        h.write_u128(value_hash(parameters));
+        h.write_u128(self.parameters_hash(parameters));
         for path in &self.reads {
             match path.split_first() {
                 Some((root, _)) if root == "parameters" => continue, // in the parameters' hash
@@ -534,19 +545,61 @@ fn insert(g: &mut (Gen, Gen), key: u128, verdict: Arc<Vec<RuleResult>>) {
     g.0.insert(key, verdict);
 }
 
-/// Writes a value to the hasher: a tag for undefined, else its JSON text (input values come
-/// from JSON: no sets, string keys only, so equal texts are equal values).
+/// Writes a value to the hasher: a tag per kind, lengths before contents, object entries in
+/// key order, numbers exactly (integers as integers, so `1` and `1.0` hash alike; other numbers
+/// by their bits; integers too large for 128 bits by their decimal text). Two values with the
+/// same encoding are equal.
 fn write_value(h: &mut siphasher::sip128::SipHasher13, v: &regorus::Value) {
-    if matches!(v, regorus::Value::Undefined) {
-        h.write_u8(0);
-        return;
+    use regorus::Value as V;
+    match v {
+        V::Undefined => h.write_u8(0),
+        V::Null => h.write_u8(1),
+        V::Bool(b) => {
+            h.write_u8(2);
+            h.write_u8(u8::from(*b));
+        }
+        V::Number(n) => {
+            if let Some(i) = n.as_i128() {
+                h.write_u8(3);
+                h.write_i128(i);
+            } else if n.is_integer() {
+                h.write_u8(4);
+                let text = v.to_string();
+                h.write_usize(text.len());
+                h.write(text.as_bytes());
+            } else {
+                h.write_u8(5);
+                h.write_u64(n.as_f64().unwrap_or(f64::NAN).to_bits());
+            }
+        }
+        V::String(s) => {
+            h.write_u8(6);
+            h.write_usize(s.len());
+            h.write(s.as_bytes());
+        }
+        V::Array(a) => {
+            h.write_u8(7);
+            h.write_usize(a.len());
+            for x in a.iter() {
+                write_value(h, x);
+            }
+        }
+        V::Set(set) => {
+            h.write_u8(8);
+            h.write_usize(set.len());
+            for x in set.iter_sorted() {
+                write_value(h, x);
+            }
+        }
+        V::Object(o) => {
+            h.write_u8(9);
+            h.write_usize(o.len());
+            for (k, x) in o.iter_sorted() {
+                write_value(h, k);
+                write_value(h, x);
+            }
+        }
     }
-    h.write_u8(1);
-    if serde_json::to_writer(HashWriter(h), v).is_err() {
-        // Not representable (cannot happen for JSON input): make the key unique to this call.
-        h.write_u128(std::hash::RandomState::new().hash_one(0u8) as u128);
-    }
-    h.write_u8(0xff);
 }
 
 #[cfg(test)]
