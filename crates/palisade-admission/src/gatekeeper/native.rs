@@ -68,13 +68,13 @@ enum Term {
     ArrayCompr(Box<Term>, Vec<Lit>),
     SetCompr(Box<Term>, Vec<Lit>),
     ObjectCompr(Box<Term>, Box<Term>, Vec<Lit>),
-    Builtin(Builtin, Vec<Term>),
+    Builtin(Box<Builtin>, Vec<Term>),
     Sprintf(Box<Term>, Box<Term>),
     Print,
     Func(RuleId, Vec<Term>),
     Cmp(BoolOp, Box<Term>, Box<Term>),
-    Arith(Operands, ArithOp),
-    SetOp(Operands, BinOp),
+    Arith(Box<Operands>, ArithOp),
+    SetOp(Box<Operands>, BinOp),
     /// `value in coll` / `key, value in coll`.
     Member(Option<Box<Term>>, Box<Term>, Box<Term>),
     /// A term with at most one value (no iteration in it): evaluated directly, without
@@ -187,7 +187,7 @@ enum Lit {
     Assign(Term, Term),
     Unify(Term, Term),
     /// `some value in coll` / `some key, value in coll`.
-    SomeIn(Option<Term>, Term, Term),
+    SomeIn(Box<(Option<Term>, Term, Term)>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -579,10 +579,10 @@ impl Compiler<'_> {
             ),
             Expr::ArithExpr {
                 span, op, lhs, rhs, ..
-            } => Term::Arith(self.operands(span, lhs, rhs)?, op.clone()),
+            } => Term::Arith(Box::new(self.operands(span, lhs, rhs)?), op.clone()),
             Expr::BinExpr {
                 span, op, lhs, rhs, ..
-            } => Term::SetOp(self.operands(span, lhs, rhs)?, op.clone()),
+            } => Term::SetOp(Box::new(self.operands(span, lhs, rhs)?), op.clone()),
             Expr::AssignExpr { .. } => return unsupported("an assignment inside an expression"),
             Expr::Membership {
                 key,
@@ -758,11 +758,11 @@ impl Compiler<'_> {
             return unsupported(format!("{name} with {} arguments", args.len()));
         }
         Ok(Term::Builtin(
-            Builtin {
+            Box::new(Builtin {
                 fcn,
                 span: span.clone(),
                 params: params.to_vec(),
-            },
+            }),
             args,
         ))
     }
@@ -858,7 +858,7 @@ impl Compiler<'_> {
                         self.slot(name);
                     }
                     let key = key.as_ref().map(|k| self.term(k)).transpose()?;
-                    lits.push(Lit::SomeIn(key, self.term(value)?, coll));
+                    lits.push(Lit::SomeIn(Box::new((key, self.term(value)?, coll))));
                 }
                 Literal::Every { .. } => return unsupported("`every`"),
             }
@@ -1888,30 +1888,35 @@ impl<'p> Eval<'p> {
                 if truthy(&v) { k(s, env) } else { Ok(()) }
             }),
             Lit::Assign(p, t) => self.eval(t, env, &mut |s, env, v| s.unify(p, v, env, k)),
-            Lit::SomeIn(key, value, coll) => self.eval(coll, env, &mut |s, env, cv| {
-                let pairs: Vec<(Value, Value)> = match &cv {
-                    Value::Array(a) => a
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| (Value::from(i), v.clone()))
-                        .collect(),
-                    Value::Object(o) => o
-                        .iter_sorted()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                    Value::Set(set) => set.iter_sorted().map(|v| (v.clone(), v.clone())).collect(),
-                    _ => Vec::new(),
-                };
-                for (kv, vv) in pairs {
-                    match key {
-                        None => s.unify(value, vv, env, k)?,
-                        Some(key) => s.unify(key, kv, env, &mut |s, env| {
-                            s.unify(value, vv.clone(), env, k)
-                        })?,
+            Lit::SomeIn(some) => {
+                let (key, value, coll) = &**some;
+                self.eval(coll, env, &mut |s, env, cv| {
+                    let pairs: Vec<(Value, Value)> = match &cv {
+                        Value::Array(a) => a
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| (Value::from(i), v.clone()))
+                            .collect(),
+                        Value::Object(o) => o
+                            .iter_sorted()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                        Value::Set(set) => {
+                            set.iter_sorted().map(|v| (v.clone(), v.clone())).collect()
+                        }
+                        _ => Vec::new(),
+                    };
+                    for (kv, vv) in pairs {
+                        match key {
+                            None => s.unify(value, vv, env, k)?,
+                            Some(key) => s.unify(key, kv, env, &mut |s, env| {
+                                s.unify(value, vv.clone(), env, k)
+                            })?,
+                        }
                     }
-                }
-                Ok(())
-            }),
+                    Ok(())
+                })
+            }
             Lit::Unify(a, b) => {
                 let (pa, pb) = (Self::is_pattern(a, env), Self::is_pattern(b, env));
                 if pa && pb {

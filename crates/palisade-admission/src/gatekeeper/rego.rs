@@ -29,23 +29,28 @@
 //! The rewrites work on tokens (strings, raw strings and comments are never touched) and only
 //! on v0 modules; Rego v1 templates (`source.version: v1`) compile as written.
 //!
-//! **Evaluators.** regorus has a tree interpreter and a register VM (RVM). With
-//! [`Backend::Auto`] (the default) a template is compiled for the VM, about three times cheaper
-//! per review (the 19 pod-security templates of the Gatekeeper library: 0.51 ms instead of
-//! 1.73 ms of CPU per Pod on this project's 2-core machine under load), unless the VM compiler
-//! refuses it or its `sprintf` calls need the interpreter's Go formatting. Both evaluators pass
-//! every gator case of the Gatekeeper library and of `testdata/gatekeeper`;
-//! `PALISADE_GATEKEEPER_ENGINE=interpreter` selects the interpreter for every template.
+//! **Evaluators.** A template runs on Palisade's native evaluator ([`super::native`]) when it
+//! compiles for it (every template of the Gatekeeper library's pod-security set does), with
+//! regorus's parser, builtins and values, about three times cheaper per review than regorus's
+//! register VM. regorus stays the reference and the fallback: templates the native evaluator
+//! does not take (`with`, `every`, `data.inventory`, impure builtins) and any review it hands
+//! back run on the VM where it compiles them (about three times cheaper than the tree
+//! interpreter), else on the tree interpreter, as before: the VM unless the VM compiler refuses
+//! the template or its `sprintf` calls need the interpreter's Go formatting. Every evaluator
+//! passes every gator case of the Gatekeeper library and of `testdata/gatekeeper`.
+//! `PALISADE_GATEKEEPER_ENGINE=vm` keeps every template on regorus (VM where it applies),
+//! `PALISADE_GATEKEEPER_ENGINE=interpreter` on regorus's interpreter.
 
 use super::gofmt;
 use super::template::RuleResult;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
-/// Which of regorus's evaluators runs a template.
+/// Which evaluator runs a template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Backend {
-    /// regorus's register VM (RVM) where it applies, about three times cheaper than the tree
+    /// The native evaluator ([`super::native`]) where it applies, with regorus behind it;
+    /// regorus's register VM (RVM) where that applies, about three times cheaper than the tree
     /// interpreter; the interpreter for templates the VM cannot compile and for templates whose
     /// `sprintf` calls cannot be checked statically (the VM has no `sprintf` override).
     #[default]
@@ -57,8 +62,8 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// `PALISADE_GATEKEEPER_ENGINE=interpreter` selects [`Backend::Interpreter`]; anything
-    /// else (`vm`, `auto`, nothing) [`Backend::Auto`].
+    /// `PALISADE_GATEKEEPER_ENGINE=interpreter` selects [`Backend::Interpreter`], `vm`
+    /// [`Backend::Vm`]; anything else (`auto`, nothing) [`Backend::Auto`].
     pub fn from_env() -> Backend {
         match std::env::var("PALISADE_GATEKEEPER_ENGINE").as_deref() {
             Ok("interpreter") => Backend::Interpreter,
