@@ -374,7 +374,18 @@ pub(crate) struct Memo {
     /// The hashes of the parameters seen (each Constraint's, kept alive so that its identity
     /// stays its own), found by identity.
     parameters: Mutex<Vec<(regorus::Value, u128)>>,
+    /// Lookups and hits in the current probe window, and reviews left to run without the memo.
+    window_lookups: AtomicU64,
+    window_hits: AtomicU64,
+    bypass_left: AtomicU64,
 }
+
+/// Lookups in one probe window: when none of them hit, the memo is bypassed for
+/// [`BYPASS_REVIEWS`] reviews (it would cost its hashing and bookkeeping for nothing: a template
+/// that reads the Pod's name, Pods that are all new), then probed again.
+pub const PROBE_WINDOW: u64 = 256;
+/// Reviews evaluated without the memo after a probe window without a hit.
+pub const BYPASS_REVIEWS: u64 = 4096;
 
 /// Most parameter hashes a memo keeps (one per Constraint of its template).
 const PARAMETER_HASHES: usize = 64;
@@ -446,6 +457,35 @@ impl Memo {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             parameters: Mutex::new(Vec::new()),
+            window_lookups: AtomicU64::new(0),
+            window_hits: AtomicU64::new(0),
+            bypass_left: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether this review should go through the memo: not while a bypass runs (see
+    /// [`PROBE_WINDOW`]). Counts the bypassed review.
+    pub fn worth_it(&self) -> bool {
+        let left = self.bypass_left.load(Ordering::Relaxed);
+        if left == 0 {
+            return true;
+        }
+        // Approximate under concurrency, which is all it needs to be.
+        self.bypass_left.store(left - 1, Ordering::Relaxed);
+        false
+    }
+
+    /// Records a lookup in the probe window; a window without a hit starts a bypass.
+    fn probe(&self, hit: bool) {
+        if hit {
+            self.window_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.window_lookups.fetch_add(1, Ordering::Relaxed) + 1 >= PROBE_WINDOW {
+            let hits = self.window_hits.swap(0, Ordering::Relaxed);
+            self.window_lookups.store(0, Ordering::Relaxed);
+            if hits == 0 {
+                self.bypass_left.store(BYPASS_REVIEWS, Ordering::Relaxed);
+            }
         }
     }
 
@@ -520,6 +560,7 @@ impl Memo {
             Some(_) => self.hits.fetch_add(1, Ordering::Relaxed),
             None => self.misses.fetch_add(1, Ordering::Relaxed),
         };
+        self.probe(found.is_some());
         found
     }
 
@@ -719,5 +760,28 @@ violation[{"msg": msg}] {
         assert!(g.0.len() <= CAPACITY && g.1.len() <= CAPACITY);
         drop(g);
         assert_eq!(m.counts(), (2, 1));
+    }
+
+    #[test]
+    fn a_memo_that_never_hits_is_bypassed_for_a_while_then_probed_again() {
+        let m = Memo::new(vec![vec![]]);
+        // One hit in a window keeps it on.
+        m.put(7, Arc::new(Vec::new()));
+        assert!(m.get(7).is_some());
+        for k in 1..PROBE_WINDOW {
+            assert!(m.worth_it());
+            assert!(m.get(1_000 + u128::from(k)).is_none());
+        }
+        assert!(m.worth_it(), "a window with a hit does not bypass");
+        // A whole window of misses starts a bypass of BYPASS_REVIEWS reviews.
+        for k in 0..PROBE_WINDOW {
+            assert!(m.worth_it());
+            assert!(m.get(5_000 + u128::from(k)).is_none());
+        }
+        let bypassed = (0..2 * BYPASS_REVIEWS).take_while(|_| !m.worth_it()).count();
+        assert_eq!(bypassed as u64, BYPASS_REVIEWS);
+        // Probing again: what it remembers is still there.
+        assert!(m.get(7).is_some());
+        assert_eq!(m.counts().0, 2);
     }
 }

@@ -243,7 +243,7 @@ impl Template {
         deadline: Option<std::time::Instant>,
         hashes: &memo::ReadHashes,
     ) -> Result<Vec<RuleResult>, String> {
-        let Some(memo) = self.memo.as_ref().filter(|m| m.enabled()) else {
+        let Some(memo) = self.memo.as_ref().filter(|m| m.enabled() && m.worth_it()) else {
             return self.run(review, parameters, inventory, deadline);
         };
         let key = memo.key(review, parameters, hashes);
