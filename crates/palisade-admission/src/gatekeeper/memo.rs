@@ -778,7 +778,9 @@ violation[{"msg": msg}] {
             assert!(m.worth_it());
             assert!(m.get(5_000 + u128::from(k)).is_none());
         }
-        let bypassed = (0..2 * BYPASS_REVIEWS).take_while(|_| !m.worth_it()).count();
+        let bypassed = (0..2 * BYPASS_REVIEWS)
+            .take_while(|_| !m.worth_it())
+            .count();
         assert_eq!(bypassed as u64, BYPASS_REVIEWS);
         // Probing again: what it remembers is still there.
         assert!(m.get(7).is_some());

@@ -218,6 +218,31 @@ struct RuleInfo {
     kind: Kind,
     defs: Vec<Def>,
     default: Option<Value>,
+    /// Every body of every definition gives the same constant (`true` for `f(x) { ... }`): the
+    /// first solution is the value, no conflict being possible, so the search stops there.
+    one_value: bool,
+}
+
+/// Whether every body of a rule gives one and the same constant value.
+fn gives_one_value(defs: &[Def]) -> bool {
+    let mut seen: Option<&Value> = None;
+    let t = Value::Bool(true);
+    for def in defs {
+        for branch in &def.chain {
+            let v = match &branch.value {
+                None => &t,
+                Some(Term::Const(v)) => v,
+                Some(_) => return false,
+            };
+            match seen {
+                None => seen = Some(v),
+                Some(s) if s == v => {}
+                Some(_) => return false,
+            }
+        }
+    }
+    // `true` is a fresh value: compare by value, not by where it lives.
+    seen.is_some()
 }
 
 /// A template compiled for the native evaluator.
@@ -1054,6 +1079,7 @@ pub(crate) fn compile(sources: &[String], v1: bool, package: &str) -> Result<Pro
             kind: *k,
             defs: Vec::new(),
             default: None,
+            one_value: false,
         })
         .collect();
     // Pass 2: the bodies.
@@ -1145,6 +1171,10 @@ pub(crate) fn compile(sources: &[String], v1: bool, package: &str) -> Result<Pro
                 }
             }
         }
+    }
+    for rule in &mut rules {
+        rule.one_value =
+            matches!(rule.kind, Kind::Complete | Kind::Function(_)) && gives_one_value(&rule.defs);
     }
     let entry_path = format!("{package}.violation");
     let Some(&entry) = paths.get(&entry_path) else {
@@ -1973,6 +2003,9 @@ impl<'p> Eval<'p> {
                     let mut take = |v: Value| {
                         if matches!(result, Value::Undefined) {
                             result = v;
+                            if rule.one_value {
+                                return Err(Stop::Cut); // nothing after this can change it
+                            }
                             Ok(())
                         } else if result == v {
                             Ok(())
@@ -1992,7 +2025,10 @@ impl<'p> Eval<'p> {
                 self.unify_args(&def.args, args, 0, &mut env, &mut each)
             };
             self.free(env);
-            r?;
+            match r {
+                Err(Stop::Cut) if rule.one_value => break,
+                r => r?,
+            }
         }
         Ok(result)
     }
