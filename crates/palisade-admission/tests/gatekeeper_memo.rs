@@ -2,42 +2,19 @@
 //! that Pods differing only where a template does not read share its verdict, and that a run of
 //! reviews gets exactly the verdicts it gets without the memo. Cases: `testdata/gatekeeper/memo`.
 
-use palisade_admission::gatekeeper::rego::Backend;
-use palisade_admission::gatekeeper::{PolicySet, ReviewContext, review_for_object};
-use serde_json::{Value as Json, json};
-use std::path::PathBuf;
+mod gatekeeper_cases;
 
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/gatekeeper/memo")
-}
+use gatekeeper_cases::pod_request as request;
+use palisade_admission::gatekeeper::rego::Backend;
+use palisade_admission::gatekeeper::{PolicySet, ReviewContext};
+use serde_json::{Value as Json, json};
 
 fn policies(backend: Backend) -> PolicySet {
-    let paths = [dir().join("templates.yaml"), dir().join("constraints.yaml")];
-    let (set, diags) = PolicySet::load_with(&paths, backend);
-    assert!(diags.is_empty(), "{diags:?}");
-    assert_eq!(set.templates().len(), 3);
-    set
+    gatekeeper_cases::policies("memo", backend, 3)
 }
 
 fn cases() -> Json {
-    let text = std::fs::read_to_string(dir().join("cases.yaml")).unwrap();
-    yaml_serde::from_str(&text).unwrap()
-}
-
-/// The request for a case's Pod.
-fn request(case: &Json) -> Json {
-    let mut metadata = json!({"name": case["name"], "namespace": "apps"});
-    if let Some(labels) = case.get("labels") {
-        metadata["labels"] = labels.clone();
-    }
-    let pod =
-        json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": case["spec"]});
-    let mut req = review_for_object(&pod);
-    req["operation"] = case
-        .get("operation")
-        .cloned()
-        .unwrap_or_else(|| json!("CREATE"));
-    req
+    gatekeeper_cases::cases("memo")
 }
 
 /// Messages of the memoisable templates (the clock's verdict is random by design).

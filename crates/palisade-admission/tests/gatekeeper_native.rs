@@ -2,41 +2,19 @@
 //! are regorus's, message for message and detail for detail, including the reviews it hands
 //! back to regorus. Cases: `testdata/gatekeeper/native`.
 
-use palisade_admission::gatekeeper::rego::Backend;
-use palisade_admission::gatekeeper::{
-    EnforcementPoint, PolicySet, ReviewContext, review_for_object,
-};
-use serde_json::{Value as Json, json};
-use std::path::PathBuf;
+mod gatekeeper_cases;
 
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/gatekeeper/native")
-}
+use gatekeeper_cases::pod_request as request;
+use palisade_admission::gatekeeper::rego::Backend;
+use palisade_admission::gatekeeper::{EnforcementPoint, PolicySet, ReviewContext};
+use serde_json::{Value as Json, json};
 
 fn policies(backend: Backend) -> PolicySet {
-    let paths = [dir().join("templates.yaml"), dir().join("constraints.yaml")];
-    let (set, diags) = PolicySet::load_with(&paths, backend);
-    assert!(diags.is_empty(), "{diags:?}");
-    assert_eq!(set.templates().len(), 6);
-    set
+    gatekeeper_cases::policies("native", backend, 6)
 }
 
 fn cases() -> Json {
-    let text = std::fs::read_to_string(dir().join("cases.yaml")).unwrap();
-    yaml_serde::from_str(&text).unwrap()
-}
-
-fn request(case: &Json) -> Json {
-    let mut metadata = json!({"name": case["name"], "namespace": "apps"});
-    if let Some(labels) = case.get("labels") {
-        metadata["labels"] = labels.clone();
-    }
-    if let Some(annotations) = case.get("annotations") {
-        metadata["annotations"] = annotations.clone();
-    }
-    review_for_object(
-        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": case["spec"]}),
-    )
+    gatekeeper_cases::cases("native")
 }
 
 /// (template, message, details) of every violation, and the templates that failed; the clock

@@ -111,30 +111,22 @@ fn is_single(t: &Term) -> bool {
     )
 }
 
+/// The values of constant terms (others skipped).
+fn constants(items: Vec<Term>) -> impl Iterator<Item = Value> {
+    items.into_iter().filter_map(|i| match i {
+        Term::Const(v) => Some(v),
+        _ => None,
+    })
+}
+
 /// Folds constant collections and marks terms with one value for direct evaluation.
 fn finish(t: Term) -> Term {
     match t {
         Term::Array(items) if items.iter().all(|i| matches!(i, Term::Const(_))) => {
-            Term::Const(Value::from(
-                items
-                    .into_iter()
-                    .filter_map(|i| match i {
-                        Term::Const(v) => Some(v),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>(),
-            ))
+            Term::Const(Value::from(constants(items).collect::<Vec<_>>()))
         }
         Term::Set(items) if items.iter().all(|i| matches!(i, Term::Const(_))) => {
-            Term::Const(Value::from(
-                items
-                    .into_iter()
-                    .filter_map(|i| match i {
-                        Term::Const(v) => Some(v),
-                        _ => None,
-                    })
-                    .collect::<BTreeSet<_>>(),
-            ))
+            Term::Const(Value::from(constants(items).collect::<BTreeSet<_>>()))
         }
         Term::Object(fields)
             if fields
@@ -319,43 +311,66 @@ fn var_name(expr: &Expr) -> Option<&str> {
     }
 }
 
-/// Every variable name in an expression (`_` excluded).
+/// Which variable names a walk over an expression collects (`_` never).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Names {
+    /// All of them.
+    All,
+    /// Those outside comprehensions (the enclosing body's own).
+    Outer,
+    /// Those inside comprehensions (what a comprehension may close over).
+    InComprehensions,
+}
+
 fn names_in_expr(expr: &Expr, out: &mut BTreeSet<String>) {
+    names(expr, Names::All, out)
+}
+
+fn outer_names(expr: &Expr, out: &mut BTreeSet<String>) {
+    names(expr, Names::Outer, out)
+}
+
+fn compr_names(expr: &Expr, out: &mut BTreeSet<String>) {
+    names(expr, Names::InComprehensions, out)
+}
+
+fn names(expr: &Expr, mode: Names, out: &mut BTreeSet<String>) {
+    let mut sub = |e: &Expr| names(e, mode, out);
     match expr {
-        Expr::Var { span, .. } if span.text() != "_" => {
-            out.insert(span.text().to_string());
-        }
-        Expr::Array { items, .. } | Expr::Set { items, .. } => {
-            items.iter().for_each(|i| names_in_expr(i, out))
-        }
-        Expr::Object { fields, .. } => fields.iter().for_each(|(_, k, v)| {
-            names_in_expr(k, out);
-            names_in_expr(v, out);
-        }),
+        Expr::ArrayCompr { .. } | Expr::SetCompr { .. } | Expr::ObjectCompr { .. }
+            if mode == Names::Outer => {}
         Expr::ArrayCompr { term, query, .. } | Expr::SetCompr { term, query, .. } => {
-            names_in_expr(term, out);
+            names(term, Names::All, out);
             names_in_query(query, out);
         }
         Expr::ObjectCompr {
             key, value, query, ..
         } => {
-            names_in_expr(key, out);
-            names_in_expr(value, out);
+            names(key, Names::All, out);
+            names(value, Names::All, out);
             names_in_query(query, out);
         }
-        Expr::Call { params, .. } => params.iter().for_each(|p| names_in_expr(p, out)),
-        Expr::UnaryExpr { expr, .. } => names_in_expr(expr, out),
-        Expr::RefDot { refr, .. } => names_in_expr(refr, out),
+        Expr::Var { span, .. } if span.text() != "_" && mode != Names::InComprehensions => {
+            out.insert(span.text().to_string());
+        }
+        Expr::Array { items, .. } | Expr::Set { items, .. } => items.iter().for_each(|i| sub(i)),
+        Expr::Object { fields, .. } => fields.iter().for_each(|(_, k, v)| {
+            sub(k);
+            sub(v);
+        }),
+        Expr::Call { params, .. } => params.iter().for_each(|p| sub(p)),
+        Expr::UnaryExpr { expr, .. } => sub(expr),
+        Expr::RefDot { refr, .. } => sub(refr),
         Expr::RefBrack { refr, index, .. } => {
-            names_in_expr(refr, out);
-            names_in_expr(index, out);
+            sub(refr);
+            sub(index);
         }
         Expr::BinExpr { lhs, rhs, .. }
         | Expr::BoolExpr { lhs, rhs, .. }
         | Expr::ArithExpr { lhs, rhs, .. }
         | Expr::AssignExpr { lhs, rhs, .. } => {
-            names_in_expr(lhs, out);
-            names_in_expr(rhs, out);
+            sub(lhs);
+            sub(rhs);
         }
         Expr::Membership {
             key,
@@ -364,10 +379,10 @@ fn names_in_expr(expr: &Expr, out: &mut BTreeSet<String>) {
             ..
         } => {
             if let Some(k) = key {
-                names_in_expr(k, out);
+                sub(k);
             }
-            names_in_expr(value, out);
-            names_in_expr(collection, out);
+            sub(value);
+            sub(collection);
         }
         _ => {}
     }
@@ -394,81 +409,6 @@ fn names_in_query(query: &Query, out: &mut BTreeSet<String>) {
             }
             Literal::Every { domain, .. } => names_in_expr(domain, out),
         }
-    }
-}
-
-/// The variable names of an expression outside its comprehensions (the enclosing body's own).
-fn outer_names(expr: &Expr, out: &mut BTreeSet<String>) {
-    match expr {
-        Expr::ArrayCompr { .. } | Expr::SetCompr { .. } | Expr::ObjectCompr { .. } => {}
-        Expr::Var { span, .. } if span.text() != "_" => {
-            out.insert(span.text().to_string());
-        }
-        Expr::Array { items, .. } | Expr::Set { items, .. } => {
-            items.iter().for_each(|i| outer_names(i, out))
-        }
-        Expr::Object { fields, .. } => fields.iter().for_each(|(_, k, v)| {
-            outer_names(k, out);
-            outer_names(v, out);
-        }),
-        Expr::Call { params, .. } => params.iter().for_each(|p| outer_names(p, out)),
-        Expr::UnaryExpr { expr, .. } => outer_names(expr, out),
-        Expr::RefDot { refr, .. } => outer_names(refr, out),
-        Expr::RefBrack { refr, index, .. } => {
-            outer_names(refr, out);
-            outer_names(index, out);
-        }
-        Expr::BinExpr { lhs, rhs, .. }
-        | Expr::BoolExpr { lhs, rhs, .. }
-        | Expr::ArithExpr { lhs, rhs, .. }
-        | Expr::AssignExpr { lhs, rhs, .. } => {
-            outer_names(lhs, out);
-            outer_names(rhs, out);
-        }
-        Expr::Membership {
-            key,
-            value,
-            collection,
-            ..
-        } => {
-            if let Some(k) = key {
-                outer_names(k, out);
-            }
-            outer_names(value, out);
-            outer_names(collection, out);
-        }
-        _ => {}
-    }
-}
-
-/// The comprehensions' variable names in an expression (what a comprehension may close over).
-fn compr_names(expr: &Expr, out: &mut BTreeSet<String>) {
-    match expr {
-        Expr::ArrayCompr { .. } | Expr::SetCompr { .. } | Expr::ObjectCompr { .. } => {
-            names_in_expr(expr, out)
-        }
-        Expr::Array { items, .. } | Expr::Set { items, .. } => {
-            items.iter().for_each(|i| compr_names(i, out))
-        }
-        Expr::Object { fields, .. } => fields.iter().for_each(|(_, k, v)| {
-            compr_names(k, out);
-            compr_names(v, out);
-        }),
-        Expr::Call { params, .. } => params.iter().for_each(|p| compr_names(p, out)),
-        Expr::UnaryExpr { expr, .. } => compr_names(expr, out),
-        Expr::RefDot { refr, .. } => compr_names(refr, out),
-        Expr::RefBrack { refr, index, .. } => {
-            compr_names(refr, out);
-            compr_names(index, out);
-        }
-        Expr::BinExpr { lhs, rhs, .. }
-        | Expr::BoolExpr { lhs, rhs, .. }
-        | Expr::ArithExpr { lhs, rhs, .. }
-        | Expr::AssignExpr { lhs, rhs, .. } => {
-            compr_names(lhs, out);
-            compr_names(rhs, out);
-        }
-        _ => {}
     }
 }
 
