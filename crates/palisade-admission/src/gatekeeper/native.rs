@@ -1338,24 +1338,16 @@ impl<'p> Eval<'p> {
             }),
             Term::Object(fields) => self.object(fields, 0, BTreeMap::new(), env, k),
             Term::ArrayCompr(term, body) => {
-                let mut out = Vec::new();
-                self.body(body, 0, env, &mut |s, env| {
-                    s.eval(term, env, &mut |_, _, v| {
-                        out.push(v);
-                        Ok(())
-                    })
-                })?;
+                let out = self.comprehension(term, body, env)?;
                 k(self, env, Value::from(out))
             }
             Term::SetCompr(term, body) => {
-                let mut out = BTreeSet::new();
-                self.body(body, 0, env, &mut |s, env| {
-                    s.eval(term, env, &mut |_, _, v| {
-                        out.insert(v);
-                        Ok(())
-                    })
-                })?;
-                k(self, env, Value::from(out))
+                let out = self.comprehension(term, body, env)?;
+                k(
+                    self,
+                    env,
+                    Value::from(out.into_iter().collect::<BTreeSet<_>>()),
+                )
             }
             Term::ObjectCompr(key, value, body) => {
                 let mut out: BTreeMap<Value, Value> = BTreeMap::new();
@@ -1522,6 +1514,23 @@ impl<'p> Eval<'p> {
             });
         }
         Ok(truthy(&self.value(t, env)?))
+    }
+
+    /// The values of `term` over the solutions of `body`, in order.
+    fn comprehension(
+        &mut self,
+        term: &'p Term,
+        body: &'p [Lit],
+        env: &mut Env,
+    ) -> Result<Vec<Value>, Stop> {
+        let mut out = Vec::new();
+        self.body(body, 0, env, &mut |s, env| {
+            s.eval(term, env, &mut |_, _, v| {
+                out.push(v);
+                Ok(())
+            })
+        })?;
+        Ok(out)
     }
 
     /// The value of a term without iteration (`Undefined` when it has none).
