@@ -12,10 +12,10 @@
 //! It is an accelerator, never the last word. A template is compiled for it only when every
 //! construct is one it implements (rules, partial sets and objects, functions with several
 //! definitions and `else` chains, defaults, unification and assignment with array and object
-//! patterns, `not`, comprehensions, references with iteration, imports of `data.lib...`,
-//! builtins from regorus's table with Go's `sprintf`); `with`, `every`, `some ... in`, `in`,
-//! references to `data` outside the template's own rules (`data.inventory`) and builtins that
-//! are not pure keep the whole template on regorus. At run time anything whose meaning would
+//! patterns, `not`, `some`, `some ... in`, `in`, comprehensions, references with iteration,
+//! imports of `data.lib...`, builtins from regorus's table with Go's `sprintf`); `with`,
+//! `every`, references to `data` outside the template's own rules (`data.inventory`) and
+//! builtins that are not pure keep the whole template on regorus. At run time anything whose meaning would
 //! depend on a choice this evaluator does not make — a variable read before it is bound (OPA
 //! would reorder the body), conflicting rule values, an operator error, a time or step limit —
 //! stops it with [`Unsupported`], and the caller evaluates the review on regorus instead. The
