@@ -1139,7 +1139,15 @@ enum Stop {
     Cut,
 }
 
+/// Buffers kept per thread between evaluations: rule values, call tables, environments.
+type Scratch = (Vec<Option<Value>>, Vec<Vec<(Vec<Value>, Value)>>, Vec<Env>);
+
+/// Most rules whose buffers a thread keeps between evaluations.
+const SCRATCH_RULES: usize = 256;
+
 thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = const { std::cell::Cell::new((Vec::new(), Vec::new(), Vec::new())) };
+
     /// Why the last evaluation on this thread stopped with [`Stop::Bail`].
     static BAIL_REASON: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
@@ -2116,20 +2124,38 @@ pub fn fuzz_check(sources: &[&str], package: &str, input: &str) -> String {
 impl Program {
     /// Evaluates `violation` with `input`; `Err` hands the review to regorus.
     pub(crate) fn eval(&self, input: Value, stop_at: Instant) -> Result<Value, Unsupported> {
+        // The buffers of the last evaluation on this thread, emptied, so that an evaluation
+        // allocates none of them afresh.
+        let (mut cache, mut calls_seen, envs) = SCRATCH.with(|s| s.take());
+        cache.resize(self.rules.len(), None);
+        calls_seen.resize_with(self.rules.len(), Vec::new);
         let mut e = Eval {
             p: self,
             input,
-            cache: vec![None; self.rules.len()],
+            cache,
             steps: 0,
             depth: 0,
             stop_at,
-            envs: Vec::new(),
-            calls_seen: vec![Vec::new(); self.rules.len()],
+            envs,
+            calls_seen,
         };
-        match e.rule_value(self.entry) {
+        let result = match e.rule_value(self.entry) {
             Ok(v) => Ok(v),
             Err(Stop::Bail) => Err(Unsupported(BAIL_REASON.with(|r| r.borrow().clone()))),
             Err(Stop::Cut) => Err(Unsupported("internal: cut escaped".into())),
+        };
+        let Eval {
+            mut cache,
+            mut calls_seen,
+            envs,
+            ..
+        } = e;
+        cache.clear();
+        calls_seen.iter_mut().for_each(Vec::clear);
+        calls_seen.truncate(SCRATCH_RULES);
+        if cache.capacity() <= SCRATCH_RULES {
+            SCRATCH.with(|s| s.set((cache, calls_seen, envs)));
         }
+        result
     }
 }

@@ -227,9 +227,16 @@ impl CompiledRego {
 
 /// Gatekeeper's input: `{"review": ..., "parameters": ...}`.
 fn input_value(review: &regorus::Value, parameters: &regorus::Value) -> regorus::Value {
+    static KEYS: std::sync::OnceLock<(regorus::Value, regorus::Value)> = std::sync::OnceLock::new();
+    let (r, p) = KEYS.get_or_init(|| {
+        (
+            regorus::Value::from("review"),
+            regorus::Value::from("parameters"),
+        )
+    });
     let mut input = BTreeMap::new();
-    input.insert(regorus::Value::from("review"), review.clone());
-    input.insert(regorus::Value::from("parameters"), parameters.clone());
+    input.insert(r.clone(), review.clone());
+    input.insert(p.clone(), parameters.clone());
     regorus::Value::from(input)
 }
 
