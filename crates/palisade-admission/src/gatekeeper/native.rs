@@ -326,10 +326,6 @@ fn names_in_expr(expr: &Expr, out: &mut BTreeSet<String>) {
     names(expr, Names::All, out)
 }
 
-fn outer_names(expr: &Expr, out: &mut BTreeSet<String>) {
-    names(expr, Names::Outer, out)
-}
-
 fn compr_names(expr: &Expr, out: &mut BTreeSet<String>) {
     names(expr, Names::InComprehensions, out)
 }
@@ -390,25 +386,28 @@ fn names(expr: &Expr, mode: Names, out: &mut BTreeSet<String>) {
 
 fn names_in_query(query: &Query, out: &mut BTreeSet<String>) {
     for stmt in &query.stmts {
-        match &stmt.literal {
-            Literal::Expr { expr, .. } | Literal::NotExpr { expr, .. } => names_in_expr(expr, out),
-            Literal::SomeVars { vars, .. } => {
-                out.extend(vars.iter().map(|v| v.text().to_string()));
+        literal_names(&stmt.literal, Names::All, out);
+    }
+}
+
+/// The variable names of a body literal: all of them (`Names::All`), or those it shares with
+/// the enclosing body (`Names::Outer`: none of a negation's, none inside comprehensions).
+fn literal_names(literal: &Literal, mode: Names, out: &mut BTreeSet<String>) {
+    match literal {
+        Literal::NotExpr { .. } if mode == Names::Outer => {}
+        Literal::Expr { expr, .. } | Literal::NotExpr { expr, .. } => names(expr, mode, out),
+        Literal::SomeVars { vars, .. } => out.extend(vars.iter().map(|v| v.text().to_string())),
+        Literal::SomeIn {
+            key,
+            value,
+            collection,
+            ..
+        } => {
+            for e in key.iter().chain([value, collection]) {
+                names(e, mode, out);
             }
-            Literal::SomeIn {
-                key,
-                value,
-                collection,
-                ..
-            } => {
-                if let Some(k) = key {
-                    names_in_expr(k, out);
-                }
-                names_in_expr(value, out);
-                names_in_expr(collection, out);
-            }
-            Literal::Every { domain, .. } => names_in_expr(domain, out),
         }
+        Literal::Every { domain, .. } => names(domain, mode, out),
     }
 }
 
@@ -741,27 +740,7 @@ impl Compiler<'_> {
             .iter()
             .map(|s| {
                 let mut n = BTreeSet::new();
-                match &s.literal {
-                    Literal::Expr { expr, .. } => outer_names(expr, &mut n),
-                    // A negation binds nothing outside it.
-                    Literal::NotExpr { .. } => {}
-                    Literal::SomeIn {
-                        key,
-                        value,
-                        collection,
-                        ..
-                    } => {
-                        if let Some(k) = key {
-                            outer_names(k, &mut n);
-                        }
-                        outer_names(value, &mut n);
-                        outer_names(collection, &mut n);
-                    }
-                    Literal::SomeVars { vars, .. } => {
-                        n.extend(vars.iter().map(|v| v.text().to_string()))
-                    }
-                    _ => {}
-                }
+                literal_names(&s.literal, Names::Outer, &mut n);
                 n
             })
             .collect();
@@ -1419,15 +1398,7 @@ impl<'p> Eval<'p> {
             }
             Term::Cmp(op, l, r) => self.eval(l, env, &mut |s, env, lv| {
                 s.eval(r, env, &mut |s, env, rv| {
-                    let b = match op {
-                        BoolOp::Eq => lv == rv,
-                        BoolOp::Ne => lv != rv,
-                        BoolOp::Lt => lv < rv,
-                        BoolOp::Le => lv <= rv,
-                        BoolOp::Gt => lv > rv,
-                        BoolOp::Ge => lv >= rv,
-                    };
-                    k(s, env, Value::Bool(b))
+                    k(s, env, Value::Bool(compare(op, &lv, &rv)))
                 })
             }),
             Term::Arith(o, op) => self.eval(&o.lhs, env, &mut |s, env, lv| {
