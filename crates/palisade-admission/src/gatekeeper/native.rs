@@ -1227,22 +1227,9 @@ fn lookup_ref<'a>(base: &'a Value, key: &Value) -> Option<&'a Value> {
     }
 }
 
+/// `base[key]` (a set gives its element equal to `key`, as regorus's indexing does).
 fn lookup(base: &Value, key: &Value) -> Value {
-    match base {
-        Value::Object(o) => o.get(key).cloned().unwrap_or(Value::Undefined),
-        Value::Array(a) => match key {
-            Value::Number(_) => key
-                .as_u64()
-                .ok()
-                .and_then(|i| usize::try_from(i).ok())
-                .filter(|_| key.as_f64().is_ok_and(|f| f.fract() == 0.0))
-                .and_then(|i| a.get(i).cloned())
-                .unwrap_or(Value::Undefined),
-            _ => Value::Undefined,
-        },
-        Value::Set(s) if s.contains(key) => key.clone(),
-        _ => Value::Undefined,
-    }
+    lookup_ref(base, key).cloned().unwrap_or(Value::Undefined)
 }
 
 impl<'p> Eval<'p> {
