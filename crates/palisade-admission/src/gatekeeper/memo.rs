@@ -302,6 +302,14 @@ fn call_reads(
     }
 }
 
+/// Whether a builtin (`time.now_ns`, `http.send`...) gives results that are not a function of
+/// its arguments: one of the dotted parts of its name is in [`NON_DETERMINISTIC`].
+pub(crate) fn is_non_deterministic(builtin: &str) -> bool {
+    builtin
+        .split('.')
+        .any(|part| NON_DETERMINISTIC.contains(&part))
+}
+
 /// Builtins and namespaces whose results are not a function of their arguments.
 const NON_DETERMINISTIC: &[&str] = &[
     "now_ns",

@@ -41,18 +41,10 @@ fn unsupported<T>(why: impl Into<String>) -> Result<T, Unsupported> {
 type Slot = usize;
 type RuleId = usize;
 
-/// Builtins that are not functions of their arguments, or that reach outside the process.
-const IMPURE: &[&str] = &[
-    "time.now_ns",
-    "rand.intn",
-    "uuid.rfc4122",
-    "uuid.parse",
-    "http.send",
-    "opa.runtime",
-    "net.lookup_ip_addr",
-    "trace",
-    "io.jwt.decode_verify",
-];
+/// Builtins left to regorus besides the non-deterministic ones ([`super::memo`]'s list):
+/// `trace` (its notes are regorus's), `io.jwt.decode_verify` (reads the clock when no time is
+/// given).
+const LEFT_TO_REGORUS: &[&str] = &["trace", "io.jwt.decode_verify"];
 
 /// A compiled expression.
 enum Term {
@@ -712,7 +704,9 @@ impl Compiler<'_> {
                 return Ok(Term::Sprintf(Box::new(f), Box::new(v)));
             }
             "print" => return Ok(Term::Print),
-            n if IMPURE.contains(&n) => return unsupported(format!("builtin {n} is not pure")),
+            n if super::memo::is_non_deterministic(n) || LEFT_TO_REGORUS.contains(&n) => {
+                return unsupported(format!("builtin {n} is not pure"));
+            }
             _ => {}
         }
         let Some(&(fcn, arity)) = BUILTINS.get(name.as_str()) else {
@@ -1214,11 +1208,11 @@ fn lookup_ref<'a>(base: &'a Value, key: &Value) -> Option<&'a Value> {
     match base {
         Value::Object(o) => o.get(key),
         Value::Array(a) => match key {
+            // (Exact: a number with a fraction is no index.)
             Value::Number(_) => key
                 .as_u64()
                 .ok()
                 .and_then(|i| usize::try_from(i).ok())
-                .filter(|_| key.as_f64().is_ok_and(|f| f.fract() == 0.0))
                 .and_then(|i| a.get(i)),
             _ => None,
         },
