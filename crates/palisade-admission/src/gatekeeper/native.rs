@@ -42,9 +42,8 @@ type Slot = usize;
 type RuleId = usize;
 
 /// Builtins left to regorus besides the non-deterministic ones ([`super::memo`]'s list):
-/// `trace` (its notes are regorus's), `io.jwt.decode_verify` (reads the clock when no time is
-/// given).
-const LEFT_TO_REGORUS: &[&str] = &["trace", "io.jwt.decode_verify"];
+/// `trace` (its notes are regorus's).
+const LEFT_TO_REGORUS: &[&str] = &["trace"];
 
 /// A compiled expression.
 enum Term {
