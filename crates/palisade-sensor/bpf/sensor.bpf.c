@@ -72,6 +72,17 @@ const volatile u32 cfg_pid_max = 0;
 const volatile u64 cfg_start_boottime = 0;
 const volatile u64 cfg_wake_every = 2048;
 const volatile u32 cfg_ring_mask = 0; // rings in use - 1 (a power of two, at most NRINGS)
+// The cgroup v1 controller whose hierarchy the task context also reports (V1_*; 0: none). On a
+// host without cgroup v2 containers, or with runtimes that use only the v1 controllers, the v2
+// cgroup of every event is the root: the task's v1 cgroup then names its container, read here
+// rather than from /proc (a process gone before its events are decoded keeps its container).
+#define V1_MEMORY 1
+#define V1_PIDS 2
+#define V1_CPU 3
+#define V1_DEVICES 4
+#define V1_FREEZER 5
+#define V1_CPUSET 6
+const volatile u32 cfg_v1_subsys = 0;
 
 // Set once a call has been kept: until then the exit program has no pending call to look for.
 u32 kept_once = 0;
@@ -240,6 +251,7 @@ struct {
 
 #define HF_UNDECIDED 1 // the container filter could not be decided in the kernel (unknown cgroup)
 #define HF_TRUNCATED 2 // strings were cut
+#define HF_V1 4        // R_CGROUP: the cgroup is in the v1 hierarchy of cfg_v1_subsys (id in h.cgroup)
 
 struct rec_hdr {
 	u64 ts;
@@ -275,6 +287,7 @@ struct rec_task {
 	u32 loginuid;
 	char uts[65];
 	u8 pad[7];
+	u64 v1_cgroup; // the task's cgroup in the v1 hierarchy of cfg_v1_subsys (0: none)
 };
 
 struct rec_fork {
@@ -484,6 +497,8 @@ static __always_inline int task_passes(struct task_struct *t, u32 tgid)
 }
 
 static __always_inline void send_cgroup(struct task_struct *t);
+static __always_inline struct kernfs_node *task_v1_kn(struct task_struct *t);
+__noinline int send_cgroup_kn(u64 node, u32 v1);
 
 // Sends the task's context (namespaces, ids, uts name) once per task, and again after exec,
 // setns, unshare or sethostname.
@@ -509,10 +524,14 @@ static __always_inline void send_task(struct task_struct *t, struct task_state *
 	if (bpf_core_field_exists(t->loginuid))
 		r->loginuid = BPF_CORE_READ(t, loginuid.val);
 	bpf_probe_read_kernel_str(&r->uts, sizeof(r->uts), BPF_CORE_READ(t, nsproxy, uts_ns, name.nodename));
+	struct kernfs_node *v1 = cfg_v1_subsys ? task_v1_kn(t) : 0;
+	r->v1_cgroup = v1 ? BPF_CORE_READ(v1, id) : 0;
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	if (st)
 		st->ctx_sent = 1;
 	send_cgroup(t);
+	if (v1)
+		send_cgroup_kn((u64)v1, 1);
 }
 
 // The context of a task with a kept event: the task record when not sent yet (it brings the
@@ -563,26 +582,71 @@ static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
 	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
 }
 
-// Sends the path of the task's cgroup (v2) the first time an id is seen. The path is built
-// leaf first in the walk area of the scratch buffer (CG_DEPTH components at most; a deeper
-// path keeps its last components and the record is flagged truncated).
+// The subsystem index (enum cgroup_subsys_id, as the running kernel numbers it) of the v1
+// controller cfg_v1_subsys names; -1 when none, or when this kernel lacks that controller.
+#define V1_INDEX(name)                                                                             \
+	(bpf_core_enum_value_exists(enum cgroup_subsys_id, name) ?                                 \
+		 (int)bpf_core_enum_value(enum cgroup_subsys_id, name) :                            \
+		 -1)
+static __always_inline int v1_index(void)
+{
+	switch (cfg_v1_subsys) {
+	case V1_MEMORY:
+		return V1_INDEX(memory_cgrp_id);
+	case V1_PIDS:
+		return V1_INDEX(pids_cgrp_id);
+	case V1_CPU:
+		return V1_INDEX(cpu_cgrp_id);
+	case V1_DEVICES:
+		return V1_INDEX(devices_cgrp_id);
+	case V1_FREEZER:
+		return V1_INDEX(freezer_cgrp_id);
+	case V1_CPUSET:
+		return V1_INDEX(cpuset_cgrp_id);
+	default:
+		return -1;
+	}
+}
+
+// The kernfs node of the task's cgroup in the v1 hierarchy of cfg_v1_subsys (NULL: none).
+static __always_inline struct kernfs_node *task_v1_kn(struct task_struct *t)
+{
+	int i = v1_index();
+	if (i < 0 || i >= 64)
+		return 0;
+	struct css_set *cgs = BPF_CORE_READ(t, cgroups);
+	struct cgroup_subsys_state *css = 0;
+	// The subsys array by address: its index is only known at load time.
+	bpf_probe_read_kernel(&css, sizeof(css),
+			      (u8 *)cgs + bpf_core_field_offset(struct css_set, subsys) + 8 * i);
+	if (!css)
+		return 0;
+	return BPF_CORE_READ(css, cgroup, kn);
+}
+
+// Sends the path of a cgroup (v2, or with `v1` the v1 hierarchy of cfg_v1_subsys) the first time
+// its id is seen. The path is built leaf first in the walk area of the scratch buffer (CG_DEPTH
+// components at most; a deeper path keeps its last components and the record is flagged
+// truncated). A global function: verified once, whichever hierarchy it is called for.
 #define CG_DEPTH 12
 #define CG_AREA 24576
 #define CG_LEN 4096
-static __always_inline void send_cgroup(struct task_struct *t)
+__noinline int send_cgroup_kn(u64 node, u32 v1)
 {
-	struct kernfs_node *kn = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn);
+	struct kernfs_node *kn = (struct kernfs_node *)node;
 	if (!kn)
-		return;
+		return 0;
 	u64 id = BPF_CORE_READ(kn, id);
-	if (bpf_map_lookup_elem(&cg_sent, &id))
-		return;
+	// v1 and v2 ids are numbered apart (one kernfs root each): v1 keys carry the top bit.
+	u64 key = v1 ? id ^ (1ull << 63) : id;
+	if (bpf_map_lookup_elem(&cg_sent, &key))
+		return 0;
 	u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)
-		return;
+		return 0;
 	u8 *buf = s->buf;
-	u8 flags = 0;
+	u8 flags = v1 ? HF_V1 : 0;
 	u32 pos = CG_LEN;
 	int i;
 	for (i = 0; i < CG_DEPTH; i++) {
@@ -616,25 +680,33 @@ static __always_inline void send_cgroup(struct task_struct *t)
 	u64 n = CG_LEN - pos;
 	asm volatile("" : "+r"(n));
 	if (n == 0 || n > CG_LEN - 1)
-		return;
+		return 0;
 	u32 off = sizeof(struct rec_hdr);
 	if (bpf_probe_read_kernel(&buf[off + 4], n, &buf[CG_AREA + (pos & (CG_LEN - 1))]) < 0)
-		return;
+		return 0;
 	buf[(off + 4 + n) & (HALF - 1)] = 0;
 	put_item(buf, off, 0, I_STR, n + 1);
 	off = align4(off + 4 + n + 1);
 	off &= HALF - 1;
 	struct rec_hdr *h = (struct rec_hdr *)buf;
 	fill_hdr(h, R_CGROUP, 0, off, flags);
+	h->cgroup = id;
 	if (off < sizeof(*h))
-		return;
+		return 0;
 	void *ring = cpu_ring();
 	if (!ring || bpf_ringbuf_output(ring, buf, off, 0) < 0) {
 		count(C_AUX_LOST);
-		return;
+		return 0;
 	}
 	u8 one = 1;
-	bpf_map_update_elem(&cg_sent, &id, &one, BPF_ANY);
+	bpf_map_update_elem(&cg_sent, &key, &one, BPF_ANY);
+	return 0;
+}
+
+// The path of the task's v2 cgroup, once per cgroup.
+static __always_inline void send_cgroup(struct task_struct *t)
+{
+	send_cgroup_kn((u64)BPF_CORE_READ(t, cgroups, dfl_cgrp, kn), 0);
 }
 
 static __always_inline u32 read_argv(u8 *buf, u32 off, u64 uptr, u8 arg, u8 *flags)
@@ -1467,6 +1539,21 @@ static __always_inline int on_exit_task(struct task_struct *t, int group_exit)
 	return 0;
 }
 
+// A task moved to another cgroup (runc init joining its container's, a write to cgroup.procs):
+// with a v1 hierarchy reported, its context (which names its v1 cgroup) goes again with its next
+// event. The v2 cgroup is in every record's header and needs nothing.
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(cgroup_attach_btf, struct cgroup *dst, const char *path, struct task_struct *task,
+	     bool threadgroup)
+{
+	if (!cfg_v1_subsys)
+		return 0;
+	struct task_state *st = bpf_task_storage_get(&task_st, task, 0, 0);
+	if (st)
+		st->ctx_sent = 0;
+	return 0;
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(exit_btf, struct task_struct *p, bool group_dead)
 {
@@ -1483,6 +1570,6 @@ int exit_tp(void *ctx)
 
 _Static_assert(sizeof(struct rec_hdr) == 56, "rec_hdr layout");
 _Static_assert(sizeof(struct rec_sys) == 112, "rec_sys layout");
-_Static_assert(sizeof(struct rec_task) == 168, "rec_task layout");
+_Static_assert(sizeof(struct rec_task) == 176, "rec_task layout");
 _Static_assert(sizeof(struct rec_fork) == 96, "rec_fork layout");
 _Static_assert(sizeof(struct rec_exit) == 64, "rec_exit layout");

@@ -6,7 +6,11 @@
 //! the v1 controllers (older Docker or kubelet with the cgroupfs driver) leaves its containers
 //! in a v2 cgroup that names no container. For such cgroups (the root, an unknown one, or any
 //! cgroup without a container when v1 hierarchies are mounted) the container id comes from the
-//! process's own `/proc/<pid>/cgroup` (v1 lines `N:controllers:/path`), cached per process.
+//! task's cgroup in one v1 hierarchy (memory, else pids, cpu, devices, freezer or cpuset: the
+//! first one mounted), which the kernel reports in each task's context record together with
+//! that cgroup's path; so a process gone before its events are decoded keeps its container.
+//! Without that report (a task whose context was not seen), the process's own
+//! `/proc/<pid>/cgroup` (v1 lines `N:controllers:/path`) decides, cached per process.
 
 use palisade_events::container::from_cgroup_path;
 use std::os::unix::fs::MetadataExt;
@@ -26,6 +30,28 @@ pub(crate) struct CgInfo {
     pub per_process: bool,
 }
 
+/// The cgroup v1 controllers whose hierarchy the kernel can report in task contexts, in order
+/// of preference, with their codes in the BPF programs (`V1_*` in sensor.bpf.c).
+const V1_CONTROLLERS: [(&str, u32); 6] = [
+    ("memory", 1),
+    ("pids", 2),
+    ("cpu", 3),
+    ("devices", 4),
+    ("freezer", 5),
+    ("cpuset", 6),
+];
+
+/// The cgroup mounts of a mount namespace, as far as the sensor cares.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Mounts {
+    /// The cgroup v2 mount point.
+    pub v2: Option<PathBuf>,
+    /// Any cgroup v1 hierarchy is mounted.
+    pub v1: bool,
+    /// The v1 hierarchy to report: its mount point and its controller's code (`V1_CONTROLLERS`).
+    pub v1_report: Option<(PathBuf, u32)>,
+}
+
 /// The cgroup cache.
 pub(crate) struct Cgroups {
     root: Option<PathBuf>,
@@ -39,8 +65,13 @@ pub(crate) struct Cgroups {
     /// Per process (tgid): its container id from `/proc/<pid>/cgroup`, and when it was read
     /// (boot-clock ns, the clock of event timestamps: no clock read per event).
     by_pid: crate::IdMap<u32, (String, u64)>,
-    /// Container ids found through `/proc` before the sensor started (for `container=new`).
+    /// Container ids found through `/proc` or the reported v1 hierarchy before the sensor
+    /// started (for `container=new`).
     v1_at_start: std::collections::HashSet<String>,
+    /// The v1 hierarchy the kernel reports in task contexts (mount point, controller code).
+    v1_report: Option<(PathBuf, u32)>,
+    /// cgroups of that hierarchy by id, from the kernel's records or a walk of its mount.
+    v1_by_id: crate::IdMap<u64, CgInfo>,
 }
 
 /// How long a process's container id read from `/proc/<pid>/cgroup` is trusted (a process can
@@ -49,23 +80,36 @@ const PID_TTL_NS: u64 = 1_000_000_000;
 /// Most processes cached.
 const PID_LIMIT: usize = 65_536;
 
-/// The cgroup v2 mount point and whether cgroup v1 hierarchies are mounted, from a mountinfo text.
-fn mounts(mountinfo: &str) -> (Option<PathBuf>, bool) {
-    let mut v2 = None;
-    let mut v1 = false;
+/// The cgroup mounts in a mountinfo text.
+fn mounts(mountinfo: &str) -> Mounts {
+    let mut m = Mounts::default();
+    // The preferred v1 controller found so far (its rank in V1_CONTROLLERS).
+    let mut rank = usize::MAX;
     for l in mountinfo.lines() {
         let Some((pre, post)) = l.split_once(" - ") else {
             continue;
         };
-        match post.split_whitespace().next() {
-            Some("cgroup2") if v2.is_none() => {
-                v2 = pre.split_whitespace().nth(4).map(PathBuf::from)
+        let point = || pre.split_whitespace().nth(4).map(PathBuf::from);
+        let mut f = post.split_whitespace();
+        match f.next() {
+            Some("cgroup2") if m.v2.is_none() => m.v2 = point(),
+            Some("cgroup") => {
+                m.v1 = true;
+                let opts = f.nth(1).unwrap_or("");
+                for o in opts.split(',') {
+                    if let Some(r) = V1_CONTROLLERS.iter().position(|(c, _)| *c == o)
+                        && r < rank
+                        && let Some(p) = point()
+                    {
+                        rank = r;
+                        m.v1_report = Some((p, V1_CONTROLLERS[r].1));
+                    }
+                }
             }
-            Some("cgroup") => v1 = true,
             _ => {}
         }
     }
-    (v2, v1)
+    m
 }
 
 /// The container id named by a `/proc/<pid>/cgroup` text: the first line (v1 or v2) whose path
@@ -86,8 +130,16 @@ impl Cgroups {
     /// An empty cache on the system's cgroup hierarchies.
     pub(crate) fn new() -> Cgroups {
         let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let (root, v1) = mounts(&mi);
-        Cgroups::with_roots(root, v1, PathBuf::from("/proc"))
+        let m = mounts(&mi);
+        let mut cg = Cgroups::with_roots(m.v2, m.v1, PathBuf::from("/proc"));
+        cg.v1_report = m.v1_report;
+        cg
+    }
+
+    /// The code of the v1 controller whose hierarchy the kernel is to report (`cfg_v1_subsys`;
+    /// 0: none, as on a cgroup v2 host).
+    pub(crate) fn v1_code(&self) -> u32 {
+        self.v1_report.as_ref().map_or(0, |(_, c)| *c)
     }
 
     /// An empty cache on the given cgroup v2 mount (if any), with or without v1 hierarchies,
@@ -101,6 +153,8 @@ impl Cgroups {
             v1,
             by_pid: crate::IdMap::default(),
             v1_at_start: Default::default(),
+            v1_report: None,
+            v1_by_id: crate::IdMap::default(),
         }
     }
 
@@ -132,6 +186,98 @@ impl Cgroups {
         let (c, _) = self.by_pid.get(&pid)?;
         let new = !c.is_empty() && !self.v1_at_start.contains(c);
         Some((c.as_str(), new))
+    }
+
+    /// Reports the v1 hierarchy mounted at `root` (tests: a fixture directory).
+    #[cfg(test)]
+    pub(crate) fn report_v1(&mut self, root: PathBuf, code: u32) {
+        self.v1_report = Some((root, code));
+    }
+
+    /// Stops using the v1 cgroups of task contexts (the kernel cannot tell when a task moves).
+    pub(crate) fn ignore_v1_report(&mut self) {
+        self.v1_report = None;
+        self.v1_by_id.clear();
+    }
+
+    /// Records a cgroup of the reported v1 hierarchy as the kernel sent it. A known id keeps
+    /// its entry.
+    pub(crate) fn learn_v1(&mut self, id: u64, path: &str) {
+        if self.v1_by_id.get(&id).is_some_and(|i| !i.path.is_empty()) {
+            return;
+        }
+        if self.v1_by_id.len() >= PID_LIMIT {
+            self.v1_by_id.clear();
+        }
+        let container = from_cgroup_path(path).map(|c| c.id).unwrap_or_default();
+        let new = !container.is_empty() && !self.v1_at_start.contains(&container);
+        self.v1_by_id.insert(
+            id,
+            CgInfo {
+                path: path.to_string(),
+                container,
+                new,
+                per_process: false,
+            },
+        );
+    }
+
+    /// Whether the container of a task whose context named `id` (a cgroup of the reported v1
+    /// hierarchy) is known: from the kernel's record of it, else from a walk of the hierarchy.
+    /// A cgroup gone before it could be found is not: the caller falls back to `/proc`.
+    pub(crate) fn v1_known(&mut self, id: u64) -> bool {
+        if id == 0 || self.v1_report.is_none() {
+            return false;
+        }
+        if !self.v1_by_id.contains_key(&id) {
+            self.walk_v1();
+            // Not found: gone already. Remembered (empty path) so that the walk is not repeated
+            // for each of its events; the kernel's record, if it comes, still fills it in.
+            self.v1_by_id.entry(id).or_insert_with(|| CgInfo {
+                path: String::new(),
+                container: String::new(),
+                new: false,
+                per_process: true,
+            });
+        }
+        self.v1_by_id.get(&id).is_some_and(|i| !i.path.is_empty())
+    }
+
+    /// The container id of a cgroup of the reported v1 hierarchy (see [`Cgroups::v1_known`]),
+    /// and whether it was first seen after the sensor started.
+    pub(crate) fn v1_container(&self, id: u64) -> Option<(&str, bool)> {
+        self.v1_by_id
+            .get(&id)
+            .map(|i| (i.container.as_str(), i.new))
+    }
+
+    /// Walks the reported v1 hierarchy, adding the cgroups not known yet. The first walk (at
+    /// start) notes the containers present then.
+    fn walk_v1(&mut self) {
+        let Some((root, _)) = self.v1_report.clone() else {
+            return;
+        };
+        let first = !self.scanned;
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(md) = std::fs::metadata(&dir) else {
+                continue;
+            };
+            if !self.v1_by_id.contains_key(&md.ino()) {
+                let rel = rel_path(&root, &dir);
+                if first && let Some(c) = from_cgroup_path(&rel) {
+                    self.v1_at_start.insert(c.id);
+                }
+                self.learn_v1(md.ino(), &rel);
+            }
+            if let Ok(rd) = std::fs::read_dir(&dir) {
+                for e in rd.flatten() {
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        stack.push(e.path());
+                    }
+                }
+            }
+        }
     }
 
     /// Forgets a process (it exited or exec'd: its cgroup may change).
@@ -166,6 +312,7 @@ impl Cgroups {
     pub(crate) fn scan(&mut self) -> Vec<u64> {
         if !self.scanned {
             self.note_containers_at_start();
+            self.walk_v1();
         }
         let first = !self.scanned;
         self.scanned = true;
@@ -302,15 +449,36 @@ mod tests {
     #[test]
     fn mountinfo_tells_the_v2_root_and_v1_hierarchies() {
         let hybrid = std::fs::read_to_string(fixtures().join("self/mountinfo")).unwrap();
-        let (root, v1) = mounts(&hybrid);
-        assert_eq!(root, Some(PathBuf::from("/sys/fs/cgroup/unified")));
-        assert!(v1);
+        let m = mounts(&hybrid);
+        assert_eq!(m.v2, Some(PathBuf::from("/sys/fs/cgroup/unified")));
+        assert!(m.v1);
+        // memory is preferred to the controllers mounted before it.
+        assert_eq!(
+            m.v1_report,
+            Some((PathBuf::from("/sys/fs/cgroup/memory"), 1))
+        );
         let v2_only = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
         assert_eq!(
             mounts(v2_only),
-            (Some(PathBuf::from("/sys/fs/cgroup")), false)
+            Mounts {
+                v2: Some(PathBuf::from("/sys/fs/cgroup")),
+                ..Mounts::default()
+            }
         );
-        assert_eq!(mounts(""), (None, false));
+        assert_eq!(mounts(""), Mounts::default());
+        // Without memory, the next controller in order; named hierarchies (systemd) are not
+        // controllers.
+        let v1_only = "25 20 0:22 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n\
+                       26 20 0:23 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
+                       27 20 0:24 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n";
+        assert_eq!(
+            mounts(v1_only),
+            Mounts {
+                v2: None,
+                v1: true,
+                v1_report: Some((PathBuf::from("/sys/fs/cgroup/pids"), 2)),
+            }
+        );
     }
 
     #[test]

@@ -503,6 +503,7 @@ mod tests {
             "exit_btf",
             "exit_tp",
             "sys_enter_btf",
+            "cgroup_attach_btf",
         ] {
             assert!(obj.programs.contains_key(p), "{p}");
         }

@@ -452,6 +452,17 @@ fn attach_process_hooks(
     Ok(attached)
 }
 
+/// Attaches the program that marks a task's context for resending when it moves to another
+/// cgroup (needed for the v1 cgroup in task contexts). `false` when the kernel refuses it.
+fn attach_cgroup_moves(ebpf: &mut Ebpf, btf: &Btf) -> bool {
+    let Ok(p) = program::<BtfTracePoint>(ebpf, "cgroup_attach_btf") else {
+        return false;
+    };
+    p.load("cgroup_attach_task", btf)
+        .and_then(|_| p.attach().map(|_| ()))
+        .is_ok()
+}
+
 /// Time spent inside one loaded BPF program (kernel statistics; see [`enable_program_stats`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProgramStats {
@@ -613,6 +624,10 @@ impl Sensor {
             _ => SENSOR_OBJ,
         };
         let ring_names: Vec<String> = (0..MAX_RINGS).map(|i| format!("ring{i}")).collect();
+        // The cgroup hierarchies; on a host with cgroup v1 controllers, task contexts also carry
+        // the task's cgroup in one of them.
+        let mut cgroups = cgroups::Cgroups::new();
+        let v1_subsys = cgroups.v1_code();
         let mut loader = EbpfLoader::new();
         for name in &ring_names[..nrings] {
             loader.map_max_entries(name, per_ring as u32);
@@ -631,6 +646,7 @@ impl Sensor {
             .override_global("cfg_wake_every", &wake_every, true)
             .override_global("cfg_ring_mask", &ring_mask, true)
             .override_global("cfg_desc", &desc, true)
+            .override_global("cfg_v1_subsys", &v1_subsys, true)
             .load(object)
             .map_err(|e| err("loading the sensor's BPF object", &e))?;
 
@@ -659,7 +675,6 @@ impl Sensor {
             fill(&mut ebpf, "followed", &f.pids)?;
         }
 
-        let mut cgroups = cgroups::Cgroups::new();
         let uses_cg = f.container.is_some() || f.new_containers;
         let mut cg_class = None;
         if uses_cg {
@@ -712,6 +727,11 @@ impl Sensor {
         let hook = attach_syscalls(&mut ebpf, &plan, &btf)?;
         let process_hook_kinds = attach_process_hooks(&mut ebpf, hook, &btf)?;
         let process_hooks = process_hook_kinds.iter().map(|(tp, _)| *tp).collect();
+        if v1_subsys != 0 && !attach_cgroup_moves(&mut ebpf, &btf) {
+            // Contexts would not be sent again after a move: their v1 cgroup may be stale, so
+            // the container comes from /proc instead.
+            cgroups.ignore_v1_report();
+        }
 
         let counters = PerCpuArray::try_from(
             ebpf.take_map("counters")
@@ -1132,6 +1152,10 @@ impl Decoder {
                 }
                 made
             }
+            Record::Cgroup { h, path } if h.flags & record::HF_V1 != 0 => {
+                self.cg.learn_v1(h.cgroup, &path);
+                return false;
+            }
             Record::Cgroup { h, path } => {
                 if self.cg.learn(h.cgroup, &path) {
                     self.note_new_cgroups(&[h.cgroup]);
@@ -1315,9 +1339,17 @@ impl Decoder {
             }
         };
         if per_process {
-            // The v2 cgroup names no container (the root on a cgroup v1 host): the process's own
-            // /proc/<pid>/cgroup, v1 lines included, decides. A process already gone: the host.
-            match self.cg.process_container(h.pid, h.ts) {
+            // The v2 cgroup names no container (the root on a cgroup v1 host): the task's cgroup
+            // in the reported v1 hierarchy decides, as its context record named it; without
+            // one, the process's own /proc/<pid>/cgroup, v1 lines included. A process already
+            // gone: the host.
+            let v1 = self.tasks.get(&h.tid).map_or(0, |c| c.v1_cgroup);
+            let found = if self.cg.v1_known(v1) {
+                self.cg.v1_container(v1)
+            } else {
+                self.cg.process_container(h.pid, h.ts)
+            };
+            match found {
                 Some((c, n)) => {
                     set_str(&mut out.container_id, c);
                     new = n;
@@ -1577,6 +1609,57 @@ mod tests {
             "{:?}",
             d.cg_updates
         );
+    }
+
+    #[test]
+    fn the_v1_cgroup_of_a_task_context_names_the_container_of_a_process_gone_since() {
+        use record::tests::{build, sys_body};
+        // A v1-only host: no v2 hierarchy, v1 memory reported; /proc knows none of these
+        // processes (they are gone) and the hierarchy holds none of these cgroups (removed).
+        let proc_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/proc-v1");
+        let mut cg = cgroups::Cgroups::with_roots(None, true, proc_root.clone());
+        cg.report_v1(proc_root.join("no-such-hierarchy"), 1);
+        let filter = KernelFilter {
+            container: Some(true),
+            new_containers: true,
+            ..KernelFilter::default()
+        };
+        let mut d = Decoder::new(filter, cg);
+        d.cg.scan();
+        let with_ids = |mut b: Vec<u8>, cgroup: u64, tid: u32| {
+            b[8..16].copy_from_slice(&cgroup.to_le_bytes());
+            b[16..20].copy_from_slice(&tid.to_le_bytes());
+            b[20..24].copy_from_slice(&tid.to_le_bytes());
+            b
+        };
+        // Task contexts (kind 4): 7001 in v1 cgroup 900, 7002 in 901.
+        let task = |tid: u32, v1: u64| {
+            let mut body = vec![0u8; record::TASK_LEN - record::HDR_LEN];
+            body[168 - record::HDR_LEN..].copy_from_slice(&v1.to_le_bytes());
+            with_ids(build(4, 0, &body, &[]), 1, tid)
+        };
+        // The kernel's record of cgroup 900 of the v1 hierarchy (kind 9, HF_V1).
+        let ctr = "e".repeat(64);
+        let path = format!("/docker/{ctr}\0");
+        let mut cgrec = with_ids(build(9, 0, &[], &[(0, 1, path.as_bytes())]), 900, 7001);
+        cgrec[35] = record::HF_V1;
+        // An undecided close (v2 root) from a task.
+        let close = |tid: u32| {
+            let mut b = with_ids(build(1, 3, &sys_body(0, [5, 0, 0, 0, 0, 0]), &[]), 1, tid);
+            b[35] = record::HF_UNDECIDED;
+            b
+        };
+        for r in [task(7001, 900), cgrec, task(7002, 901)] {
+            assert_eq!(d.handle(record::parse(&r).unwrap()), None);
+        }
+        let ev = d.handle(record::parse(&close(7001)).unwrap()).unwrap();
+        assert_eq!(ev.container_id, ctr);
+        // The v1 path record did not reach the v2 table.
+        assert!(d.cg.peek(900).is_none());
+        // 7002's cgroup was never sent and is not in the hierarchy, and the process is gone
+        // from /proc: the host, dropped by the container filter.
+        assert_eq!(d.handle(record::parse(&close(7002)).unwrap()), None);
+        assert_eq!((d.delivered, d.user_filtered), (1, 1));
     }
 
     #[test]

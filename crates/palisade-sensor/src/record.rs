@@ -47,12 +47,14 @@ pub(crate) const HF_UNDECIDED: u8 = 1;
 /// Header flag: strings were truncated (for a cgroup record: only the path's last components).
 #[allow(dead_code)]
 pub(crate) const HF_TRUNCATED: u8 = 2;
+/// Header flag of a cgroup record: the cgroup is in the reported v1 hierarchy, not in v2.
+pub(crate) const HF_V1: u8 = 4;
 
 pub(crate) const HDR_LEN: usize = 56;
 pub(crate) const SYS_LEN: usize = 112;
 /// A fixed system-call record without arguments (header and return value).
 pub(crate) const SYS_MIN_LEN: usize = 64;
-pub(crate) const TASK_LEN: usize = 168;
+pub(crate) const TASK_LEN: usize = 176;
 pub(crate) const FORK_LEN: usize = 96;
 pub(crate) const EXIT_LEN: usize = 64;
 
@@ -116,6 +118,8 @@ pub(crate) struct TaskCtx {
     pub sid: u32,
     pub loginuid: u32,
     pub uts: String,
+    /// The task's cgroup id in the reported cgroup v1 hierarchy (0: none reported).
+    pub v1_cgroup: u64,
 }
 
 /// A parsed record.
@@ -150,7 +154,8 @@ pub(crate) enum Record {
     },
     Cgroup {
         h: Header,
-        /// The cgroup's path below the v2 root (`/a/b`).
+        /// The cgroup's path below its hierarchy's root (`/a/b`): v2, or the reported v1
+        /// hierarchy when the header has [`HF_V1`].
         path: String,
     },
 }
@@ -355,6 +360,7 @@ pub(crate) fn parse(b: &[u8]) -> Result<Record, BadRecord> {
                     sid: u32_at(b, 88),
                     loginuid: u32_at(b, 92),
                     uts: cstr(&b[96..161]),
+                    v1_cgroup: u64_at(b, 168),
                 },
                 h,
             }

@@ -1581,3 +1581,83 @@ fn a_container_in_a_cgroup_v1_controller_only_is_recognised() {
         "a host process got through"
     );
 }
+
+#[test]
+fn a_short_lived_process_of_a_cgroup_v1_container_keeps_its_id() {
+    if !runnable() {
+        return;
+    }
+    // As above (a v1 memory hierarchy, this process in the v2 root), but the process is moved
+    // into the container after its context went out, and it exits and its cgroup is removed
+    // before a single event is decoded: neither /proc nor a walk of the hierarchy can say where
+    // it was. The kernel's task context (sent again after the move) and cgroup records must.
+    let Some(v1) = cgroup_v1_memory() else {
+        if ci() {
+            panic!("CI=true: this host has no cgroup v1 memory hierarchy");
+        }
+        eprintln!("skipped: no cgroup v1 memory hierarchy on this host");
+        return;
+    };
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    if own.lines().find_map(|l| l.strip_prefix("0::")) != Some("/") {
+        eprintln!("skipped: this process is not in the cgroup v2 root");
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = start(
+        KernelFilter {
+            events: ids(&["openat"]),
+            container: Some(true),
+            new_containers: true,
+            ..KernelFilter::default()
+        },
+        0,
+    );
+    let id = format!("{:0>64x}", u64::from(std::process::id()) << 8 | 0x2e);
+    let parent = v1.join(format!("palisade-v1s-{}", std::process::id()));
+    let dir = parent.join("docker").join(&id);
+    std::fs::create_dir_all(&dir).unwrap();
+    // The shell opens a file on the host first (its context goes out, naming the host cgroup),
+    // waits to be moved, then opens another file inside the container and exits.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("exec 4</etc/passwd; read x; exec 3</etc/hostname")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Wait until the host open has happened (the shell blocks in read after it).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_link(format!("/proc/{pid}/fd/4")).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the shell never opened fd 4"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::fs::write(dir.join("cgroup.procs"), pid.to_string()).unwrap();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    std::fs::remove_dir(&dir).unwrap();
+    let _ = std::fs::remove_dir(parent.join("docker"));
+    let _ = std::fs::remove_dir(&parent);
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let mut ev = collect(&mut s, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| e.host_pid == pid)
+    });
+    drain(&mut s, &mut ev);
+    let mine: Vec<&Event> = ev.iter().filter(|e| e.host_pid == pid).collect();
+    assert!(
+        mine.iter()
+            .any(|e| str_arg(e, "pathname") == Some("/etc/hostname")),
+        "the open inside the container was dropped: {mine:#?}"
+    );
+    assert!(mine.iter().all(|e| e.container_id == id), "{mine:#?}");
+    assert!(
+        !mine
+            .iter()
+            .any(|e| str_arg(e, "pathname") == Some("/etc/passwd")),
+        "the open made on the host before the move got through: {mine:#?}"
+    );
+    assert!(ev.iter().all(|e| !e.container_id.is_empty()), "{ev:#?}");
+}
