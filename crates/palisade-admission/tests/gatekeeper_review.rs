@@ -345,6 +345,44 @@ metadata: {name: slow}
     }
 }
 
+/// A review the native evaluator stops on its time limit is handed to regorus with what is left
+/// of the same budget (nothing, here), not a fresh one: without a webhook deadline (audit,
+/// `verify`) one template still costs at most `EVAL_TIME_LIMIT`.
+#[test]
+fn the_native_evaluator_and_regorus_share_one_time_budget() {
+    let template = r#"
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: testslowsteps}
+spec:
+  crd: {spec: {names: {kind: TestSlowSteps}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package testslowsteps
+      violation[{"msg": "done"}] {
+        big := numbers.range(1, 20000 * count(input.review.object.metadata.name))
+        n := count([s | numbers.range(1, 1000000)[i]; s := json.marshal(array.concat(big, [i]))])
+        n > 0
+      }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: TestSlowSteps
+metadata: {name: slow}
+"#;
+    let (set, diags) = PolicySet::from_texts_with([("inline.yaml", template)], Backend::Auto);
+    assert!(diags.is_empty(), "{diags:?}");
+    let req = review_for_object(&object("v1", "Pod", Some("a"), "p", json!({})));
+    let out = set.evaluate(&req, &ReviewContext::new(), EnforcementPoint::Audit);
+    assert!(out.violations.is_empty());
+    assert_eq!(out.errors.len(), 1, "{out:?}");
+    assert!(
+        out.errors[0].message.contains("its time had run out"),
+        "{:?}",
+        out.errors
+    );
+}
+
 /// The webhook builds `input.review` and the match target straight from the parsed
 /// AdmissionReview's tree (`PolicySet::evaluate_review_timed`); every request must get the same
 /// outcome as through its JSON (`evaluate_timed` on `request_json`), and `input.review` must be

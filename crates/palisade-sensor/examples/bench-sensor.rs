@@ -688,7 +688,9 @@ fn workloads(reps: usize, strace: bool) {
     println!();
     println!("The same runs, the fastest of the {reps} (wall):");
     println!();
-    println!("| workload | bare | floor | sensor | sensor slowdown | floor slowdown | sensor / floor |");
+    println!(
+        "| workload | bare | floor | sensor | sensor slowdown | floor slowdown | sensor / floor |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for (name, _, _, _, _, _, (b, f, t)) in &rows {
         println!(

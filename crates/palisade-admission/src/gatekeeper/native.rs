@@ -1137,6 +1137,8 @@ fn bail<T>(why: impl Into<String>) -> Result<T, Stop> {
 const MAX_DEPTH: u32 = 256;
 /// Literals evaluated before the evaluation is handed to regorus (which has its own limits).
 const MAX_STEPS: u64 = 20_000_000;
+/// What one builtin call counts for against [`MAX_STEPS`] and the clock checks.
+const BUILTIN_STEPS: u64 = 64;
 
 struct Eval<'p> {
     p: &'p Program,
@@ -1239,14 +1241,26 @@ impl<'p> Eval<'p> {
     }
 
     fn tick(&mut self) -> R {
-        self.steps += 1;
+        self.tick_n(1)
+    }
+
+    /// Counts `n` steps; the clock is read each time the count passes a multiple of 1,024.
+    fn tick_n(&mut self, n: u64) -> R {
+        let before = self.steps;
+        self.steps += n;
         if self.steps > MAX_STEPS {
             return bail("step limit");
         }
-        if self.steps & 1023 == 0 && Instant::now() >= self.stop_at {
+        if before >> 10 != self.steps >> 10 && Instant::now() >= self.stop_at {
             return bail("time limit");
         }
         Ok(())
+    }
+
+    /// Counts a builtin call as [`BUILTIN_STEPS`] steps: one may cost far more than a step
+    /// (`json.marshal` of a large value), and the time limit must not wait for 1,024 of them.
+    fn tick_builtin(&mut self) -> R {
+        self.tick_n(BUILTIN_STEPS)
     }
 
     fn is_pattern(t: &Term, env: &Env) -> bool {
@@ -1334,11 +1348,12 @@ impl<'p> Eval<'p> {
                 k(self, env, Value::from(out))
             }
             Term::Builtin(b, args) => {
-                self.collect(args, 0, Vec::new(), env, &mut |s, env, vals| match (b.fcn)(
-                    &b.span, &b.params, &vals, false,
-                ) {
-                    Ok(Value::Undefined) | Err(_) => Ok(()),
-                    Ok(v) => k(s, env, v),
+                self.collect(args, 0, Vec::new(), env, &mut |s, env, vals| {
+                    s.tick_builtin()?;
+                    match (b.fcn)(&b.span, &b.params, &vals, false) {
+                        Ok(Value::Undefined) | Err(_) => Ok(()),
+                        Ok(v) => k(s, env, v),
+                    }
                 })
             }
             Term::Sprintf(f, a) => self.eval(f, env, &mut |s, env, fv| {
@@ -1520,6 +1535,7 @@ impl<'p> Eval<'p> {
                 let Some(vals) = self.values(args, env)? else {
                     return Ok(Value::Undefined);
                 };
+                self.tick_builtin()?;
                 (b.fcn)(&b.span, &b.params, &vals, false).unwrap_or(Value::Undefined)
             }
             Term::Func(id, args) => {

@@ -202,7 +202,11 @@ impl CompiledRego {
             Some(d) => {
                 let left = d.saturating_duration_since(std::time::Instant::now());
                 if left.is_zero() {
-                    return Err("not evaluated: the review's deadline had passed".into());
+                    return Err(
+                        "not evaluated: its time had run out (the review's deadline, or the \
+                         evaluation time limit used up before it was handed to regorus)"
+                            .into(),
+                    );
                 }
                 left.min(EVAL_TIME_LIMIT)
             }

@@ -289,6 +289,10 @@ impl Template {
         deadline: Option<std::time::Instant>,
     ) -> Result<Vec<RuleResult>, String> {
         let inventory = inventory.filter(|_| self.uses_inventory);
+        // One time budget for the evaluation: a review the native evaluator hands back (on its
+        // time limit, say) leaves regorus what remains, not a fresh EVAL_TIME_LIMIT.
+        let deadline =
+            Some(deadline.unwrap_or_else(|| std::time::Instant::now() + rego::EVAL_TIME_LIMIT));
         if inventory.is_none()
             && let Some(value) = self.compiled.eval_native(review, parameters, deadline)
         {
