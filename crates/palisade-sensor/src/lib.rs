@@ -1033,6 +1033,10 @@ struct Decoder {
     /// processes are looked up one by one: runs of events from one cgroup skip the cache lookup
     /// (entries of `cg` never change once made).
     last_cg: Option<(u64, String, bool, bool)>,
+    /// The last thread whose container came from its v1 cgroup (see [`Decoder::fill`]): tid,
+    /// container id, whether it is new. Dropped when a task context or a v1 cgroup record
+    /// arrives (either may change the answer).
+    last_v1: Option<(u32, String, bool)>,
     cg_updates: Vec<(u64, u8)>,
     delivered: u64,
     user_filtered: u64,
@@ -1059,6 +1063,7 @@ impl Decoder {
             entry: IdMap::default(),
             cg,
             last_cg: None,
+            last_v1: None,
             cg_updates: Vec::new(),
             delivered: 0,
             user_filtered: 0,
@@ -1078,6 +1083,7 @@ impl Decoder {
                     self.tasks.clear();
                 }
                 self.tasks.insert(h.tid, ctx);
+                self.last_v1 = None;
                 return false;
             }
             Record::Sys {
@@ -1154,6 +1160,7 @@ impl Decoder {
             }
             Record::Cgroup { h, path } if h.flags & record::HF_V1 != 0 => {
                 self.cg.learn_v1(h.cgroup, &path);
+                self.last_v1 = None;
                 return false;
             }
             Record::Cgroup { h, path } => {
@@ -1343,11 +1350,19 @@ impl Decoder {
             // in the reported v1 hierarchy decides, as its context record named it; without
             // one, the process's own /proc/<pid>/cgroup, v1 lines included. A process already
             // gone: the host.
-            let v1 = self.tasks.get(&h.tid).map_or(0, |c| c.v1_cgroup);
-            let found = if self.cg.v1_known(v1) {
-                self.cg.v1_container(v1)
-            } else {
-                self.cg.process_container(h.pid, h.ts)
+            // Runs of events from one thread reuse its answer.
+            let found = match &self.last_v1 {
+                Some((tid, c, n)) if *tid == h.tid => Some((c.as_str(), *n)),
+                _ => {
+                    let v1 = self.tasks.get(&h.tid).map_or(0, |c| c.v1_cgroup);
+                    if self.cg.v1_known(v1) {
+                        let (c, n) = self.cg.v1_container(v1).unwrap_or(("", false));
+                        self.last_v1 = Some((h.tid, c.to_string(), n));
+                        Some((c, n))
+                    } else {
+                        self.cg.process_container(h.pid, h.ts)
+                    }
+                }
             };
             match found {
                 Some((c, n)) => {
@@ -1660,6 +1675,13 @@ mod tests {
         // from /proc: the host, dropped by the container filter.
         assert_eq!(d.handle(record::parse(&close(7002)).unwrap()), None);
         assert_eq!((d.delivered, d.user_filtered), (1, 1));
+        // 7001 again, answered from the last-thread cache; then its context is sent again (it
+        // moved to cgroup 901): the cache must not answer for the old cgroup.
+        let ev = d.handle(record::parse(&close(7001)).unwrap()).unwrap();
+        assert_eq!(ev.container_id, ctr);
+        assert_eq!(d.handle(record::parse(&task(7001, 901)).unwrap()), None);
+        assert_eq!(d.handle(record::parse(&close(7001)).unwrap()), None);
+        assert_eq!((d.delivered, d.user_filtered), (2, 2));
     }
 
     #[test]
