@@ -156,8 +156,13 @@ fn run(cmd: &mut Command, sensor: Option<&mut Sensor>) -> (Times, String, u64) {
                 let cpu = wait_cpu(&child);
                 (Instant::now(), cpu)
             });
+            let defer = std::env::var("BENCH_DEFER").is_ok_and(|v| v == "1");
             while !waiter.is_finished() {
-                delivered += poll(s, Duration::from_millis(5)) as u64;
+                if defer {
+                    std::thread::sleep(Duration::from_millis(5));
+                } else {
+                    delivered += poll(s, Duration::from_millis(5)) as u64;
+                }
             }
             let (exited, cpu) = waiter.join().expect("waiter");
             loop {
