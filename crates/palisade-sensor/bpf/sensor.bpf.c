@@ -158,9 +158,11 @@ struct {
 } followed SEC(".maps");
 
 // cgroup id -> class, filled by user space: 1 host, 2 container present at start, 3 new container.
+// Cgroups of the reported v1 hierarchy (cfg_v1_subsys) are keyed by their id with the top bit set.
 #define CG_HOST 1
 #define CG_CONTAINER 2
 #define CG_NEW_CONTAINER 3
+#define CG_BY_V1 4 // a v2 cgroup that names no container (the root): look at the v1 cgroup
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -422,6 +424,8 @@ static __always_inline void fill_hdr(struct rec_hdr *h, u8 kind, u16 id, u16 len
 	*(u64 *)&h->comm[8] = *(u64 *)&t->comm[8];
 }
 
+static __always_inline struct kernfs_node *task_v1_kn(struct task_struct *t);
+
 // The task filter (everything but the event bitmap). Returns 0 to drop, 1 to keep, 2 to keep
 // with the container part left to user space.
 // `st`, when not NULL, is the task's storage: a task found in `followed` once is marked there, so
@@ -479,6 +483,20 @@ static __always_inline int task_passes_st(struct task_struct *t, u32 tgid, struc
 	if (flags & (CF_CONTAINER | CF_HOST | CF_NEW_CONTAINERS)) {
 		u64 cg = bpf_get_current_cgroup_id();
 		u8 *cls = bpf_map_lookup_elem(&cg_class, &cg);
+		if (cls && *cls == CG_BY_V1) {
+			// The v2 cgroup says nothing (the root on a v1 host): the task's cgroup in the
+			// reported v1 hierarchy decides, classified by user space under its tagged key.
+			cls = 0;
+			if (!cfg_v1_subsys)
+				return 2;
+			if (!t)
+				t = bpf_get_current_task_btf();
+			struct kernfs_node *kn = task_v1_kn(t);
+			if (kn) {
+				u64 key = BPF_CORE_READ(kn, id) ^ (1ull << 63);
+				cls = bpf_map_lookup_elem(&cg_class, &key);
+			}
+		}
 		if (!cls)
 			return 2;
 		if ((flags & CF_CONTAINER) && *cls == CG_HOST)
@@ -497,7 +515,6 @@ static __always_inline int task_passes(struct task_struct *t, u32 tgid)
 }
 
 static __always_inline void send_cgroup(struct task_struct *t);
-static __always_inline struct kernfs_node *task_v1_kn(struct task_struct *t);
 __noinline int send_cgroup_kn(u64 node, u32 v1);
 
 // Sends the task's context (namespaces, ids, uts name) once per task, and again after exec,

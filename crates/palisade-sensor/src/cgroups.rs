@@ -41,6 +41,10 @@ const V1_CONTROLLERS: [(&str, u32); 6] = [
     ("cpuset", 6),
 ];
 
+/// The kernel map key of a cgroup of the reported v1 hierarchy: its id with the top bit set (v1
+/// and v2 ids are numbered apart and may collide).
+pub(crate) const V1_KEY: u64 = 1 << 63;
+
 /// The cgroup mounts of a mount namespace, as far as the sensor cares.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Mounts {
@@ -72,6 +76,9 @@ pub(crate) struct Cgroups {
     v1_report: Option<(PathBuf, u32)>,
     /// cgroups of that hierarchy by id, from the kernel's records or a walk of its mount.
     v1_by_id: crate::IdMap<u64, CgInfo>,
+    /// Ids of that hierarchy learnt since [`Cgroups::take_v1_added`] last ran (for the kernel's
+    /// class map).
+    v1_added: Vec<u64>,
 }
 
 /// How long a process's container id read from `/proc/<pid>/cgroup` is trusted (a process can
@@ -155,6 +162,7 @@ impl Cgroups {
             v1_at_start: Default::default(),
             v1_report: None,
             v1_by_id: crate::IdMap::default(),
+            v1_added: Vec::new(),
         }
     }
 
@@ -194,10 +202,16 @@ impl Cgroups {
         self.v1_report = Some((root, code));
     }
 
+    /// The cgroup v2 mount point, if any.
+    pub(crate) fn v2_root(&self) -> Option<&Path> {
+        self.root.as_deref()
+    }
+
     /// Stops using the v1 cgroups of task contexts (the kernel cannot tell when a task moves).
     pub(crate) fn ignore_v1_report(&mut self) {
         self.v1_report = None;
         self.v1_by_id.clear();
+        self.v1_added.clear();
     }
 
     /// Records a cgroup of the reported v1 hierarchy as the kernel sent it. A known id keeps
@@ -211,6 +225,7 @@ impl Cgroups {
         }
         let container = from_cgroup_path(path).map(|c| c.id).unwrap_or_default();
         let new = !container.is_empty() && !self.v1_at_start.contains(&container);
+        self.v1_added.push(id);
         self.v1_by_id.insert(
             id,
             CgInfo {
@@ -249,6 +264,19 @@ impl Cgroups {
         self.v1_by_id
             .get(&id)
             .map(|i| (i.container.as_str(), i.new))
+    }
+
+    /// The cgroups of the reported v1 hierarchy learnt since the last call, with what they
+    /// are: (id, container id is empty, new).
+    pub(crate) fn take_v1_added(&mut self) -> Vec<(u64, bool, bool)> {
+        let added = std::mem::take(&mut self.v1_added);
+        added
+            .into_iter()
+            .filter_map(|id| {
+                let i = self.v1_by_id.get(&id)?;
+                (!i.path.is_empty()).then_some((id, i.container.is_empty(), i.new))
+            })
+            .collect()
     }
 
     /// Walks the reported v1 hierarchy, adding the cgroups not known yet. The first walk (at

@@ -116,8 +116,11 @@ fn ring_count(cpus: usize) -> usize {
 pub struct Stats {
     /// Events the programs saw (before filtering).
     pub seen: u64,
-    /// Events dropped by the kernel-side filter.
+    /// Events dropped by the filter: in the kernel, or in user space (the container part of
+    /// the filter, for cgroups the kernel could not classify yet).
     pub filtered: u64,
+    /// Of `filtered`, those dropped in user space.
+    pub user_filtered: u64,
     /// Events delivered to user space.
     pub delivered: u64,
     /// Events lost because the ring buffer was full.
@@ -185,6 +188,9 @@ const CF_FOLLOW: u32 = 1 << 12;
 const CG_HOST: u8 = 1;
 const CG_CONTAINER: u8 = 2;
 const CG_NEW_CONTAINER: u8 = 3;
+/// A v2 cgroup whose processes' container the kernel finds through their cgroup in the reported
+/// v1 hierarchy (the v2 root on a v1 or hybrid host).
+const CG_BY_V1: u8 = 4;
 
 fn slot(id: EventId) -> Option<usize> {
     if id.is_syscall() {
@@ -683,18 +689,31 @@ impl Sensor {
                 .ok_or_else(|| SensorError::Other("map cg_class missing".into()))?;
             let mut m: BpfHashMap<MapData, u64, u8> =
                 BpfHashMap::try_from(map).map_err(|e| err("cg_class", &e))?;
+            let by_v1 = cgroups.v1_code() != 0;
             for id in cgroups.scan() {
-                // Cgroups decided per process (cgroup v1 fallback) stay undecided in the kernel.
-                if let Some(info) = cgroups.peek(id)
-                    && !info.per_process
-                {
-                    let cls = if info.container.is_empty() {
-                        CG_HOST
-                    } else {
-                        CG_CONTAINER
-                    };
-                    m.insert(id, cls, 0).map_err(|e| err("cg_class", &e))?;
-                }
+                // Cgroups decided per process (cgroup v1 fallback) are looked up by their v1
+                // cgroup in the kernel when one is reported, else left undecided there.
+                let Some(info) = cgroups.peek(id) else {
+                    continue;
+                };
+                let cls = match (info.per_process, info.container.is_empty()) {
+                    (true, _) if by_v1 => CG_BY_V1,
+                    (true, _) => continue,
+                    (false, true) => CG_HOST,
+                    (false, false) => CG_CONTAINER,
+                };
+                m.insert(id, cls, 0).map_err(|e| err("cg_class", &e))?;
+            }
+            if by_v1 && cgroups.v2_root().is_none() {
+                // No v2 hierarchy: every task is in its root, whose id is 1.
+                m.insert(1, CG_BY_V1, 0).map_err(|e| err("cg_class", &e))?;
+            }
+            // And the cgroups of the reported v1 hierarchy (walked by the first scan), which
+            // the kernel looks up when the v2 cgroup has no class.
+            for (id, host, _) in cgroups.take_v1_added() {
+                let cls = if host { CG_HOST } else { CG_CONTAINER };
+                m.insert(id | cgroups::V1_KEY, cls, 0)
+                    .map_err(|e| err("cg_class", &e))?;
             }
             cg_class = Some(m);
         } else {
@@ -931,6 +950,7 @@ impl Sensor {
         Stats {
             seen: kept + filtered,
             filtered: filtered + user_filtered,
+            user_filtered,
             delivered,
             lost,
             truncated: self.dec.truncated,
@@ -1160,6 +1180,7 @@ impl Decoder {
             }
             Record::Cgroup { h, path } if h.flags & record::HF_V1 != 0 => {
                 self.cg.learn_v1(h.cgroup, &path);
+                self.note_new_v1_cgroups();
                 self.last_v1 = None;
                 return false;
             }
@@ -1312,16 +1333,30 @@ impl Decoder {
         self.handle_into(r, &mut ev).then_some(ev)
     }
 
+    /// Queues the kernel-side class of the reported v1 hierarchy's cgroups learnt since the last
+    /// call (under their tagged keys, see `cgroups::V1_KEY`).
+    fn note_new_v1_cgroups(&mut self) {
+        for (id, host, new) in self.cg.take_v1_added() {
+            let cls = match (host, new) {
+                (true, _) => CG_HOST,
+                (false, false) => CG_CONTAINER,
+                (false, true) => CG_NEW_CONTAINER,
+            };
+            self.cg_updates.push((id | cgroups::V1_KEY, cls));
+        }
+    }
+
     /// Queues the kernel-side class of cgroups seen for the first time.
     fn note_new_cgroups(&mut self, added: &[u64]) {
+        let by_v1 = self.cg.v1_code() != 0;
         for &a in added {
-            if let Some(i) = self.cg.peek(a)
-                && !i.per_process
-            {
-                let cls = match (i.container.is_empty(), i.new) {
-                    (true, _) => CG_HOST,
-                    (false, false) => CG_CONTAINER,
-                    (false, true) => CG_NEW_CONTAINER,
+            if let Some(i) = self.cg.peek(a) {
+                let cls = match (i.per_process, i.container.is_empty(), i.new) {
+                    (true, _, _) if by_v1 => CG_BY_V1,
+                    (true, _, _) => continue,
+                    (false, true, _) => CG_HOST,
+                    (false, false, false) => CG_CONTAINER,
+                    (false, false, true) => CG_NEW_CONTAINER,
                 };
                 self.cg_updates.push((a, cls));
             }
@@ -1355,7 +1390,9 @@ impl Decoder {
                 Some((tid, c, n)) if *tid == h.tid => Some((c.as_str(), *n)),
                 _ => {
                     let v1 = self.tasks.get(&h.tid).map_or(0, |c| c.v1_cgroup);
-                    if self.cg.v1_known(v1) {
+                    let known = self.cg.v1_known(v1);
+                    self.note_new_v1_cgroups();
+                    if known {
                         let (c, n) = self.cg.v1_container(v1).unwrap_or(("", false));
                         self.last_v1 = Some((h.tid, c.to_string(), n));
                         Some((c, n))

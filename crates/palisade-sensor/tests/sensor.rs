@@ -1661,3 +1661,61 @@ fn a_short_lived_process_of_a_cgroup_v1_container_keeps_its_id() {
     );
     assert!(ev.iter().all(|e| !e.container_id.is_empty()), "{ev:#?}");
 }
+
+#[test]
+fn on_a_cgroup_v1_host_the_kernel_drops_host_events_for_a_container_filter() {
+    if !runnable() {
+        return;
+    }
+    // On a v1 host (or a hybrid one with this process in the v2 root), the v2 cgroup of a host
+    // process says nothing; its cgroup in the reported v1 hierarchy, classified at start, lets
+    // the kernel drop its events instead of sending each to user space to be dropped there.
+    if cgroup_v1_memory().is_none() {
+        if ci() {
+            panic!("CI=true: this host has no cgroup v1 memory hierarchy");
+        }
+        eprintln!("skipped: no cgroup v1 memory hierarchy on this host");
+        return;
+    }
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    if own.lines().find_map(|l| l.strip_prefix("0::")) != Some("/") {
+        eprintln!("skipped: this process is not in the cgroup v2 root");
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = start(
+        KernelFilter {
+            events: ids(&["openat"]),
+            container: Some(true),
+            ..KernelFilter::default()
+        },
+        0,
+    );
+    let before = s.stats();
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg("i=0; while [ $i -lt 300 ]; do exec 3</etc/hostname; i=$((i+1)); done")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut ev = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_millis(500);
+    while std::time::Instant::now() < deadline {
+        drain(&mut s, &mut ev);
+    }
+    let after = s.stats();
+    assert!(
+        ev.iter().all(|e| !e.container_id.is_empty()),
+        "a host event got through: {ev:#?}"
+    );
+    let kernel = (after.filtered - after.user_filtered) - (before.filtered - before.user_filtered);
+    let user = after.user_filtered - before.user_filtered;
+    assert!(
+        kernel >= 300,
+        "the kernel dropped {kernel} events, user space {user}"
+    );
+    assert!(
+        user < 100,
+        "user space dropped {user} host events the kernel could have (kernel: {kernel})"
+    );
+}

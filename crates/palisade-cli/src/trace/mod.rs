@@ -99,6 +99,9 @@ struct Counters {
     kernel_filtered: u64,
     /// Dropped by the user-space filter.
     user_filtered: u64,
+    /// Dropped by the sensor's decoder (the container filter, for cgroups the kernel could not
+    /// classify): user space too.
+    decoder_filtered: u64,
     /// Written out.
     delivered: u64,
     /// Lost in the kernel (ring buffer full).
@@ -112,9 +115,9 @@ impl Counters {
         format!(
             "palisade trace: seen {}, filtered {} (kernel {}, user space {}), delivered {}, lost {}, truncated {}",
             self.seen,
-            self.kernel_filtered + self.user_filtered,
+            self.kernel_filtered + self.user_filtered + self.decoder_filtered,
             self.kernel_filtered,
-            self.user_filtered,
+            self.user_filtered + self.decoder_filtered,
             self.delivered,
             self.lost,
             self.truncated
@@ -356,7 +359,8 @@ fn live<W: Write>(
         out.w.flush()?;
         let s = sensor.stats();
         c.seen = s.seen;
-        c.kernel_filtered = s.filtered;
+        c.kernel_filtered = s.filtered - s.user_filtered;
+        c.decoder_filtered = s.user_filtered;
         c.lost = s.lost;
         c.truncated = s.truncated;
         if signals.usr1.swap(false, Ordering::Relaxed) {
@@ -449,7 +453,8 @@ mod tests {
         let c = Counters {
             seen: 10,
             kernel_filtered: 3,
-            user_filtered: 2,
+            user_filtered: 1,
+            decoder_filtered: 1,
             delivered: 5,
             lost: 0,
             truncated: 1,
