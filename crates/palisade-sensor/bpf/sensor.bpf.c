@@ -1208,10 +1208,10 @@ static __always_inline int enter_filter(u32 id, u64 *desc, struct task_state **s
 		if (st)
 			st->ctx_sent = 0;
 	}
-	if (!(*desc & D_SELECTED)) {
-		count(C_FILTERED);
+	// A call outside the selection is not an event: not counted (as with fentry, where it is
+	// not even hooked), so that the calls no one asked for cost as little as possible.
+	if (!(*desc & D_SELECTED))
 		return 0;
-	}
 	struct task_struct *t = bpf_get_current_task_btf();
 	// With follow, the task's storage (if any) first: a task already known to be followed
 	// passes without the hash lookup, and on_enter reuses the storage found.
@@ -1326,10 +1326,8 @@ static __always_inline int on_exit(u32 id, s64 ret)
 // A D_AT_EXIT call on tp_btf: the filter, the context and the record, all at exit.
 static __always_inline int on_exit_only(u32 id, u64 desc, s64 ret, struct pt_regs *regs)
 {
-	if (!(desc & D_SELECTED)) {
-		count(C_FILTERED);
-		return 0;
-	}
+	if (!(desc & D_SELECTED))
+		return 0; // outside the selection: not an event, not counted (see enter_filter)
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct task_state *st = bpf_task_storage_get(&task_st, t, 0, 0);
 	int pass = task_passes_st(t, t->tgid, st);

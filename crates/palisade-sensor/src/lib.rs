@@ -114,7 +114,9 @@ fn ring_count(cpus: usize) -> usize {
 /// `delivered + filtered + lost == seen`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Events the programs saw (before filtering).
+    /// Events the programs saw (before filtering): calls of the selected types and process
+    /// events. Calls outside the selection are not events and are not counted (with fentry
+    /// they are not even hooked).
     pub seen: u64,
     /// Events dropped by the filter: in the kernel, or in user space (the container part of
     /// the filter, for cgroups the kernel could not classify yet).
