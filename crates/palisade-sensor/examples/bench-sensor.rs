@@ -680,31 +680,17 @@ fn workloads(reps: usize, strace: bool) {
          workload's system time; the consumer's and the hypervisor's time are not in it):"
     );
     println!();
-    println!("| workload | bare | floor | sensor | sensor added | floor added | sensor / floor |");
-    println!("|---|---|---|---|---|---|---|");
-    for (name, _, (b, f, t), _, _, _, _) in &rows {
-        println!(
-            "| {name} | {b:.3} s | {f:.3} s | {t:.3} s | {:+.1}% | {:+.1}% | {:.2}x |",
-            (t / b - 1.0) * 100.0,
-            (f / b - 1.0) * 100.0,
-            (t - b) / (f - b),
-        );
-    }
+    ratio_table(
+        "sensor added | floor added",
+        rows.iter().map(|(name, _, c, _, _, _, _)| (*name, *c)),
+    );
     println!();
     println!("The same runs, the fastest of the {reps} (wall):");
     println!();
-    println!(
-        "| workload | bare | floor | sensor | sensor slowdown | floor slowdown | sensor / floor |"
+    ratio_table(
+        "sensor slowdown | floor slowdown",
+        rows.iter().map(|(name, _, _, _, _, _, m)| (*name, *m)),
     );
-    println!("|---|---|---|---|---|---|---|");
-    for (name, _, _, _, _, _, (b, f, t)) in &rows {
-        println!(
-            "| {name} | {b:.3} s | {f:.3} s | {t:.3} s | {:+.1}% | {:+.1}% | {:.2}x |",
-            (t / b - 1.0) * 100.0,
-            (f / b - 1.0) * 100.0,
-            (t - b) / (f - b),
-        );
-    }
     println!();
     println!(
         "Time inside the programs per run (BPF run-time statistics, medians of separate runs), and \
@@ -732,6 +718,20 @@ fn workloads(reps: usize, strace: bool) {
                 added * 1e3,
             );
         }
+    }
+}
+
+/// A table of (bare, floor, sensor) times per workload: each, both slowdowns and their ratio.
+fn ratio_table<'a>(added: &str, rows: impl Iterator<Item = (&'a str, (f64, f64, f64))>) {
+    println!("| workload | bare | floor | sensor | {added} | sensor / floor |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, (b, f, t)) in rows {
+        println!(
+            "| {name} | {b:.3} s | {f:.3} s | {t:.3} s | {:+.1}% | {:+.1}% | {:.2}x |",
+            (t / b - 1.0) * 100.0,
+            (f / b - 1.0) * 100.0,
+            (t - b) / (f - b),
+        );
     }
 }
 

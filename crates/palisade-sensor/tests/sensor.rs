@@ -1512,22 +1512,34 @@ fn cgroup_v1_memory() -> Option<std::path::PathBuf> {
     })
 }
 
-#[test]
-fn a_container_in_a_cgroup_v1_controller_only_is_recognised() {
+/// The cgroup v1 tests' host: a v1 memory hierarchy (hybrid or v1 host) and this process in the
+/// v2 root, where the kernel's v2 cgroup says nothing. `None` (the test skips) otherwise; with
+/// `required`, a host without the hierarchy fails the test under `CI=true`.
+fn v1_host(required: bool) -> Option<std::path::PathBuf> {
     if !runnable() {
-        return;
+        return None;
     }
-    // Needs a v1 memory hierarchy (hybrid or v1 host) and this process in the v2 root, where the
-    // kernel's v2 cgroup says nothing and /proc/<pid>/cgroup decides.
     let Some(v1) = cgroup_v1_memory() else {
+        if required && ci() {
+            panic!("CI=true: this host has no cgroup v1 memory hierarchy");
+        }
         eprintln!("skipped: no cgroup v1 memory hierarchy on this host");
-        return;
+        return None;
     };
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
     if own.lines().find_map(|l| l.strip_prefix("0::")) != Some("/") {
         eprintln!("skipped: this process is not in the cgroup v2 root");
-        return;
+        return None;
     }
+    Some(v1)
+}
+
+#[test]
+fn a_container_in_a_cgroup_v1_controller_only_is_recognised() {
+    // Needs a v1 memory hierarchy and this process in the v2 root (see `v1_host`).
+    let Some(v1) = v1_host(false) else {
+        return;
+    };
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut s = start(
         KernelFilter {
@@ -1584,25 +1596,13 @@ fn a_container_in_a_cgroup_v1_controller_only_is_recognised() {
 
 #[test]
 fn a_short_lived_process_of_a_cgroup_v1_container_keeps_its_id() {
-    if !runnable() {
-        return;
-    }
     // As above (a v1 memory hierarchy, this process in the v2 root), but the process is moved
     // into the container after its context went out, and it exits and its cgroup is removed
     // before a single event is decoded: neither /proc nor a walk of the hierarchy can say where
     // it was. The kernel's task context (sent again after the move) and cgroup records must.
-    let Some(v1) = cgroup_v1_memory() else {
-        if ci() {
-            panic!("CI=true: this host has no cgroup v1 memory hierarchy");
-        }
-        eprintln!("skipped: no cgroup v1 memory hierarchy on this host");
+    let Some(v1) = v1_host(true) else {
         return;
     };
-    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-    if own.lines().find_map(|l| l.strip_prefix("0::")) != Some("/") {
-        eprintln!("skipped: this process is not in the cgroup v2 root");
-        return;
-    }
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut s = start(
         KernelFilter {
@@ -1664,22 +1664,10 @@ fn a_short_lived_process_of_a_cgroup_v1_container_keeps_its_id() {
 
 #[test]
 fn on_a_cgroup_v1_host_the_kernel_drops_host_events_for_a_container_filter() {
-    if !runnable() {
-        return;
-    }
     // On a v1 host (or a hybrid one with this process in the v2 root), the v2 cgroup of a host
     // process says nothing; its cgroup in the reported v1 hierarchy, classified at start, lets
     // the kernel drop its events instead of sending each to user space to be dropped there.
-    if cgroup_v1_memory().is_none() {
-        if ci() {
-            panic!("CI=true: this host has no cgroup v1 memory hierarchy");
-        }
-        eprintln!("skipped: no cgroup v1 memory hierarchy on this host");
-        return;
-    }
-    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-    if own.lines().find_map(|l| l.strip_prefix("0::")) != Some("/") {
-        eprintln!("skipped: this process is not in the cgroup v2 root");
+    if v1_host(true).is_none() {
         return;
     }
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
