@@ -1534,14 +1534,9 @@ fn v1_host(required: bool) -> Option<std::path::PathBuf> {
     Some(v1)
 }
 
-#[test]
-fn a_container_in_a_cgroup_v1_controller_only_is_recognised() {
-    // Needs a v1 memory hierarchy and this process in the v2 root (see `v1_host`).
-    let Some(v1) = v1_host(false) else {
-        return;
-    };
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut s = start(
+/// A sensor for `openat` in new containers only, as the cgroup v1 container tests want it.
+fn new_container_opens() -> Sensor {
+    start(
         KernelFilter {
             events: ids(&["openat"]),
             container: Some(true),
@@ -1549,15 +1544,35 @@ fn a_container_in_a_cgroup_v1_controller_only_is_recognised() {
             ..KernelFilter::default()
         },
         0,
-    );
-    // A "container" that exists only in the v1 memory controller (as with Docker's cgroupfs
-    // driver on a v1 host): its processes stay in the v2 root. The process stays alive until its
-    // events are read: one gone by then is taken for the host (a documented limit of the
-    // /proc-based fallback).
-    let id = format!("{:0>64x}", u64::from(std::process::id()) << 8 | 0x1f);
-    let parent = v1.join(format!("palisade-v1-{}", std::process::id()));
+    )
+}
+
+/// Makes `<v1>/<prefix>-<pid>/docker/<id>`, a Docker-style container cgroup in the v1 memory
+/// hierarchy only; returns the id, the top directory (to remove) and the container's directory.
+fn v1_docker_cgroup(
+    v1: &std::path::Path,
+    prefix: &str,
+    tag: u64,
+) -> (String, std::path::PathBuf, std::path::PathBuf) {
+    let id = format!("{:0>64x}", u64::from(std::process::id()) << 8 | tag);
+    let parent = v1.join(format!("{prefix}-{}", std::process::id()));
     let dir = parent.join("docker").join(&id);
     std::fs::create_dir_all(&dir).unwrap();
+    (id, parent, dir)
+}
+
+#[test]
+fn a_container_in_a_cgroup_v1_controller_only_is_recognised() {
+    // Needs a v1 memory hierarchy and this process in the v2 root (see `v1_host`).
+    let Some(v1) = v1_host(false) else {
+        return;
+    };
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = new_container_opens();
+    // A "container" that exists only in the v1 memory controller (as with Docker's cgroupfs
+    // driver on a v1 host): its processes stay in the v2 root. The process stays alive until its
+    // events are read (the next test covers one that is gone by then).
+    let (id, parent, dir) = v1_docker_cgroup(&v1, "palisade-v1", 0x1f);
     let mut child = Command::new("sh")
         .arg("-c")
         .arg("read x; exec 3</etc/hostname; read y")
@@ -1604,19 +1619,8 @@ fn a_short_lived_process_of_a_cgroup_v1_container_keeps_its_id() {
         return;
     };
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut s = start(
-        KernelFilter {
-            events: ids(&["openat"]),
-            container: Some(true),
-            new_containers: true,
-            ..KernelFilter::default()
-        },
-        0,
-    );
-    let id = format!("{:0>64x}", u64::from(std::process::id()) << 8 | 0x2e);
-    let parent = v1.join(format!("palisade-v1s-{}", std::process::id()));
-    let dir = parent.join("docker").join(&id);
-    std::fs::create_dir_all(&dir).unwrap();
+    let mut s = new_container_opens();
+    let (id, parent, dir) = v1_docker_cgroup(&v1, "palisade-v1s", 0x2e);
     // The shell opens a file on the host first (its context goes out, naming the host cgroup),
     // waits to be moved, then opens another file inside the container and exits.
     let mut child = Command::new("sh")
