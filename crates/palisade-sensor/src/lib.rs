@@ -916,12 +916,16 @@ impl Sensor {
                 }
                 reader.advance();
                 records += 1;
-                if let Some(m) = cg_class.as_mut() {
-                    for (id, cls) in dec.cg_updates.drain(..) {
-                        // A full map only means the kernel keeps asking user space for this
-                        // cgroup.
-                        let _ = m.insert(id, cls, 0);
+                match cg_class.as_mut() {
+                    Some(m) => {
+                        for (id, cls) in dec.cg_updates.drain(..) {
+                            // A full map only means the kernel keeps asking user space for
+                            // this cgroup.
+                            let _ = m.insert(id, cls, 0);
+                        }
                     }
+                    // No container filter: nothing to tell the kernel (and nothing to keep).
+                    None => dec.cg_updates.clear(),
                 }
                 if records >= MAX_RECORDS_PER_DRAIN {
                     break 'merge;
