@@ -308,40 +308,57 @@ fn concurrent_reviews_agree_with_sequential_ones() {
     });
 }
 
-#[test]
-fn runaway_templates_are_stopped_with_an_error() {
-    let template = r#"
-apiVersion: templates.gatekeeper.sh/v1
+/// A template named `name` with one `violation` rule of `body` and a Constraint of kind `kind`,
+/// loaded on `backend`, reviewing a Pod named "p" at `point`: the one error it must give.
+fn the_one_error(
+    name: &str,
+    kind: &str,
+    body: &str,
+    backend: Backend,
+    point: EnforcementPoint,
+) -> String {
+    let template = format!(
+        "apiVersion: templates.gatekeeper.sh/v1
 kind: ConstraintTemplate
-metadata: {name: testslow}
+metadata: {{name: {name}}}
 spec:
-  crd: {spec: {names: {kind: TestSlow}}}
+  crd: {{spec: {{names: {{kind: {kind}}}}}}}
   targets:
   - target: admission.k8s.gatekeeper.sh
     rego: |
-      package testslow
-      violation[{"msg": "done"}] {
-        input.review.object
-        n := count([1 | numbers.range(1, 20000)[_]; numbers.range(1, 20000)[_]])
-        n > 0
-      }
+      package {name}
+      violation[{{\"msg\": \"done\"}}] {{
+        {body}
+      }}
 ---
 apiVersion: constraints.gatekeeper.sh/v1beta1
-kind: TestSlow
-metadata: {name: slow}
-"#;
+kind: {kind}
+metadata: {{name: slow}}
+"
+    );
+    let (set, diags) = PolicySet::from_texts_with([("inline.yaml", template.as_str())], backend);
+    assert!(diags.is_empty(), "{diags:?}");
+    let req = review_for_object(&object("v1", "Pod", Some("a"), "p", json!({})));
+    let out = set.evaluate(&req, &ReviewContext::new(), point);
+    assert!(out.violations.is_empty());
+    assert_eq!(out.errors.len(), 1, "{backend:?} {out:?}");
+    out.errors[0].message.clone()
+}
+
+#[test]
+fn runaway_templates_are_stopped_with_an_error() {
+    let body = "input.review.object
+        n := count([1 | numbers.range(1, 20000)[_]; numbers.range(1, 20000)[_]])
+        n > 0";
     for backend in [Backend::Auto, Backend::Interpreter] {
-        let (set, diags) = PolicySet::from_texts_with([("inline.yaml", template)], backend);
-        assert!(diags.is_empty(), "{diags:?}");
-        let req = review_for_object(&object("v1", "Pod", Some("a"), "p", json!({})));
-        let out = set.evaluate(&req, &ReviewContext::new(), EnforcementPoint::Webhook);
-        assert!(out.violations.is_empty());
-        assert_eq!(out.errors.len(), 1, "{backend:?} {out:?}");
-        assert!(
-            out.errors[0].message.contains("time"),
-            "{backend:?} {:?}",
-            out.errors
+        let message = the_one_error(
+            "testslow",
+            "TestSlow",
+            body,
+            backend,
+            EnforcementPoint::Webhook,
         );
+        assert!(message.contains("time"), "{backend:?} {message}");
     }
 }
 
@@ -350,37 +367,17 @@ metadata: {name: slow}
 /// `verify`) one template still costs at most `EVAL_TIME_LIMIT`.
 #[test]
 fn the_native_evaluator_and_regorus_share_one_time_budget() {
-    let template = r#"
-apiVersion: templates.gatekeeper.sh/v1
-kind: ConstraintTemplate
-metadata: {name: testslowsteps}
-spec:
-  crd: {spec: {names: {kind: TestSlowSteps}}}
-  targets:
-  - target: admission.k8s.gatekeeper.sh
-    rego: |
-      package testslowsteps
-      violation[{"msg": "done"}] {
-        big := numbers.range(1, 20000 * count(input.review.object.metadata.name))
+    let body = "big := numbers.range(1, 20000 * count(input.review.object.metadata.name))
         n := count([s | numbers.range(1, 1000000)[i]; s := json.marshal(array.concat(big, [i]))])
-        n > 0
-      }
----
-apiVersion: constraints.gatekeeper.sh/v1beta1
-kind: TestSlowSteps
-metadata: {name: slow}
-"#;
-    let (set, diags) = PolicySet::from_texts_with([("inline.yaml", template)], Backend::Auto);
-    assert!(diags.is_empty(), "{diags:?}");
-    let req = review_for_object(&object("v1", "Pod", Some("a"), "p", json!({})));
-    let out = set.evaluate(&req, &ReviewContext::new(), EnforcementPoint::Audit);
-    assert!(out.violations.is_empty());
-    assert_eq!(out.errors.len(), 1, "{out:?}");
-    assert!(
-        out.errors[0].message.contains("its time had run out"),
-        "{:?}",
-        out.errors
+        n > 0";
+    let message = the_one_error(
+        "testslowsteps",
+        "TestSlowSteps",
+        body,
+        Backend::Auto,
+        EnforcementPoint::Audit,
     );
+    assert!(message.contains("its time had run out"), "{message}");
 }
 
 /// The webhook builds `input.review` and the match target straight from the parsed
