@@ -158,11 +158,13 @@ struct {
 } followed SEC(".maps");
 
 // cgroup id -> class, filled by user space: 1 host, 2 container present at start, 3 new container.
-// Cgroups of the reported v1 hierarchy (cfg_v1_subsys) are keyed by their id with the top bit set.
 #define CG_HOST 1
 #define CG_CONTAINER 2
 #define CG_NEW_CONTAINER 3
 #define CG_BY_V1 4 // a v2 cgroup that names no container (the root): look at the v1 cgroup
+// The key of a cgroup of the v1 hierarchy in cg_class and cg_sent: its id with this bit set (v1
+// and v2 ids are numbered apart and may collide). user space: cgroups::V1_KEY.
+#define V1_KEY (1ull << 63)
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -493,7 +495,7 @@ static __always_inline int task_passes_st(struct task_struct *t, u32 tgid, struc
 				t = bpf_get_current_task_btf();
 			struct kernfs_node *kn = task_v1_kn(t);
 			if (kn) {
-				u64 key = BPF_CORE_READ(kn, id) ^ (1ull << 63);
+				u64 key = BPF_CORE_READ(kn, id) ^ V1_KEY;
 				cls = bpf_map_lookup_elem(&cg_class, &key);
 			}
 		}
@@ -654,8 +656,7 @@ __noinline int send_cgroup_kn(u64 node, u32 v1)
 	if (!kn)
 		return 0;
 	u64 id = BPF_CORE_READ(kn, id);
-	// v1 and v2 ids are numbered apart (one kernfs root each): v1 keys carry the top bit.
-	u64 key = v1 ? id ^ (1ull << 63) : id;
+	u64 key = v1 ? id ^ V1_KEY : id;
 	if (bpf_map_lookup_elem(&cg_sent, &key))
 		return 0;
 	u32 zero = 0;
