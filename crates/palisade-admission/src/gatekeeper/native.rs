@@ -1112,7 +1112,7 @@ enum Stop {
 }
 
 /// Buffers kept per thread between evaluations: rule values, call tables, environments.
-type Scratch = (Vec<Option<Value>>, Vec<Vec<(Vec<Value>, Value)>>, Vec<Env>);
+type Scratch = (Vec<Option<Value>>, Vec<CallTable>, Vec<Env>);
 
 /// Most rules whose buffers a thread keeps between evaluations.
 const SCRATCH_RULES: usize = 256;
@@ -1148,9 +1148,8 @@ struct Eval<'p> {
     depth: u32,
     stop_at: Instant,
     envs: Vec<Env>,
-    /// Per function: the arguments of the calls made so far (kept, so that the identity of a
-    /// composite argument cannot be reused) and their values.
-    calls_seen: Vec<Vec<(Vec<Value>, Value)>>,
+    /// Per function: the calls made so far and their values.
+    calls_seen: Vec<CallTable>,
 }
 
 /// Binds a function's arguments to its head's patterns when they are all variables, `_` or
@@ -1174,6 +1173,93 @@ fn bind_args(patterns: &[Term], args: &[Value], env: &mut Env) -> Option<bool> {
         }
     }
     Some(true)
+}
+
+/// Calls of one function kept in a list scanned in turn up to this many; past it, also indexed
+/// by their arguments' fingerprint (a function called once per item of a long list would
+/// otherwise scan all the calls before it at every call).
+const LINEAR_CALLS: usize = 16;
+
+/// The calls of one function made so far in an evaluation, with their values.
+#[derive(Default)]
+struct CallTable {
+    /// The arguments (kept, so that the identity of a composite argument cannot be reused
+    /// while the table lives) and the value.
+    seen: Vec<(Vec<Value>, Value)>,
+    /// The arguments' fingerprint to the position of the last call with it, once `seen` is
+    /// longer than [`LINEAR_CALLS`]. Two argument lists with one fingerprint only cost a call
+    /// made again.
+    index: HashMap<u64, u32>,
+}
+
+impl CallTable {
+    fn clear(&mut self) {
+        self.seen.clear();
+        self.index.clear();
+    }
+
+    fn indexed(&self) -> bool {
+        self.seen.len() > LINEAR_CALLS
+    }
+
+    /// The value of an earlier call with the same arguments, and the arguments' fingerprint
+    /// when the table is indexed.
+    fn find(&self, args: &[Value]) -> (Option<Value>, Option<u64>) {
+        let same_args =
+            |a: &Vec<Value>| a.len() == args.len() && a.iter().zip(args).all(|(x, y)| same(x, y));
+        if !self.indexed() {
+            let hit = self.seen.iter().find(|(a, _)| same_args(a));
+            return (hit.map(|(_, v)| v.clone()), None);
+        }
+        let print = fingerprint(args);
+        let hit = self
+            .index
+            .get(&print)
+            .and_then(|&at| self.seen.get(at as usize))
+            .filter(|(a, _)| same_args(a));
+        (hit.map(|(_, v)| v.clone()), Some(print))
+    }
+
+    fn record(&mut self, print: Option<u64>, args: Vec<Value>, value: Value) {
+        let print = match print {
+            Some(p) => p,
+            None if self.seen.len() == LINEAR_CALLS => {
+                // Indexed from now on: the calls so far first.
+                for (i, (a, _)) in self.seen.iter().enumerate() {
+                    self.index.insert(fingerprint(a), i as u32);
+                }
+                fingerprint(&args)
+            }
+            None => {
+                self.seen.push((args, value));
+                return;
+            }
+        };
+        self.index.insert(print, self.seen.len() as u32);
+        self.seen.push((args, value));
+    }
+}
+
+/// A fingerprint of arguments that agrees with [`same`]: composite values by the address of
+/// their shared allocation, scalars by value. Equal fingerprints do not make arguments the
+/// same (they are compared), so it only needs to be cheap and well spread.
+fn fingerprint(args: &[Value]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for a in args {
+        match a {
+            Value::Object(o) => (1u8, regorus::Rc::as_ptr(o) as *const u8 as usize).hash(&mut h),
+            Value::Array(x) => (2u8, regorus::Rc::as_ptr(x) as *const u8 as usize).hash(&mut h),
+            Value::Set(x) => (3u8, regorus::Rc::as_ptr(x) as *const u8 as usize).hash(&mut h),
+            Value::String(x) => (4u8, &**x).hash(&mut h),
+            // Equal numbers have one f64 (different ones may share it: only a collision).
+            Value::Number(n) => (5u8, n.as_f64().map(f64::to_bits)).hash(&mut h),
+            Value::Bool(b) => (6u8, *b).hash(&mut h),
+            Value::Null => 7u8.hash(&mut h),
+            Value::Undefined => 8u8.hash(&mut h),
+        }
+    }
+    h.finish()
 }
 
 /// Identity for composite values (the same shared allocation), equality for scalars: never
@@ -1385,7 +1471,7 @@ impl<'p> Eval<'p> {
             }),
             Term::Func(id, args) => {
                 self.collect(args, 0, Vec::new(), env, &mut |s, env, vals| match s
-                    .call(*id, &vals)?
+                    .call(*id, vals)?
                 {
                     Value::Undefined => Ok(()),
                     v => k(s, env, v),
@@ -1542,7 +1628,7 @@ impl<'p> Eval<'p> {
                 let Some(vals) = self.values(args, env)? else {
                     return Ok(Value::Undefined);
                 };
-                self.call(*id, &vals)?
+                self.call(*id, vals)?
             }
             Term::Sprintf(f, a) => {
                 let f = self.value(f, env)?;
@@ -1973,22 +2059,20 @@ impl<'p> Eval<'p> {
         }
     }
 
-    fn call(&mut self, id: RuleId, args: &[Value]) -> Result<Value, Stop> {
+    fn call(&mut self, id: RuleId, args: Vec<Value>) -> Result<Value, Stop> {
         // Functions are pure within one evaluation: a call repeated with the same arguments
         // (the same composite values by identity, equal scalars) has the same value.
-        if let Some(hit) = self.calls_seen[id]
-            .iter()
-            .find(|(a, _)| a.len() == args.len() && a.iter().zip(args).all(|(x, y)| same(x, y)))
-        {
-            return Ok(hit.1.clone());
+        let (hit, print) = self.calls_seen[id].find(&args);
+        if let Some(hit) = hit {
+            return Ok(hit);
         }
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return bail("call depth");
         }
-        let r = self.single_value(id, args)?;
+        let r = self.single_value(id, &args)?;
         self.depth -= 1;
-        self.calls_seen[id].push((args.to_vec(), r.clone()));
+        self.calls_seen[id].record(print, args, r.clone());
         Ok(r)
     }
 
@@ -2095,7 +2179,7 @@ impl Program {
         // allocates none of them afresh.
         let (mut cache, mut calls_seen, envs) = SCRATCH.with(|s| s.take());
         cache.resize(self.rules.len(), None);
-        calls_seen.resize_with(self.rules.len(), Vec::new);
+        calls_seen.resize_with(self.rules.len(), CallTable::default);
         let mut e = Eval {
             p: self,
             input,
@@ -2118,11 +2202,80 @@ impl Program {
             ..
         } = e;
         cache.clear();
-        calls_seen.iter_mut().for_each(Vec::clear);
+        calls_seen.iter_mut().for_each(CallTable::clear);
         calls_seen.truncate(SCRATCH_RULES);
         if cache.capacity() <= SCRATCH_RULES {
             SCRATCH.with(|s| s.set((cache, calls_seen, envs)));
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(x: &str) -> Value {
+        Value::from(x)
+    }
+
+    #[test]
+    fn a_call_table_finds_earlier_calls_before_and_after_it_is_indexed() {
+        let obj = Value::from_json_str(r#"{"name": "a"}"#).unwrap();
+        let twin = Value::from_json_str(r#"{"name": "a"}"#).unwrap();
+        let mut t = CallTable::default();
+        for i in 0..100 {
+            let args = vec![s(&format!("k{i}")), obj.clone()];
+            assert_eq!(t.find(&args).0, None, "call {i} is new");
+            let (_, print) = t.find(&args);
+            assert_eq!(
+                print.is_some(),
+                i > LINEAR_CALLS,
+                "indexed past {LINEAR_CALLS}"
+            );
+            t.record(print, args, Value::from(i as u64));
+            // Every call so far is found, with its own value, whether or not indexed.
+            for j in [0, i / 2, i] {
+                let (hit, _) = t.find(&[s(&format!("k{j}")), obj.clone()]);
+                assert_eq!(hit, Some(Value::from(j as u64)), "call {j} after {i}");
+            }
+        }
+        // An equal object in another allocation is not the same argument (its identity could
+        // otherwise be reused), nor are other scalars.
+        assert_eq!(t.find(&[s("k3"), twin]).0, None);
+        assert_eq!(t.find(&[s("k3")]).0, None);
+        assert_eq!(t.find(&[Value::from(3u64), obj.clone()]).0, None);
+        t.clear();
+        assert_eq!(t.find(&[s("k3"), obj]).0, None);
+        assert!(!t.indexed());
+    }
+
+    #[test]
+    fn a_function_called_for_each_item_of_a_long_list_gives_each_its_value() {
+        // 3,000 calls of one function, a third of them repeats: every value must be the
+        // function's, memoised or not.
+        let src = r#"package t
+violation[{"msg": m}] {
+  x := input.xs[_]
+  parity(x) == "odd"
+  m := sprintf("%v", [x])
+}
+parity(n) = "odd" { n % 2 == 1 }
+parity(n) = "even" { n % 2 == 0 }
+"#;
+        let p = compile(&[src.to_string()], false, "t").unwrap();
+        let xs: Vec<String> = (0..3000).map(|i| (i % 2000).to_string()).collect();
+        let input = Value::from_json_str(&format!(r#"{{"xs": [{}]}}"#, xs.join(","))).unwrap();
+        let stop = Instant::now() + std::time::Duration::from_secs(60);
+        let out = p.eval(input, stop).unwrap();
+        let Value::Set(set) = out else {
+            panic!("a set of violations: {out:?}")
+        };
+        assert_eq!(set.len(), 1000, "the odd numbers below 2,000");
+        let msgs: BTreeSet<String> = set
+            .iter()
+            .map(|v| v["msg"].as_string().unwrap().to_string())
+            .collect();
+        assert!(msgs.contains("1999") && msgs.contains("1") && !msgs.contains("2"));
     }
 }
