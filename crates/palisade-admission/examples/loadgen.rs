@@ -9,8 +9,12 @@
 //! ```text
 //! cargo run --release -p palisade-admission --example loadgen -- \
 //!     --addr 127.0.0.1:8443 --ca ca.crt --rate 2000 --seconds 20 [--connections 64] [--path /validate] \
-//!     [--mix all|restricted-pod] [--distinct N]
+//!     [--mix all|restricted-pod] [--distinct N] [--in-process CONFIG]
 //! ```
+//!
+//! `--in-process CONFIG` sends nothing: it decides the same number of the same requests in
+//! this process (the server's configuration file, one thread, no TLS or HTTP) and prints the
+//! mean time per request, the cost of the decisions alone on the machine at that moment.
 //!
 //! `--mix restricted-pod` sends only the compliant two-container Pod created in the restricted
 //! namespace (the costliest review of the mix under Gatekeeper), for its CPU per review.
@@ -32,6 +36,10 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The allocator of the `palisade` binary, so that `--in-process` figures are the server's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     addr: String,
     ca: String,
@@ -41,6 +49,8 @@ struct Args {
     path: String,
     only_restricted_pod: bool,
     distinct: u64,
+    /// `--in-process CONFIG`: no server; the reviews are decided in this process.
+    in_process: Option<String>,
 }
 
 fn args() -> Args {
@@ -53,6 +63,7 @@ fn args() -> Args {
         path: "/validate".into(),
         only_restricted_pod: false,
         distinct: 0,
+        in_process: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -72,6 +83,7 @@ fn args() -> Args {
                 }
             }
             "--distinct" => a.distinct = v.parse().expect("--distinct"),
+            "--in-process" => a.in_process = Some(v),
             _ => panic!("unknown argument {k}"),
         }
     }
@@ -273,10 +285,55 @@ struct Job {
     body: Bytes,
 }
 
+/// Request `i` of the run: its mix entry, with its uid, Pod name and image variant stamped.
+fn request(mix: &[(u32, Vec<u8>)], weighted: &[usize], i: u64, distinct: u64) -> Vec<u8> {
+    let (_, template) = &mix[weighted[(i as usize * 7919) % weighted.len()]];
+    let mut body = template.clone();
+    let uid = format!("{i:012}");
+    if let Some(p) = body.windows(16).position(|w| w == b"UID-000000000000") {
+        body[p + 4..p + 16].copy_from_slice(uid.as_bytes());
+    }
+    stamp(&mut body, NAME_MARK, i);
+    stamp(
+        &mut body,
+        VARIANT_MARK,
+        if distinct == 0 { i } else { i % distinct },
+    );
+    body
+}
+
+/// `--in-process CONFIG`: the same requests decided in this process, one after another on one
+/// thread, without TLS, HTTP or a network: what the decisions alone cost on the machine now
+/// (the bench prints it next to the server's CPU per request, so that a machine slower than
+/// usual at the time shows). Prints `{"in_process_us": ...}` (mean per request).
+fn in_process(config: &str, a: &Args, mix: &[(u32, Vec<u8>)], weighted: &[usize]) {
+    let cfg = palisade_admission::ServerConfig::from_file(std::path::Path::new(config))
+        .expect("--in-process: the configuration");
+    let (adm, _) = palisade_admission::Admission::from_config(&cfg).expect("the admission");
+    let total = ((a.rate * a.seconds) as u64).max(1);
+    // Numbers past those of the run before it: no verdict memo hit that the server would not
+    // have had.
+    let first = 1 << 32;
+    let bodies: Vec<Vec<u8>> = (first..first + total)
+        .map(|i| request(mix, weighted, i, a.distinct))
+        .collect();
+    let t = Instant::now();
+    for b in &bodies {
+        std::hint::black_box(
+            adm.handle(palisade_admission::Endpoint::Validate, b)
+                .expect("a review"),
+        );
+    }
+    let per = t.elapsed().as_secs_f64() * 1e6 / total as f64;
+    println!(
+        "{}",
+        json!({"in_process_us": (per * 10.0).round() / 10.0, "reviews": total})
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let a = args();
-    let connector = tls(&a.ca);
     let mut mix = mix();
     if a.only_restricted_pod {
         // The first entry: the compliant Pod in bench-restricted.
@@ -286,6 +343,11 @@ async fn main() {
     for (i, (w, _)) in mix.iter().enumerate() {
         weighted.extend(std::iter::repeat_n(i, *w as usize));
     }
+    if let Some(config) = &a.in_process {
+        in_process(config, &a, &mix, &weighted);
+        return;
+    }
+    let connector = tls(&a.ca);
     let total = (a.rate * a.seconds) as u64;
     let distinct = a.distinct;
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Result<u64, String>>();
@@ -345,22 +407,13 @@ async fn main() {
     ready.wait().await;
     let start = Instant::now() + Duration::from_millis(50);
     let interval = 1.0 / a.rate;
+    let weighted = Arc::new(weighted);
+    let mix = Arc::new(mix);
     let feeder = tokio::spawn(async move {
         for i in 0..total {
             let due = start + Duration::from_secs_f64(i as f64 * interval);
             tokio::time::sleep_until(due.into()).await;
-            let (_, template) = &mix[weighted[(i as usize * 7919) % weighted.len()]];
-            let mut body = template.clone();
-            let uid = format!("{i:012}");
-            if let Some(p) = body.windows(16).position(|w| w == b"UID-000000000000") {
-                body[p + 4..p + 16].copy_from_slice(uid.as_bytes());
-            }
-            stamp(&mut body, NAME_MARK, i);
-            stamp(
-                &mut body,
-                VARIANT_MARK,
-                if distinct == 0 { i } else { i % distinct },
-            );
+            let body = request(&mix, &weighted, i, distinct);
             // Latency counts from the moment the request is handed to its connection: time
             // spent queued behind a slow answer counts, the timer's own lateness (tokio's
             // timer ticks every millisecond) does not.
