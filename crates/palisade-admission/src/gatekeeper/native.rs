@@ -1290,9 +1290,20 @@ fn compare(op: &BoolOp, l: &Value, r: &Value) -> bool {
     }
 }
 
+/// Objects with at most this many fields are searched by a scan (see [`lookup_ref`]).
+const SCAN_FIELDS: usize = 16;
+
 /// `base[key]` by reference.
 fn lookup_ref<'a>(base: &'a Value, key: &Value) -> Option<&'a Value> {
     match base {
+        // A small object by a string key (most lookups: a field of a Kubernetes object): a scan
+        // comparing lengths first costs less than a binary search comparing `Value`s.
+        Value::Object(o) if o.len() <= SCAN_FIELDS && matches!(key, Value::String(_)) => {
+            let Value::String(k) = key else { return None };
+            o.iter()
+                .find(|(f, _)| matches!(f, Value::String(f) if f.len() == k.len() && **f == **k))
+                .map(|(_, v)| v)
+        }
         Value::Object(o) => o.get(key),
         Value::Array(a) => match key {
             // (Exact: a number with a fraction is no index.)
@@ -2248,6 +2259,30 @@ mod tests {
         t.clear();
         assert_eq!(t.find(&[s("k3"), obj]).0, None);
         assert!(!t.indexed());
+    }
+
+    #[test]
+    fn a_field_is_found_by_its_key_in_small_and_large_objects() {
+        for n in [0, 1, 3, SCAN_FIELDS, SCAN_FIELDS + 1, 40] {
+            let fields: Vec<String> = (0..n).map(|i| format!(r#""f{i}": {i}"#)).collect();
+            let text = format!(
+                r#"{{{}, "1": "one", "ab": "x", "ba": "y"}}"#,
+                fields.join(", ")
+            );
+            let text = text.replace("{, ", "{");
+            let obj = Value::from_json_str(&text).unwrap();
+            for i in 0..n {
+                let v = lookup_ref(&obj, &s(&format!("f{i}")));
+                assert_eq!(v, Some(&Value::from(i as u64)), "f{i} of {n}");
+            }
+            // Same length, other bytes; a prefix; a number where the key is a string.
+            assert_eq!(lookup_ref(&obj, &s("ba")), Some(&s("y")));
+            assert_eq!(lookup_ref(&obj, &s("ab")), Some(&s("x")));
+            assert_eq!(lookup_ref(&obj, &s("a")), None);
+            assert_eq!(lookup_ref(&obj, &s(&format!("f{n}"))), None);
+            assert_eq!(lookup_ref(&obj, &Value::from(1u64)), None);
+            assert_eq!(lookup_ref(&obj, &s("1")), Some(&s("one")));
+        }
     }
 
     #[test]
