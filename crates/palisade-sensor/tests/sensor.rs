@@ -1371,10 +1371,7 @@ fn a_container_gone_before_its_events_are_read_keeps_its_id() {
     let (pid, id, dir) = (c.run(), c.id.clone(), c.dir.clone());
     drop(c);
     assert!(!dir.exists());
-    let mut ev = collect(&mut s, Duration::from_secs(5), |ev| {
-        ev.iter().any(|e| e.host_pid == pid)
-    });
-    drain(&mut s, &mut ev);
+    let ev = events_until_pid(&mut s, pid);
     let mine: Vec<&Event> = ev.iter().filter(|e| e.host_pid == pid).collect();
     assert!(
         mine.iter()
@@ -1561,6 +1558,24 @@ fn v1_docker_cgroup(
     (id, parent, dir)
 }
 
+/// Removes what [`v1_docker_cgroup`] made; the result is the container cgroup's removal.
+fn remove_v1_docker_cgroup(parent: &std::path::Path, dir: &std::path::Path) -> std::io::Result<()> {
+    let r = std::fs::remove_dir(dir);
+    let _ = std::fs::remove_dir(parent.join("docker"));
+    let _ = std::fs::remove_dir(parent);
+    r
+}
+
+/// The events read until one of process `pid` is among them (10 s at most), and all those
+/// ready after it.
+fn events_until_pid(s: &mut Sensor, pid: u32) -> Vec<Event> {
+    let mut ev = collect(s, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| e.host_pid == pid)
+    });
+    drain(s, &mut ev);
+    ev
+}
+
 #[test]
 fn a_container_in_a_cgroup_v1_controller_only_is_recognised() {
     // Needs a v1 memory hierarchy and this process in the v2 root (see `v1_host`).
@@ -1588,15 +1603,10 @@ fn a_container_in_a_cgroup_v1_controller_only_is_recognised() {
     // A host process opening the same file: not a container, dropped.
     let host = Command::new("cat").arg("/etc/hostname").output().unwrap();
     assert!(host.status.success());
-    let mut ev = collect(&mut s, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| e.host_pid == pid)
-    });
-    drain(&mut s, &mut ev);
+    let ev = events_until_pid(&mut s, pid);
     stdin.write_all(b"done\n").unwrap();
     child.wait().unwrap();
-    let _ = std::fs::remove_dir(&dir);
-    let _ = std::fs::remove_dir(parent.join("docker"));
-    let _ = std::fs::remove_dir(&parent);
+    let _ = remove_v1_docker_cgroup(&parent, &dir);
     let open = ev
         .iter()
         .find(|e| e.host_pid == pid && str_arg(e, "pathname") == Some("/etc/hostname"))
@@ -1642,14 +1652,9 @@ fn a_short_lived_process_of_a_cgroup_v1_container_keeps_its_id() {
     std::fs::write(dir.join("cgroup.procs"), pid.to_string()).unwrap();
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
     assert!(child.wait().unwrap().success());
-    std::fs::remove_dir(&dir).unwrap();
-    let _ = std::fs::remove_dir(parent.join("docker"));
-    let _ = std::fs::remove_dir(&parent);
+    remove_v1_docker_cgroup(&parent, &dir).unwrap();
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
-    let mut ev = collect(&mut s, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| e.host_pid == pid)
-    });
-    drain(&mut s, &mut ev);
+    let ev = events_until_pid(&mut s, pid);
     let mine: Vec<&Event> = ev.iter().filter(|e| e.host_pid == pid).collect();
     assert!(
         mine.iter()
