@@ -1296,15 +1296,16 @@ const SCAN_FIELDS: usize = 16;
 /// `base[key]` by reference.
 fn lookup_ref<'a>(base: &'a Value, key: &Value) -> Option<&'a Value> {
     match base {
-        // A small object by a string key (most lookups: a field of a Kubernetes object): a scan
-        // comparing lengths first costs less than a binary search comparing `Value`s.
-        Value::Object(o) if o.len() <= SCAN_FIELDS && matches!(key, Value::String(_)) => {
-            let Value::String(k) = key else { return None };
-            o.iter()
-                .find(|(f, _)| matches!(f, Value::String(f) if f.len() == k.len() && **f == **k))
-                .map(|(_, v)| v)
-        }
-        Value::Object(o) => o.get(key),
+        Value::Object(o) => match key {
+            // A small object by a string key (most lookups: a field of a Kubernetes object): a
+            // scan comparing strings (lengths first) costs less than a binary search comparing
+            // `Value`s.
+            Value::String(k) if o.len() <= SCAN_FIELDS => o
+                .iter()
+                .find(|(f, _)| matches!(f, Value::String(f) if **f == **k))
+                .map(|(_, v)| v),
+            _ => o.get(key),
+        },
         Value::Array(a) => match key {
             // (Exact: a number with a fraction is no index.)
             Value::Number(_) => key
