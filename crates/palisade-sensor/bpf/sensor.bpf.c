@@ -1374,6 +1374,37 @@ int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
 	return on_exit(id, ret);
 }
 
+// The context of a per-call entry tracepoint (`syscalls/sys_enter_<call>`) as BPF programs see
+// it: the kernel puts the registers' address where the common fields were, then the call number
+// and the call's own arguments (only as many as it takes: the rest is not written).
+struct syscall_enter_ctx {
+	u64 regs;
+	int nr;
+	int pad;
+	u64 args[6];
+};
+
+// Entry through one call's own tracepoint, attached (with tp_btf exits) only for the calls whose
+// entry matters: those without D_AT_EXIT that are selected or reset the context. Every other
+// call then runs no program at entry: the kernel's syscall-tracepoint probe tests one bit of its
+// table of enabled calls and returns. The arguments come from the task's registers (all six).
+SEC("tracepoint/syscalls/sys_enter")
+int sys_enter_call(struct syscall_enter_ctx *ctx)
+{
+	u32 id = (u32)ctx->nr;
+	u64 desc = 0;
+	struct task_state *st = 0;
+	int pass = enter_filter(id, &desc, &st);
+	if (!pass)
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (!regs)
+		return 0;
+	u64 args[6];
+	regs_args(regs, args);
+	return on_enter(id, desc, pass, args, st);
+}
+
 SEC("tracepoint/raw_syscalls/sys_enter")
 int sys_enter_tp(struct trace_event_raw_sys_enter *ctx)
 {

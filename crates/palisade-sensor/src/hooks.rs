@@ -19,6 +19,12 @@ static PROBE_OBJ: &[u8] = aya::include_bytes_aligned!("../bpf/probe.bpf.o");
 /// `raw_syscalls` tracepoints (two programs, whatever the selection).
 pub const FENTRY_MAX_SYSCALLS: usize = 64;
 
+/// Most calls whose entries are hooked one by one (`syscalls/sys_enter_<call>`, with BTF
+/// tracepoints at exit); when more calls need their entry, one program on `sys_enter` runs for
+/// every call instead. Each per-call entry is a perf event of its own; the kernel's probe behind
+/// them costs every other call one bit test.
+pub const ENTRY_CALLS_MAX: usize = 64;
+
 /// Calls whose entry makes the sensor send the task's context again (see `D_CTX_RESET` in the C
 /// source): hooked by the fentry plan even when not selected.
 const CTX_RESET_CALLS: [&str; 3] = ["setns", "unshare", "sethostname"];
@@ -43,8 +49,12 @@ pub enum HookChoice {
     /// selected; otherwise BTF tracepoints; classic tracepoints when those are refused.
     #[default]
     Auto,
-    /// BTF tracepoints only (an error when the kernel refuses them).
+    /// BTF tracepoints only (an error when the kernel refuses them). Entries are hooked per
+    /// call where that is possible (see [`ENTRY_CALLS_MAX`]).
     TpBtf,
+    /// BTF tracepoints with one program on `sys_enter` for every call, as when too many calls
+    /// need their entry (the comparison for the per-call entries).
+    TpBtfRawEntry,
     /// Classic tracepoints (`raw_syscalls`) for the system calls and the process exit event
     /// (fork and exec have no classic form here and stay on BTF tracepoints).
     Tracepoint,
@@ -53,16 +63,17 @@ pub enum HookChoice {
 }
 
 impl HookChoice {
-    /// Parses `auto`, `tp_btf`, `tracepoint` or `fentry`.
+    /// Parses `auto`, `tp_btf`, `tp_btf_raw`, `tracepoint` or `fentry`.
     pub fn parse(s: &str) -> Result<HookChoice, SensorError> {
         Ok(match s {
             "" | "auto" => HookChoice::Auto,
             "tp_btf" => HookChoice::TpBtf,
+            "tp_btf_raw" => HookChoice::TpBtfRawEntry,
             "tracepoint" => HookChoice::Tracepoint,
             "fentry" => HookChoice::Fentry,
             _ => {
                 return Err(SensorError::Other(format!(
-                    "PALISADE_SENSOR_HOOK={s}: expected auto, tp_btf, tracepoint or fentry"
+                    "PALISADE_SENSOR_HOOK={s}: expected auto, tp_btf, tp_btf_raw, tracepoint or fentry"
                 )));
             }
         })
@@ -247,8 +258,9 @@ pub(crate) enum Plan {
         calls: Vec<(u16, String)>,
         forced: bool,
     },
-    /// BTF tracepoints; `fallback` to classic tracepoints when refused.
-    TpBtf { fallback: bool },
+    /// BTF tracepoints; `fallback` to classic tracepoints when refused; `raw_entry`: one
+    /// program on `sys_enter` for every call even when per-call entries would do.
+    TpBtf { fallback: bool, raw_entry: bool },
     /// Classic tracepoints.
     Tracepoint,
 }
@@ -307,7 +319,14 @@ pub(crate) fn plan(
         }
     };
     match choice {
-        HookChoice::TpBtf => Ok(Plan::TpBtf { fallback: false }),
+        HookChoice::TpBtf => Ok(Plan::TpBtf {
+            fallback: false,
+            raw_entry: false,
+        }),
+        HookChoice::TpBtfRawEntry => Ok(Plan::TpBtf {
+            fallback: false,
+            raw_entry: true,
+        }),
         HookChoice::Tracepoint => Ok(Plan::Tracepoint),
         HookChoice::Fentry => match fentry_calls() {
             Ok(calls) => Ok(Plan::Fentry {
@@ -331,7 +350,10 @@ pub(crate) fn plan(
                     forced: false,
                 });
             }
-            Ok(Plan::TpBtf { fallback: true })
+            Ok(Plan::TpBtf {
+                fallback: true,
+                raw_entry: false,
+            })
         }
     }
 }
@@ -401,10 +423,22 @@ mod tests {
     fn refused_fentry_means_tp_btf() {
         let sel = ids(&["openat"]);
         let p = plan(HookChoice::Auto, Some(&support(false)), &sel, &any).unwrap();
-        assert_eq!(p, Plan::TpBtf { fallback: true });
+        assert_eq!(
+            p,
+            Plan::TpBtf {
+                fallback: true,
+                raw_entry: false
+            }
+        );
         // Not probed: no fentry either.
         let p = plan(HookChoice::Auto, None, &sel, &any).unwrap();
-        assert_eq!(p, Plan::TpBtf { fallback: true });
+        assert_eq!(
+            p,
+            Plan::TpBtf {
+                fallback: true,
+                raw_entry: false
+            }
+        );
     }
 
     #[test]
@@ -414,7 +448,13 @@ mod tests {
             .map(|d| d.id)
             .collect();
         let p = plan(HookChoice::Auto, Some(&support(true)), &all, &any).unwrap();
-        assert_eq!(p, Plan::TpBtf { fallback: true });
+        assert_eq!(
+            p,
+            Plan::TpBtf {
+                fallback: true,
+                raw_entry: false
+            }
+        );
         let limit: BTreeSet<EventId> = all
             .iter()
             .copied()
@@ -433,7 +473,10 @@ mod tests {
             .collect();
         assert_eq!(
             plan(HookChoice::Auto, Some(&support(true)), &over, &any).unwrap(),
-            Plan::TpBtf { fallback: true }
+            Plan::TpBtf {
+                fallback: true,
+                raw_entry: false
+            }
         );
     }
 
@@ -442,7 +485,13 @@ mod tests {
         let sel = ids(&["openat", "stat"]);
         let no_stat = |f: &str| f != "__x64_sys_newstat";
         let p = plan(HookChoice::Auto, Some(&support(true)), &sel, &no_stat).unwrap();
-        assert_eq!(p, Plan::TpBtf { fallback: true });
+        assert_eq!(
+            p,
+            Plan::TpBtf {
+                fallback: true,
+                raw_entry: false
+            }
+        );
         let e = plan(HookChoice::Fentry, Some(&support(true)), &sel, &no_stat).unwrap_err();
         assert!(e.contains("__x64_sys_newstat"), "{e}");
     }
@@ -457,7 +506,17 @@ mod tests {
         );
         assert_eq!(
             plan(HookChoice::TpBtf, Some(&s), &sel, &any).unwrap(),
-            Plan::TpBtf { fallback: false }
+            Plan::TpBtf {
+                fallback: false,
+                raw_entry: false
+            }
+        );
+        assert_eq!(
+            plan(HookChoice::TpBtfRawEntry, Some(&s), &sel, &any).unwrap(),
+            Plan::TpBtf {
+                fallback: false,
+                raw_entry: true
+            }
         );
         // Forced fentry ignores the probe (its own load reports the refusal).
         assert!(matches!(
@@ -474,6 +533,10 @@ mod tests {
         );
         assert_eq!(HookChoice::parse("").unwrap(), HookChoice::Auto);
         assert_eq!(HookChoice::parse("fentry").unwrap(), HookChoice::Fentry);
+        assert_eq!(
+            HookChoice::parse("tp_btf_raw").unwrap(),
+            HookChoice::TpBtfRawEntry
+        );
         let e = HookChoice::parse("kprobe").unwrap_err().to_string();
         assert!(e.contains("PALISADE_SENSOR_HOOK=kprobe"), "{e}");
     }

@@ -196,6 +196,12 @@ fn needs_entry(name: &str) -> bool {
     )
 }
 
+/// Whether the programs have work at a call's entry (its descriptor without `D_AT_EXIT`, and
+/// selected or resetting the task's context): the calls whose entries must be hooked.
+pub(crate) fn entry_matters(desc: u64) -> bool {
+    desc & D_AT_EXIT == 0 && desc & (D_SELECTED | D_CTX_RESET) != 0
+}
+
 /// Bit position of the descriptor's 3-bit count of raw arguments the decoder reads from a
 /// fixed-size system-call record (the record carries only those: 64 bytes plus 8 per argument).
 pub(crate) const D_NARGS_SHIFT: u32 = 56;
@@ -510,6 +516,13 @@ mod tests {
             let id = EventId::from_name(name).unwrap();
             assert_eq!(descriptor(id, true) & D_AT_EXIT, 0, "{name}");
         }
+        // Entries to hook: those calls when selected, and context resets even when not.
+        let setuid = EventId::from_name("setuid").unwrap();
+        assert!(entry_matters(descriptor(setuid, true)));
+        assert!(!entry_matters(descriptor(setuid, false)));
+        assert!(entry_matters(descriptor(sethostname, false)));
+        assert!(!entry_matters(descriptor(getppid, true)));
+        assert!(!entry_matters(descriptor(openat, true)));
     }
 
     #[test]

@@ -30,7 +30,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-pub use hooks::{FENTRY_MAX_SYSCALLS, HookChoice, HookSupport, ProbeOutcome, probe_hooks};
+pub use hooks::{
+    ENTRY_CALLS_MAX, FENTRY_MAX_SYSCALLS, HookChoice, HookSupport, ProbeOutcome, probe_hooks,
+};
 
 /// What the BPF programs decide in the kernel, before reserving ring-buffer space.
 /// Everything left at its default means "no restriction".
@@ -369,23 +371,40 @@ fn attach_fentry(ebpf: &mut Ebpf, calls: &[(u16, String)], btf: &Btf) -> Result<
 /// Attaches the system-call programs of the sensor object as planned: fentry/fexit per call,
 /// BTF tracepoints (falling back to classic tracepoints when the kernel refuses those and the
 /// plan allows it), or classic tracepoints.
-fn attach_syscalls(ebpf: &mut Ebpf, plan: &hooks::Plan, btf: &Btf) -> Result<Hook, SensorError> {
+fn attach_syscalls(
+    ebpf: &mut Ebpf,
+    plan: &hooks::Plan,
+    btf: &Btf,
+    desc: &[u64; NSLOTS],
+) -> Result<(Hook, Option<Vec<&'static str>>), SensorError> {
     let mut btf_err = None;
     let mut tp_btf = true;
+    let mut raw_entry = false;
     match plan {
         hooks::Plan::Fentry { calls, forced } => match attach_fentry(ebpf, calls, btf) {
-            Ok(()) => return Ok(Hook::Fentry),
+            Ok(()) => return Ok((Hook::Fentry, None)),
             Err(e) if *forced => return Err(e),
             // The probe said yes but a call's program was refused: the tracepoints, as if the
             // probe had said no.
             Err(_) => {}
         },
-        hooks::Plan::TpBtf { .. } => {}
+        hooks::Plan::TpBtf { raw_entry: r, .. } => raw_entry = *r,
         hooks::Plan::Tracepoint => tp_btf = false,
     }
     if tp_btf {
         let mut ok = true;
-        for (prog, tp) in [("sys_enter_btf", "sys_enter"), ("sys_exit_btf", "sys_exit")] {
+        // Entries one call at a time where that is possible; then sys_enter has no program.
+        let entries = if raw_entry {
+            None
+        } else {
+            attach_entry_calls(ebpf, desc)
+        };
+        let progs: &[(&str, &str)] = if entries.is_some() {
+            &[("sys_exit_btf", "sys_exit")]
+        } else {
+            &[("sys_enter_btf", "sys_enter"), ("sys_exit_btf", "sys_exit")]
+        };
+        for &(prog, tp) in progs {
             let p: &mut BtfTracePoint = program(ebpf, prog)?;
             if let Err(e) = p.load(tp, btf).and_then(|_| p.attach().map(|_| ())) {
                 if is_eperm(&e) && sys::euid() != 0 {
@@ -397,10 +416,15 @@ fn attach_syscalls(ebpf: &mut Ebpf, plan: &hooks::Plan, btf: &Btf) -> Result<Hoo
             }
         }
         if ok {
-            return Ok(Hook::TpBtf);
+            return Ok((Hook::TpBtf, entries));
         }
-        if matches!(plan, hooks::Plan::TpBtf { fallback: false })
-            && let Some(e) = btf_err
+        if matches!(
+            plan,
+            hooks::Plan::TpBtf {
+                fallback: false,
+                ..
+            }
+        ) && let Some(e) = btf_err
         {
             return Err(e);
         }
@@ -409,6 +433,11 @@ fn attach_syscalls(ebpf: &mut Ebpf, plan: &hooks::Plan, btf: &Btf) -> Result<Hoo
             if let Ok(p) = program::<BtfTracePoint>(ebpf, prog) {
                 let _ = p.unload();
             }
+        }
+        if entries.is_some()
+            && let Ok(p) = program::<TracePoint>(ebpf, "sys_enter_call")
+        {
+            let _ = p.unload();
         }
     }
     sys::ensure_tracefs().map_err(|e| match &btf_err {
@@ -426,7 +455,43 @@ fn attach_syscalls(ebpf: &mut Ebpf, plan: &hooks::Plan, btf: &Btf) -> Result<Hoo
         p.load().map_err(|e| both(&e))?;
         p.attach("raw_syscalls", tp).map_err(|e| both(&e))?;
     }
-    Ok(Hook::Tracepoint)
+    Ok((Hook::Tracepoint, None))
+}
+
+/// The system calls whose entry the programs need (see `layout::entry_matters`), by name.
+fn entry_calls(desc: &[u64; NSLOTS]) -> Vec<&'static str> {
+    (0..512u16)
+        .filter(|&i| layout::entry_matters(desc[i as usize]))
+        .filter_map(|i| EventId(i).def().map(|d| d.name))
+        .collect()
+}
+
+/// Attaches `sys_enter_call` to the entry tracepoint of each call whose entry the programs need
+/// (`syscalls/sys_enter_<call>`), so that no program runs at the entry of any other call. `None`
+/// (nothing left attached) when more than [`ENTRY_CALLS_MAX`] calls need it, or a call
+/// has no such tracepoint here (the kernel names a few after their old spellings: `umount2`
+/// is `sys_enter_umount`): then one program on `sys_enter` serves every call.
+fn attach_entry_calls(ebpf: &mut Ebpf, desc: &[u64; NSLOTS]) -> Option<Vec<&'static str>> {
+    let calls = entry_calls(desc);
+    if calls.len() > hooks::ENTRY_CALLS_MAX || sys::ensure_tracefs().is_err() {
+        return None;
+    }
+    let events = std::path::Path::new("/sys/kernel/tracing/events/syscalls");
+    if !calls
+        .iter()
+        .all(|c| events.join(format!("sys_enter_{c}")).is_dir())
+    {
+        return None;
+    }
+    let p: &mut TracePoint = program(ebpf, "sys_enter_call").ok()?;
+    p.load().ok()?;
+    for c in &calls {
+        if p.attach("syscalls", &format!("sys_enter_{c}")).is_err() {
+            let _ = p.unload();
+            return None;
+        }
+    }
+    Some(calls)
 }
 
 /// Attaches the process-event programs: BTF tracepoints; the exit event also has a classic form,
@@ -568,6 +633,7 @@ pub struct Sensor {
     /// The event buffer records are decoded into.
     out: Event,
     hook: Hook,
+    entry_calls: Option<Vec<&'static str>>,
     process_hooks: Vec<&'static str>,
     process_hook_kinds: Vec<(&'static str, Hook)>,
     support: Option<HookSupport>,
@@ -745,7 +811,7 @@ impl Sensor {
         let fds: Vec<_> = rings.iter().map(|r| r.as_raw_fd()).collect();
         let epoll = sys::Epoll::new(&fds)
             .map_err(|e| SensorError::Other(format!("epoll on the ring buffers: {e}")))?;
-        let hook = attach_syscalls(&mut ebpf, &plan, &btf)?;
+        let (hook, entry_calls) = attach_syscalls(&mut ebpf, &plan, &btf, &desc)?;
         let process_hook_kinds = attach_process_hooks(&mut ebpf, hook, &btf)?;
         let process_hooks = process_hook_kinds.iter().map(|(tp, _)| *tp).collect();
         if v1_subsys != 0 && !attach_cgroup_moves(&mut ebpf, &btf) {
@@ -775,6 +841,7 @@ impl Sensor {
             dec: Decoder::new(cfg.filter.clone(), cgroups),
             out: empty_event(),
             hook,
+            entry_calls,
             process_hooks,
             process_hook_kinds,
             support,
@@ -986,6 +1053,15 @@ impl Sensor {
     /// The hook type the system-call programs are attached with.
     pub fn hook(&self) -> Hook {
         self.hook
+    }
+
+    /// With [`Hook::TpBtf`], the calls whose own entry tracepoints (`syscalls/sys_enter_<call>`)
+    /// carry the programs' entry work, when entries are hooked one call at a time: then no
+    /// program runs at the entry of any other call. `None` when one program on `sys_enter`
+    /// serves every call (more than [`ENTRY_CALLS_MAX`] calls need their entry,
+    /// `tp_btf_raw`, classic tracepoints) or with fentry.
+    pub fn entry_calls(&self) -> Option<&[&'static str]> {
+        self.entry_calls.as_deref()
     }
 
     /// The scheduler tracepoints attached (fork, exec, exit where the kernel allows them).

@@ -70,6 +70,19 @@ fn start_on(filter: KernelFilter, choice: HookChoice, want: Hook) -> Sensor {
         Err(e) => panic!("the sensor did not start with {choice:?}: {e}"),
     };
     assert_eq!(s.hook(), want, "{choice:?}");
+    // With BTF tracepoints, entries are hooked one call at a time unless asked otherwise: the
+    // calls whose entry matters (setns always: it resets the task's context), never a call
+    // captured at exit such as openat.
+    match (want, choice) {
+        (Hook::TpBtf, HookChoice::TpBtfRawEntry) | (Hook::Tracepoint | Hook::Fentry, _) => {
+            assert_eq!(s.entry_calls(), None, "{choice:?}")
+        }
+        (Hook::TpBtf, _) => {
+            let calls = s.entry_calls().expect("per-call entries");
+            assert!(calls.contains(&"setns"), "{calls:?}");
+            assert!(!calls.contains(&"openat"), "{calls:?}");
+        }
+    }
     // The exit event is on the same kind of hook as the system calls when those are classic.
     let exit_kind = s
         .process_hook_kinds()
@@ -149,6 +162,99 @@ fn inode(path: &str) -> u32 {
 fn decodes_relative_paths_argv_sockets_exit_codes_and_context() {
     let Some(_g) = serial() else { return };
     decoding_checks(HookChoice::TpBtf, Hook::TpBtf);
+}
+
+#[test]
+fn one_entry_program_for_every_call_decodes_the_same() {
+    let Some(_g) = serial() else { return };
+    // BTF tracepoints with the program on sys_enter (as when many calls need their entry).
+    decoding_checks(HookChoice::TpBtfRawEntry, Hook::TpBtf);
+}
+
+#[test]
+fn only_the_calls_whose_entry_matters_run_a_program_at_entry() {
+    let Some(_g) = serial() else { return };
+    let _stats = palisade_sensor::enable_program_stats().expect("BPF run-time statistics");
+    let runs = |s: &Sensor, prog: &str| {
+        s.program_stats()
+            .iter()
+            .find(|p| p.name == prog)
+            .map_or(0, |p| p.runs)
+    };
+    const CALLS: u64 = 20_000;
+    for (choice, enter_prog) in [
+        (HookChoice::TpBtf, "sys_enter_call"),
+        (HookChoice::TpBtfRawEntry, "sys_enter_btf"),
+    ] {
+        let mut s = start_on(
+            self_only_follow(&["getppid", "execve"]),
+            choice,
+            Hook::TpBtf,
+        );
+        if choice == HookChoice::TpBtf {
+            let calls = s.entry_calls().unwrap();
+            assert!(calls.contains(&"execve"), "{calls:?}");
+            assert!(!calls.contains(&"getppid"), "{calls:?}");
+        }
+        let (enter0, exit0) = (runs(&s, enter_prog), runs(&s, "sys_exit_btf"));
+        // The calls from a child (the sensor never reports its own process).
+        let ppid = std::process::id();
+        // SAFETY: the child makes only async-signal-safe calls (getppid, _exit).
+        let loader = unsafe { libc::fork() };
+        assert!(loader >= 0);
+        if loader == 0 {
+            for _ in 0..CALLS {
+                // SAFETY: getppid has no arguments and cannot fail.
+                unsafe { libc::getppid() };
+            }
+            // SAFETY: ends the forked child without running the parent's exit handlers.
+            unsafe { libc::_exit(0) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        assert_eq!(unsafe { libc::waitpid(loader, &mut status, 0) }, loader);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        let (enter1, exit1) = (runs(&s, enter_prog), runs(&s, "sys_exit_btf"));
+        let child = Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        assert!(child.wait_with_output().unwrap().status.success());
+        let events = collect(&mut s, Duration::from_secs(10), |ev| {
+            ev.iter()
+                .any(|e| e.id.name() == "execve" && e.host_pid == pid)
+                && ev.iter().filter(|e| e.id.name() == "getppid").count() as u64 >= CALLS
+        });
+        // Every call's exit ran the exit program.
+        assert!(
+            exit1 - exit0 >= CALLS,
+            "{choice:?}: {} exits",
+            exit1 - exit0
+        );
+        if choice == HookChoice::TpBtf {
+            // The getppid entries ran no program (the rest of the machine makes a few other
+            // calls meanwhile, and a few of those may be hooked ones).
+            assert!(enter1 - enter0 < CALLS / 20, "{} entries", enter1 - enter0);
+        } else {
+            assert!(enter1 - enter0 >= CALLS, "{} entries", enter1 - enter0);
+        }
+        // The execve's entry ran it, and the call is whole: strings read at entry, the return
+        // value at exit.
+        assert!(runs(&s, enter_prog) > enter1, "{choice:?}");
+        let exec = events
+            .iter()
+            .find(|e| e.id.name() == "execve" && e.host_pid == pid && e.ret == 0)
+            .unwrap_or_else(|| panic!("{choice:?}: no execve of true in {events:#?}"));
+        assert_eq!(
+            exec.arg("argv"),
+            Some(&ArgValue::StrList(vec!["true".into()]))
+        );
+        let getppid: Vec<_> = events.iter().filter(|e| e.id.name() == "getppid").collect();
+        assert_eq!(getppid.len() as u64, CALLS, "{choice:?}");
+        assert!(
+            getppid
+                .iter()
+                .all(|e| e.host_pid == loader as u32 && e.ret == i64::from(ppid))
+        );
+    }
 }
 
 #[test]

@@ -326,8 +326,12 @@ fn live<W: Write>(
     };
     let mut sensor = palisade_sensor::Sensor::start(cfg).context("starting the eBPF sensor")?;
     // Which hook the system calls are on, and what the start-up probe found the kernel allows.
+    let entries = match sensor.entry_calls() {
+        Some(calls) => format!(" (entries on the {} calls' own tracepoints)", calls.len()),
+        None => String::new(),
+    };
     eprintln!(
-        "palisade trace: system calls hooked with {}; kernel probe: {}",
+        "palisade trace: system calls hooked with {}{entries}; kernel probe: {}",
         sensor.hook(),
         sensor
             .hooks_allowed()
