@@ -19,3 +19,11 @@ int BPF_PROG(empty_exit, struct pt_regs *regs, long ret)
 {
 	return 0;
 }
+
+// The same on one call's own entry tracepoint (`syscalls/sys_enter_<call>`), for the floor of
+// the sensor's per-call entries.
+SEC("tracepoint/syscalls/sys_enter")
+int empty_enter_call(void *ctx)
+{
+	return 0;
+}

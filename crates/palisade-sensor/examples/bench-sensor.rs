@@ -15,7 +15,7 @@
 //! `BENCH_OWNED=1` (consume with `Sensor::poll`, a new `Event` each, instead of `poll_ref`).
 
 use palisade_events::EventId;
-use palisade_sensor::{FloorProbe, KernelFilter, ProgramStats, Sensor, SensorConfig};
+use palisade_sensor::{FloorProbe, HookChoice, KernelFilter, ProgramStats, Sensor, SensorConfig};
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -230,6 +230,30 @@ fn ring_bytes() -> usize {
         << 20
 }
 
+/// The sensor with one program on `sys_enter` for every call (`tp_btf_raw`), for comparison.
+fn start_raw_entry(filter: KernelFilter) -> Sensor {
+    Sensor::start_with(
+        SensorConfig {
+            filter,
+            ring_bytes: 0,
+        },
+        HookChoice::TpBtfRawEntry,
+    )
+    .unwrap_or_else(|e| {
+        eprintln!("bench-sensor: starting the sensor (tp_btf_raw): {e}");
+        std::process::exit(1)
+    })
+}
+
+/// The floor of the hooks the sensor uses with per-call entries: an empty program on
+/// `sys_exit` and on each of its entry calls (`None` when the sensor hooks `sys_enter`).
+fn own_hooks_floor() -> Option<FloorProbe> {
+    let s = start(KernelFilter::default(), 0);
+    let calls: Vec<&str> = s.entry_calls()?.to_vec();
+    drop(s);
+    Some(FloorProbe::attach_with_entries(&calls).expect("floor of the sensor's own hooks"))
+}
+
 fn start(filter: KernelFilter, ring_bytes: usize) -> Sensor {
     Sensor::start(SensorConfig { filter, ring_bytes }).unwrap_or_else(|e| {
         eprintln!("bench-sensor: {e}");
@@ -303,7 +327,11 @@ fn throughput(exe: &str, n: u64, loaders: usize, s: &mut Sensor) -> (f64, u64, f
 }
 
 /// ns per run inside the system-call programs between two snapshots: enter + exit.
-fn in_program_ns(before: &[ProgramStats], after: &[ProgramStats]) -> f64 {
+fn in_program_ns(before: &[ProgramStats], after: &[ProgramStats], calls: u64) -> f64 {
+    // Each system-call program's time per run, weighed by how many of the `calls` made between
+    // the snapshots ran it (at most all: the rest of the machine's calls run them too). A
+    // per-call entry program runs for a few other processes' calls only and weighs nearly
+    // nothing.
     deltas(before, after)
         .filter(|(name, _, _)| {
             (name.contains("enter") || name.contains("exit"))
@@ -313,7 +341,7 @@ fn in_program_ns(before: &[ProgramStats], after: &[ProgramStats]) -> f64 {
                     || name.starts_with("exec"))
         })
         .filter(|&(_, runs, _)| runs > 0)
-        .map(|(_, runs, ns)| ns as f64 / runs as f64)
+        .map(|(_, runs, ns)| ns as f64 / runs as f64 * (runs as f64 / calls as f64).min(1.0))
         .sum()
 }
 
@@ -355,7 +383,7 @@ fn quick(exe: &str, args: &[String]) {
         let runs: Vec<(f64, u64, f64)> = (0..reps)
             .map(|_| throughput(exe, n / loaders, loaders as usize, &mut s))
             .collect();
-        let prog = in_program_ns(&b, &s.program_stats());
+        let prog = in_program_ns(&b, &s.program_stats(), (n / loaders) * loaders * reps);
         drop(guard);
         let lost: u64 = runs.iter().map(|r| r.1).sum();
         let rate = median(runs.iter().map(|r| r.0).collect());
@@ -413,13 +441,15 @@ fn calls(exe: &str, reps: usize, n: u64, strace: bool) {
 
     // (a) ns per call.
     let bare = median((0..reps).map(|_| load_ns(&exe, n, None).0).collect());
+    // The calls made between two snapshots of the programs' statistics.
+    let calls = n * reps as u64;
     let floor_probe = FloorProbe::attach().unwrap_or_else(|e| {
         eprintln!("bench-sensor: {e}");
         std::process::exit(1)
     });
     let b = floor_probe.program_stats();
     let floor = median((0..reps).map(|_| load_ns(&exe, n, None).0).collect());
-    let floor_prog = in_program_ns(&b, &floor_probe.program_stats());
+    let floor_prog = in_program_ns(&b, &floor_probe.program_stats(), calls);
     drop(floor_probe);
 
     // A filter matching nothing with the default event set: getppid is not selected, so both
@@ -437,25 +467,41 @@ fn calls(exe: &str, reps: usize, n: u64, strace: bool) {
             .map(|_| load_ns(&exe, n, Some(&mut unselected)).0)
             .collect(),
     );
-    let unsel_prog = in_program_ns(&b, &unselected.program_stats());
+    let unsel_prog = in_program_ns(&b, &unselected.program_stats(), calls);
     drop(unselected);
 
-    let mut nomatch = start(
-        KernelFilter {
-            events: all_syscalls(),
-            uid_range: Some((4_000_000_000, 4_000_000_000)),
-            ..KernelFilter::default()
-        },
-        0,
+    // The floor of the hooks the sensor itself uses (with per-call entries).
+    let own = own_hooks_floor().map(|fp| {
+        let b = fp.program_stats();
+        let t = median((0..reps).map(|_| load_ns(&exe, n, None).0).collect());
+        (t, in_program_ns(&b, &fp.program_stats(), calls))
+    });
+
+    let nothing = || KernelFilter {
+        events: all_syscalls(),
+        uid_range: Some((4_000_000_000, 4_000_000_000)),
+        ..KernelFilter::default()
+    };
+    let mut raw = start_raw_entry(nothing());
+    let b = raw.program_stats();
+    let raw_none = median(
+        (0..reps)
+            .map(|_| load_ns(&exe, n, Some(&mut raw)).0)
+            .collect(),
     );
+    let raw_prog = in_program_ns(&b, &raw.program_stats(), calls);
+    drop(raw);
+
+    let mut nomatch = start(nothing(), 0);
     let hook = nomatch.hook();
+    let entries = nomatch.entry_calls().map(<[&str]>::len);
     let b = nomatch.program_stats();
     let none = median(
         (0..reps)
             .map(|_| load_ns(&exe, n, Some(&mut nomatch)).0)
             .collect(),
     );
-    let none_prog = in_program_ns(&b, &nomatch.program_stats());
+    let none_prog = in_program_ns(&b, &nomatch.program_stats(), calls);
     drop(nomatch);
 
     let mut all = start(capture_all(), ring_bytes());
@@ -470,7 +516,7 @@ fn calls(exe: &str, reps: usize, n: u64, strace: bool) {
         every.push(ns);
         rates.push(delivered as f64 / (ns / 1e9));
     }
-    let every_prog = in_program_ns(&b, &all.program_stats());
+    let every_prog = in_program_ns(&b, &all.program_stats(), calls);
     let consumer_ns =
         (self_cpu_ns() - cpu0) as f64 / (all.stats().delivered - delivered0).max(1) as f64;
     let lost = all.stats().lost - lost0;
@@ -510,8 +556,12 @@ fn calls(exe: &str, reps: usize, n: u64, strace: bool) {
     let strace_per_call = t.elapsed().as_nanos() as f64 / sn as f64;
 
     let per = |t: f64| t / n as f64;
+    let entries = entries.map_or_else(
+        || "one program on sys_enter".to_string(),
+        |n| format!("entries on {n} calls' own tracepoints"),
+    );
     println!(
-        "hook: {hook}; {reps} repetitions (medians); kernel {}",
+        "hook: {hook}, {entries}; {reps} repetitions (medians); kernel {}",
         kernel()
     );
     println!();
@@ -528,13 +578,27 @@ fn calls(exe: &str, reps: usize, n: u64, strace: bool) {
             "n/a".into()
         }
     };
-    for (mode, t, p) in [
+    let mut rows = vec![
         ("bare", bare, None),
         (
             "empty program on tp_btf sys_enter+sys_exit (floor)",
             floor,
             Some(floor_prog),
         ),
+    ];
+    if let Some((t, p)) = own {
+        rows.push((
+            "empty program on the sensor's own hooks (tp_btf sys_exit, per-call entries)",
+            t,
+            Some(p),
+        ));
+    }
+    rows.push((
+        "sensor with one sys_enter program (tp_btf_raw), every syscall selected, nothing matching",
+        raw_none,
+        Some(raw_prog),
+    ));
+    rows.extend([
         (
             "sensor, default event set (getppid not in it), uid filter matching nothing",
             unsel,
@@ -550,7 +614,8 @@ fn calls(exe: &str, reps: usize, n: u64, strace: bool) {
             every_med,
             Some(every_prog),
         ),
-    ] {
+    ]);
+    for (mode, t, p) in rows {
         println!(
             "| {mode} | {:.3} s | {:.0} | {:+.0} | {} |",
             t / 1e9,
@@ -599,12 +664,16 @@ fn workloads(reps: usize, strace: bool) {
     workload_time(&find, None, false);
     workload_time(&cc, None, false);
     let mut rows = Vec::new();
+    let mut other_rows = Vec::new();
     for (name, script) in [("find", &find), ("compile", &cc)] {
         // Interleaved: each repetition runs bare, then under the floor's empty programs, then
         // under the sensor (each attached for that run only), so that a change in the machine's
         // speed during the bench (other tenants of the VM) hits the three alike. The sensor is
         // started before its run and its start-up is not timed.
         let (mut bare, mut floor, mut traced) = (Vec::new(), Vec::new(), Vec::new());
+        // And, in the same interleaving, the sensor with one sys_enter program, and the empty
+        // programs on the sensor's own hooks.
+        let (mut raw, mut own) = (Vec::new(), Vec::new());
         let mut st = palisade_sensor::Stats::default();
         for _ in 0..reps {
             bare.push(workload_time(script, None, false));
@@ -617,6 +686,13 @@ fn workloads(reps: usize, strace: bool) {
             st.delivered += one.delivered;
             st.lost += one.lost;
             drop(s);
+            let mut s = start_raw_entry(KernelFilter::default());
+            raw.push(workload_time(script, Some(&mut s), false));
+            drop(s);
+            if let Some(fp) = own_hooks_floor() {
+                own.push(workload_time(script, None, false));
+                drop(fp);
+            }
         }
         // Then, apart from the timed runs (the statistics cost every program run two clock
         // reads), the time spent inside the programs under the floor and under the sensor, from
@@ -652,7 +728,9 @@ fn workloads(reps: usize, strace: bool) {
         } else {
             f64::NAN
         };
+        let others = (wall(&raw), (!own.is_empty()).then(|| wall(&own)), w.0, w.1);
         rows.push((name, w, c, strace_t, st, programs, m));
+        other_rows.push((name, others));
     }
     let _ = std::fs::remove_dir_all(&proj);
     println!(
@@ -684,6 +762,33 @@ fn workloads(reps: usize, strace: bool) {
         "sensor added | floor added",
         rows.iter().map(|(name, _, c, _, _, _, _)| (*name, *c)),
     );
+    println!();
+    println!(
+        "The same interleaved runs, other configurations (wall medians): the sensor with one \
+         program on sys_enter for every call (tp_btf_raw, as before per-call entries), and the \
+         empty programs on exactly the hooks the sensor now uses (tp_btf sys_exit and the \
+         per-call entries), whose slowdown is the sensor's own floor:"
+    );
+    println!();
+    println!(
+        "| workload | sensor, one sys_enter program | its slowdown | / floor | own-hooks floor | its slowdown | sensor / own-hooks floor |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for ((name, (r, own, b, f)), (_, (_, _, t), ..)) in other_rows.iter().zip(&rows) {
+        let (own_t, own_s, own_ratio) = match own {
+            Some(o) => (
+                format!("{o:.3} s"),
+                format!("{:+.1}%", (o / b - 1.0) * 100.0),
+                format!("{:.2}x", (t - b) / (o - b)),
+            ),
+            None => ("n/a".into(), "n/a".into(), "n/a".into()),
+        };
+        println!(
+            "| {name} | {r:.3} s | {:+.1}% | {:.2}x | {own_t} | {own_s} | {own_ratio} |",
+            (r / b - 1.0) * 100.0,
+            (r - b) / (f - b),
+        );
+    }
     println!();
     println!("The same runs, the fastest of the {reps} (wall):");
     println!();

@@ -604,6 +604,35 @@ impl FloorProbe {
         })
     }
 
+    /// The empty programs on the hooks the sensor uses when it hooks entries one call at a time
+    /// (see [`Sensor::entry_calls`]): `tp_btf/sys_exit`, and each of `calls`' own entry
+    /// tracepoints (`syscalls/sys_enter_<call>`).
+    pub fn attach_with_entries(calls: &[&str]) -> Result<FloorProbe, SensorError> {
+        check_privileges()?;
+        let btf = Btf::from_sys_fs().map_err(|e| err("reading kernel BTF", &e))?;
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&btf))
+            .load(EMPTY_OBJ)
+            .map_err(|e| err("loading the empty BPF object", &e))?;
+        let p: &mut BtfTracePoint = program(&mut ebpf, "empty_exit")?;
+        p.load("sys_exit", &btf)
+            .map_err(|e| err("empty_exit", &e))?;
+        p.attach().map_err(|e| err("empty_exit", &e))?;
+        if !calls.is_empty() {
+            sys::ensure_tracefs().map_err(|e| SensorError::Other(format!("tracefs: {e}")))?;
+            let p: &mut TracePoint = program(&mut ebpf, "empty_enter_call")?;
+            p.load().map_err(|e| err("empty_enter_call", &e))?;
+            for c in calls {
+                p.attach("syscalls", &format!("sys_enter_{c}"))
+                    .map_err(|e| err(&format!("empty_enter_call on sys_enter_{c}"), &e))?;
+            }
+        }
+        Ok(FloorProbe {
+            _ebpf: ebpf,
+            hook: Hook::TpBtf,
+        })
+    }
+
     /// The hook used.
     pub fn hook(&self) -> Hook {
         self.hook
