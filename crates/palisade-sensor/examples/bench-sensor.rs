@@ -5,6 +5,9 @@
 //! with `BENCH_LOADERS` (default 2) side by side, BPF run-time statistics off (they add a clock
 //! read to every program run);
 //! (c) `find /usr` and a small C compile, bare / floor / sensor (default event set, whole system);
+//! (a) and (c) also run the sensor with one program on `sys_enter` for every call (`tp_btf_raw`)
+//! and the empty programs on exactly the hooks the sensor uses (`sys_exit` and its per-call
+//! entries), the floor of its own hooks;
 //! (d) the same under `strace -f -o /dev/null`, for scale.
 //!
 //! `bench-sensor load N` is the load process: N `getppid` calls, prints the ns they took.
