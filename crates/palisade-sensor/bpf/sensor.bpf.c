@@ -1330,7 +1330,10 @@ static __always_inline int on_exit_only(u32 id, u64 desc, s64 ret, struct pt_reg
 	if (!(desc & D_SELECTED))
 		return 0; // outside the selection: not an event, not counted (see enter_filter)
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct task_state *st = bpf_task_storage_get(&task_st, t, 0, 0);
+	// The storage first only with follow (as at entry): a call the filter drops costs no lookup.
+	struct task_state *st = 0;
+	if (cfg_flags & CF_FOLLOW)
+		st = bpf_task_storage_get(&task_st, t, 0, 0);
 	int pass = task_passes_st(t, t->tgid, st);
 	if (!pass) {
 		count(C_FILTERED);
