@@ -348,6 +348,14 @@ fn in_program_ns(before: &[ProgramStats], after: &[ProgramStats], calls: u64) ->
         .sum()
 }
 
+/// Under `s`: the median ns of `reps` load runs of `n` calls, and the ns inside the system-call
+/// programs per call.
+fn under(s: &mut Sensor, exe: &str, n: u64, reps: usize) -> (f64, f64) {
+    let b = s.program_stats();
+    let t = median((0..reps).map(|_| load_ns(exe, n, Some(s)).0).collect());
+    (t, in_program_ns(&b, &s.program_stats(), n * reps as u64))
+}
+
 /// Total ns inside every program of the set between two snapshots.
 fn total_program_ns(before: &[ProgramStats], after: &[ProgramStats]) -> u64 {
     deltas(before, after).map(|(_, _, ns)| ns).sum()
@@ -464,13 +472,7 @@ fn calls(exe: &str, reps: usize, n: u64, strace: bool) {
         },
         0,
     );
-    let b = unselected.program_stats();
-    let unsel = median(
-        (0..reps)
-            .map(|_| load_ns(&exe, n, Some(&mut unselected)).0)
-            .collect(),
-    );
-    let unsel_prog = in_program_ns(&b, &unselected.program_stats(), calls);
+    let (unsel, unsel_prog) = under(&mut unselected, &exe, n, reps);
     drop(unselected);
 
     // The floor of the hooks the sensor itself uses (with per-call entries).
@@ -486,25 +488,13 @@ fn calls(exe: &str, reps: usize, n: u64, strace: bool) {
         ..KernelFilter::default()
     };
     let mut raw = start_raw_entry(nothing());
-    let b = raw.program_stats();
-    let raw_none = median(
-        (0..reps)
-            .map(|_| load_ns(&exe, n, Some(&mut raw)).0)
-            .collect(),
-    );
-    let raw_prog = in_program_ns(&b, &raw.program_stats(), calls);
+    let (raw_none, raw_prog) = under(&mut raw, &exe, n, reps);
     drop(raw);
 
     let mut nomatch = start(nothing(), 0);
     let hook = nomatch.hook();
     let entries = nomatch.entry_calls().map(<[&str]>::len);
-    let b = nomatch.program_stats();
-    let none = median(
-        (0..reps)
-            .map(|_| load_ns(&exe, n, Some(&mut nomatch)).0)
-            .collect(),
-    );
-    let none_prog = in_program_ns(&b, &nomatch.program_stats(), calls);
+    let (none, none_prog) = under(&mut nomatch, &exe, n, reps);
     drop(nomatch);
 
     let mut all = start(capture_all(), ring_bytes());

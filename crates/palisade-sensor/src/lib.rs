@@ -583,18 +583,9 @@ pub struct FloorProbe {
 impl FloorProbe {
     /// Loads and attaches the empty programs (`tp_btf/sys_enter` and `sys_exit`).
     pub fn attach() -> Result<FloorProbe, SensorError> {
-        check_privileges()?;
-        let btf = Btf::from_sys_fs().map_err(|e| err("reading kernel BTF", &e))?;
-        let mut ebpf = EbpfLoader::new()
-            .btf(Some(&btf))
-            .load(EMPTY_OBJ)
-            .map_err(|e| err("loading the empty BPF object", &e))?;
+        let (mut ebpf, btf) = FloorProbe::load()?;
         for (prog, tp) in [("empty_enter", "sys_enter"), ("empty_exit", "sys_exit")] {
-            let p: &mut BtfTracePoint = ebpf
-                .program_mut(prog)
-                .ok_or_else(|| SensorError::Other(format!("program {prog} missing")))?
-                .try_into()
-                .map_err(|e| err(prog, &e))?;
+            let p: &mut BtfTracePoint = program(&mut ebpf, prog)?;
             p.load(tp, &btf).map_err(|e| err(prog, &e))?;
             p.attach().map_err(|e| err(prog, &e))?;
         }
@@ -608,12 +599,7 @@ impl FloorProbe {
     /// (see [`Sensor::entry_calls`]): `tp_btf/sys_exit`, and each of `calls`' own entry
     /// tracepoints (`syscalls/sys_enter_<call>`).
     pub fn attach_with_entries(calls: &[&str]) -> Result<FloorProbe, SensorError> {
-        check_privileges()?;
-        let btf = Btf::from_sys_fs().map_err(|e| err("reading kernel BTF", &e))?;
-        let mut ebpf = EbpfLoader::new()
-            .btf(Some(&btf))
-            .load(EMPTY_OBJ)
-            .map_err(|e| err("loading the empty BPF object", &e))?;
+        let (mut ebpf, btf) = FloorProbe::load()?;
         let p: &mut BtfTracePoint = program(&mut ebpf, "empty_exit")?;
         p.load("sys_exit", &btf)
             .map_err(|e| err("empty_exit", &e))?;
@@ -631,6 +617,17 @@ impl FloorProbe {
             _ebpf: ebpf,
             hook: Hook::TpBtf,
         })
+    }
+
+    /// The empty object, loaded (nothing attached yet), and the kernel's BTF.
+    fn load() -> Result<(Ebpf, Btf), SensorError> {
+        check_privileges()?;
+        let btf = Btf::from_sys_fs().map_err(|e| err("reading kernel BTF", &e))?;
+        let ebpf = EbpfLoader::new()
+            .btf(Some(&btf))
+            .load(EMPTY_OBJ)
+            .map_err(|e| err("loading the empty BPF object", &e))?;
+        Ok((ebpf, btf))
     }
 
     /// The hook used.
