@@ -551,7 +551,7 @@ fn calls(exe: &str, reps: usize, n: u64, strace: bool) {
     let per = |t: f64| t / n as f64;
     let entries = entries.map_or_else(
         || "one program on sys_enter".to_string(),
-        |n| format!("entries on {n} calls' own tracepoints"),
+        |n| format!("entries on {n} calls' own tracepoints with every call selected"),
     );
     println!(
         "hook: {hook}, {entries}; {reps} repetitions (medians); kernel {}",
