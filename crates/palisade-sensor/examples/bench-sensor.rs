@@ -12,6 +12,8 @@
 //!
 //! `bench-sensor load N` is the load process: N `getppid` calls, prints the ns they took.
 //! `bench-sensor quick [calls] [loaders] [reps]` runs only the capture-all throughput (see `quick`).
+//! `bench-sensor hold floor|own-floor|sensor|sensor-raw SECONDS` keeps one configuration of (c)
+//! attached, for profiling a workload under it.
 //! Environment: `BENCH_REPS` (default 5), `BENCH_CALLS` (default 5000000), `BENCH_FIND` (default
 //! /usr), `BENCH_PARTS` (default `abcd`: which parts to run; (d) goes with the others),
 //! `BENCH_RING_MB` (ring buffer of the capture-all runs, default 16, the sensor's default),
@@ -416,8 +418,50 @@ fn quick(exe: &str, args: &[String]) {
     }
 }
 
+/// `bench-sensor hold floor|own-floor|sensor|sensor-raw SECONDS`: attaches one configuration
+/// of part (c) (the sensor with the default event set, consuming its events), prints `ready`,
+/// and keeps it for SECONDS: for profiling a workload under it (`perf record`).
+fn hold(args: &[String]) {
+    let secs = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(60);
+    let end = Instant::now() + Duration::from_secs(secs);
+    let ready = || {
+        println!("ready");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    };
+    let mut s = match args.first().map(String::as_str) {
+        Some("floor") => {
+            let _fp = FloorProbe::attach().expect("floor");
+            ready();
+            std::thread::sleep(end - Instant::now());
+            return;
+        }
+        Some("own-floor") => {
+            let _fp = own_hooks_floor().expect("the sensor hooks sys_enter: no own floor");
+            ready();
+            std::thread::sleep(end - Instant::now());
+            return;
+        }
+        Some("sensor") => start(KernelFilter::default(), 0),
+        Some("sensor-raw") => start_raw_entry(KernelFilter::default()),
+        other => {
+            eprintln!(
+                "bench-sensor hold: {other:?}: expected floor, own-floor, sensor or sensor-raw"
+            );
+            std::process::exit(2)
+        }
+    };
+    ready();
+    while Instant::now() < end {
+        poll(&mut s, Duration::from_millis(50));
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|a| a == "hold") {
+        hold(&args[2..]);
+        return;
+    }
     if args.get(1).is_some_and(|a| a == "load") {
         load(
             args.get(2)
