@@ -253,10 +253,16 @@ fn start_raw_entry(filter: KernelFilter) -> Sensor {
 /// The floor of the hooks the sensor uses with per-call entries: an empty program on
 /// `sys_exit` and on each of its entry calls (`None` when the sensor hooks `sys_enter`).
 fn own_hooks_floor() -> Option<FloorProbe> {
-    let s = start(KernelFilter::default(), 0);
-    let calls: Vec<&str> = s.entry_calls()?.to_vec();
-    drop(s);
-    Some(FloorProbe::attach_with_entries(&calls).expect("floor of the sensor's own hooks"))
+    // Which entries the sensor hooks, learnt once (starting a sensor loads and verifies its
+    // whole object): the same for every repetition.
+    static CALLS: std::sync::OnceLock<Option<Vec<&'static str>>> = std::sync::OnceLock::new();
+    let calls = CALLS.get_or_init(|| {
+        start(KernelFilter::default(), 0)
+            .entry_calls()
+            .map(<[&str]>::to_vec)
+    });
+    let calls = calls.as_deref()?;
+    Some(FloorProbe::attach_with_entries(calls).expect("floor of the sensor's own hooks"))
 }
 
 fn start(filter: KernelFilter, ring_bytes: usize) -> Sensor {
